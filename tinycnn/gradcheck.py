@@ -1,0 +1,130 @@
+"""Finite-difference gradient checks (CS231n and Chainer style), shipped in the package.
+
+For a layer ``y = f(x; params)`` and a *random* upstream gradient ``dy`` (never a plain sum of the outputs,
+which hides whole classes of bugs), the scalar ``L = sum(f(x) * dy)`` has ``dL/dx = backward(dy)``. The
+check compares that with central differences, one coordinate at a time::
+
+    dL/dx_i ~ (L(x + h e_i) - L(x - h e_i)) / (2 h)
+
+and reports the worst relative error ``|a - n| / max(|a|, |n|, tiny)`` with its index and both values.
+Run it in float64: in float32 the rounding error of the difference quotient swamps the comparison.
+
+>>> import numpy as np
+>>> from tinycnn.layers import Dense
+>>> layer = Dense(3, activation="tanh", dtype="float64"); layer.build((None, 4))
+>>> report = check_layer(layer, np.random.default_rng(0).normal(size=(2, 4)))
+>>> report.max_error < 1e-7
+True
+"""
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class GradError:
+    """The worst coordinate of one checked array."""
+
+    name: str
+    max_error: float
+    index: tuple
+    analytic: float
+    numeric: float
+
+    def __str__(self):
+        return (f"{self.name}: max relative error {self.max_error:.3e} at {self.index} "
+                f"(analytic {self.analytic:.10g}, numeric {self.numeric:.10g})")
+
+
+@dataclasses.dataclass
+class GradReport:
+    errors: list
+
+    @property
+    def max_error(self):
+        return max((e.max_error for e in self.errors), default=0.0)
+
+    @property
+    def worst(self):
+        return max(self.errors, key=lambda e: e.max_error)
+
+    def __str__(self):
+        return "\n".join(str(e) for e in self.errors)
+
+
+def relative_error(analytic, numeric, floor=1e-10):
+    """Element-wise ``|a - n| / max(|a|, |n|, floor)``; ``floor`` keeps near-zero pairs from exploding."""
+    return np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
+
+
+def numeric_gradient(f, array, h=1e-6):
+    """Central differences of the scalar function ``f()`` with respect to ``array`` (changed in place)."""
+    grad = np.zeros(array.shape, dtype=np.float64)
+    it = np.nditer(array, flags=["multi_index"], op_flags=["readwrite"])
+    for _ in it:
+        i = it.multi_index
+        old = array[i]
+        array[i] = old + h
+        plus = f()
+        array[i] = old - h
+        minus = f()
+        array[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _compare(name, analytic, numeric):
+    err = relative_error(np.asarray(analytic, dtype=np.float64), numeric)
+    idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
+    return GradError(name, float(err.max()) if err.size else 0.0, tuple(int(i) for i in idx),
+                     float(np.asarray(analytic)[idx]) if err.size else 0.0, float(numeric[idx]) if err.size else 0.0)
+
+
+def check_layer(layer, x, training=True, dy=None, h=1e-6, seed=0):
+    """Check ``dx`` and every parameter gradient of a built float64 layer at input ``x``.
+
+    Returns a :class:`GradReport`; ``report.max_error`` is the worst relative error of all arrays.
+    Stateful layers (BatchNorm's moving statistics) are restored after every forward pass.
+    """
+    x = np.array(x, dtype=layer.dtype)
+    state = {k: v.copy() for k, v in layer.state.items()}
+
+    def restore():
+        for k, v in state.items():
+            layer.state[k][...] = v
+
+    y = layer.forward(x, training=training)
+    restore()
+    if dy is None:
+        dy = np.random.default_rng(seed).normal(size=y.shape)
+    dy = np.asarray(dy, dtype=layer.dtype)
+    y = layer.forward(x, training=training)
+    restore()
+    dx = layer.backward(dy)
+    grads = {k: np.array(v, copy=True) for k, v in layer.grads.items()}
+
+    def loss():
+        out = layer.forward(x, training=training)
+        restore()
+        return float(np.sum(out * dy))
+
+    errors = [_compare("dx", dx, numeric_gradient(loss, x, h))]
+    for name, param in layer.params.items():
+        errors.append(_compare(name, grads[name], numeric_gradient(loss, param, h)))
+    return GradReport(errors)
+
+
+def check_loss(loss, y_true, y_pred, h=1e-6):
+    """Check ``loss.gradient`` against central differences of ``loss(y_true, y_pred)`` (the batch mean)."""
+    y_pred = np.array(y_pred, dtype=np.float64)
+    analytic = loss.gradient(y_true, y_pred)
+    numeric = numeric_gradient(lambda: loss(y_true, y_pred), y_pred, h)
+    return GradReport([_compare(loss.name, analytic, numeric)])
+
+
+def check_fused_softmax_loss(loss, y_true, logits, h=1e-6):
+    """Check the fused ``dL/dz = (p - y) / N`` against central differences of the mean loss of logits."""
+    z = np.array(logits, dtype=np.float64)
+    _, analytic = loss.from_logits(y_true, z)
+    numeric = numeric_gradient(lambda: float(np.mean(loss.from_logits(y_true, z)[0])), z, h)
+    return GradReport([_compare(loss.name + " (from logits)", analytic, numeric)])

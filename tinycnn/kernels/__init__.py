@@ -1,0 +1,76 @@
+"""The one door from layers to compute.
+
+Layers call ``tinycnn.kernels.conv2d_forward(...)`` and friends; this module forwards the call to the
+chosen backend:
+
+* ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
+* ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels`, compiled with Numba (the engine, default).
+
+Both modules define the same functions with the same signatures. Choose with the environment variable
+``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
+
+>>> from tinycnn import kernels
+>>> previous = kernels.set_backend("reference")
+>>> kernels.get_backend()
+'reference'
+>>> _ = kernels.set_backend(previous)
+"""
+import importlib
+import os
+
+from .reference import POOL_MODES, conv_geometry, pad_nhwc  # noqa: F401  (backend-independent helpers)
+
+BACKENDS = ("reference", "numba")
+KERNELS = (
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_kernel",
+    "pool2d_forward",
+    "pool2d_backward",
+)
+
+_state = {"name": None, "module": None}
+
+
+def _load(name):
+    if name not in BACKENDS:
+        raise ValueError(f"unknown tinycnn backend {name!r}; expected one of {BACKENDS}")
+    module = importlib.import_module(".reference" if name == "reference" else ".numba_kernels", __name__)
+    missing = [k for k in KERNELS if not hasattr(module, k)]
+    if missing:
+        raise ImportError(f"backend {name!r} lacks kernels {missing}")
+    return module
+
+
+def set_backend(name):
+    """Switch every layer to the ``"reference"`` or ``"numba"`` kernels. Returns the previous name."""
+    module = _load(name)
+    previous = _state["name"]
+    _state["name"], _state["module"] = name, module
+    return previous
+
+
+def get_backend():
+    """Name of the backend in use."""
+    return _state["name"]
+
+
+def backend_module():
+    """The module whose functions run now."""
+    return _state["module"]
+
+
+def _make(kernel_name):
+    def dispatch(*args, **kwargs):
+        return getattr(_state["module"], kernel_name)(*args, **kwargs)
+
+    dispatch.__name__ = kernel_name
+    dispatch.__doc__ = f"Runs ``{kernel_name}`` of the current backend (see :mod:`tinycnn.kernels.reference`)."
+    return dispatch
+
+
+for _name in KERNELS:
+    globals()[_name] = _make(_name)
+del _name
+
+set_backend(os.environ.get("TINYCNN_BACKEND", "numba").strip().lower() or "numba")

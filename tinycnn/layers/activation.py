@@ -1,0 +1,130 @@
+"""Activation layers: ``Activation(name)``, ``ReLU``, ``Softmax`` -- and the activation step that Dense and
+Conv2D run after their affine part.
+
+Forward and backward (``z`` the input, ``a`` the output; derivatives in :mod:`tinycnn.activations`)::
+
+    a  = f(z)                         shape (N, ...)  ->  (N, ...)
+    dz = f'(z) * da                   element-wise, except softmax (a Jacobian-vector product per row)
+
+ReLU is the *detector stage* of a convolutional block (Goodfellow et al., *Deep Learning*, 9.3): after the
+convolution finds a pattern, ``max(z, 0)`` keeps only the positive evidence.
+
+Softmax then cross-entropy: the model calls :meth:`ActivationStep.backward_logits` with the fused gradient
+``(p - y) / N`` instead of multiplying by the softmax Jacobian (see :mod:`tinycnn.losses`).
+
+Mirrors ``keras.layers.Activation``, ``keras.layers.ReLU(max_value=None, negative_slope=0.0,
+threshold=0.0)`` and ``keras.layers.Softmax(axis=-1)``.
+
+>>> import numpy as np
+>>> layer = ReLU()
+>>> layer.forward(np.array([[-1.0, 0.5, 2.0]]))
+array([[0. , 0.5, 2. ]], dtype=float32)
+>>> layer.backward(np.array([[1.0, 1.0, 1.0]]))
+array([[0., 1., 1.]], dtype=float32)
+"""
+import numpy as np
+
+from .. import activations
+from ..errors import InvalidArgumentError
+from .base import Layer
+
+
+class ActivationStep:
+    """The element-wise step shared by ``Activation``, ``Dense`` and ``Conv2D``.
+
+    Keeps ``z`` (pre-activation) and ``a`` (output) of the last forward pass for the backward pass.
+    """
+
+    def _init_activation(self, activation):
+        self.activation_name = "linear" if activation is None else activation
+        self._act, self._act_backward = activations.get(self.activation_name)
+        self.activation_name = self.activation_name.lower()
+
+    @property
+    def ends_with_softmax(self):
+        return self.activation_name == "softmax"
+
+    def _activate(self, z):
+        a = self._act(z)
+        self._z, self._a = z, a
+        return a
+
+    def _deactivate(self, da):
+        return self._act_backward(da, self._z, self._a).astype(self.dtype, copy=False)
+
+
+class Activation(ActivationStep, Layer):
+    """Applies an activation function by name: ``Activation("relu")``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._init_activation(activation)
+
+    def forward(self, x, training=False):
+        return self._activate(self._cast(x))
+
+    def backward(self, dy):
+        return self._deactivate(dy)
+
+    def backward_logits(self, dz):
+        """Backward when the loss already gave ``dL/dz`` (fused softmax + cross-entropy)."""
+        return dz
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name}
+
+
+class ReLU(Layer):
+    """``f(x) = max_value`` if ``x >= max_value``; ``x`` if ``threshold <= x``; else
+    ``negative_slope * (x - threshold)``.  Derivative: 0, 1, ``negative_slope`` on those three pieces."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise InvalidArgumentError(f"ReLU max_value must be >= 0 or None, got {max_value!r}")
+        if negative_slope < 0:
+            raise InvalidArgumentError(f"ReLU negative_slope must be >= 0, got {negative_slope!r}")
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        self._x = x
+        y = np.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
+        if self.max_value is not None:
+            y = np.minimum(y, self.max_value)
+        return y.astype(self.dtype, copy=False)
+
+    def backward(self, dy):
+        x = self._x
+        slope = np.where(x > self.threshold, 1.0, self.negative_slope)
+        if self.max_value is not None:
+            slope = np.where(x >= self.max_value, 0.0, slope)
+        return (dy * slope).astype(self.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
+                "threshold": self.threshold}
+
+
+class Softmax(Layer):
+    """``p_k = exp(z_k) / sum_j exp(z_j)`` along ``axis``; backward ``dz = p * (dp - sum(dp * p))``."""
+
+    ends_with_softmax = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def forward(self, x, training=False):
+        self._z = self._cast(x)
+        self._p = activations.softmax(self._z, axis=self.axis)
+        return self._p
+
+    def backward(self, dy):
+        return activations.softmax_backward(dy, None, self._p, axis=self.axis).astype(self.dtype, copy=False)
+
+    def backward_logits(self, dz):
+        return dz
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -1,0 +1,171 @@
+"""The layer contract every tinycnn layer follows (the same shape as a Keras layer, minus the graph).
+
+A layer
+
+* is created with its hyperparameters (``Dense(64, activation="relu")``) and, for the first layer of a
+  model, ``input_shape=`` *without* the batch axis, as in Keras;
+* is **built** lazily by ``build(input_shape)``, where ``input_shape`` *includes* the batch axis
+  (``(None, 28, 28, 1)``): that is where weights are created, once the input size is known;
+* computes ``y = forward(x, training=False)``, caching only what the backward pass needs;
+* computes ``dx = backward(dy)`` for the last ``forward``, and **overwrites** ``self.grads`` (a dict with the
+  same keys as ``self.params``) with ``dL/dparam``;
+* exposes ``get_weights()/set_weights()`` in Keras's order and shapes, so Keras weights load unchanged.
+
+``params`` holds trainable arrays (updated by the optimizer), ``state`` non-trainable ones (BatchNorm's
+moving statistics); ``weight_names`` gives their Keras order.
+"""
+import collections
+import re
+
+import numpy as np
+
+from .. import initializers
+from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from ..utils import floatx
+
+_name_counts = collections.Counter()
+
+
+def _snake(name):
+    """``MaxPooling2D -> max_pooling2d``, as Keras names layers."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base):
+    """``dense``, ``dense_1``, ``dense_2`` ... as Keras names layers."""
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def as_pair(value, what, allow_zero=False):
+    """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; refuses non-positive or non-integer values."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise InvalidArgumentError(f"{what} must be an int or a tuple of two ints, got {value!r}")
+    low = 0 if allow_zero else 1
+    if min(pair) < low:
+        raise InvalidArgumentError(f"{what} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
+    return pair
+
+
+def check_padding(padding):
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise InvalidArgumentError(f"padding must be 'valid' or 'same', got {padding!r}")
+    return padding.lower()
+
+
+class Layer:
+    """Base class: weight bookkeeping, naming, dtype and the default shape logic."""
+
+    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, input_dim=None, **kwargs):
+        if kwargs:
+            raise InvalidTypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(kwargs)}")
+        self.name = name if name is not None else unique_name(_snake(type(self).__name__))
+        dt = np.dtype(dtype or floatx()).name
+        if dt not in ("float32", "float64"):
+            raise InvalidArgumentError(f"{self.name}: dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.dtype = dt
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if input_shape is not None:
+            if isinstance(input_shape, (int, np.integer)):
+                input_shape = (int(input_shape),)
+            input_shape = tuple(input_shape)
+            if not all(d is None or (isinstance(d, (int, np.integer)) and d > 0) for d in input_shape):
+                raise InvalidArgumentError(f"{self.name}: input_shape must hold positive ints, got {input_shape!r}")
+            self.batch_input_shape = (None,) + input_shape
+        else:
+            self.batch_input_shape = None
+        self.trainable = trainable
+        self.params = {}
+        self.grads = {}
+        self.state = {}
+        self.weight_names = []
+        self.built = False
+        self.input_shape = None
+        self.output_shape = None
+
+    # ----------------------------------------------------------------------------- weights
+    def add_weight(self, name, shape, initializer="zeros", trainable=True):
+        value = np.asarray(initializers.get(initializer)(tuple(shape)), dtype=self.dtype)
+        (self.params if trainable else self.state)[name] = value
+        self.weight_names.append(name)
+        return value
+
+    def _weight(self, name):
+        return self.params[name] if name in self.params else self.state[name]
+
+    @property
+    def weights(self):
+        """The weight arrays themselves (not copies), in Keras order."""
+        return [self._weight(n) for n in self.weight_names]
+
+    def get_weights(self):
+        """Copies of the weights in Keras order (e.g. Dense: ``[kernel (in, out), bias (out,)]``)."""
+        return [w.copy() for w in self.weights]
+
+    def check_weights(self, weights):
+        """Raise a clear error if ``weights`` do not fit this layer; change nothing."""
+        weights = list(weights)
+        if len(weights) != len(self.weight_names):
+            raise InvalidInputError(
+                f"layer {self.name!r} expects {len(self.weight_names)} weight arrays "
+                f"({', '.join(self.weight_names) or 'none'}), got {len(weights)}"
+            )
+        for n, w in zip(self.weight_names, weights):
+            w = np.asarray(w)
+            if w.shape != self._weight(n).shape:
+                raise InvalidInputError(
+                    f"layer {self.name!r}: weight {n!r} has shape {self._weight(n).shape}, got {w.shape}"
+                )
+            if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
+                raise InvalidInputError(f"layer {self.name!r}: weight {n!r} must be numeric, got dtype {w.dtype}")
+        return weights
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (Keras order and shapes) into the layer, in place. All are checked first."""
+        weights = self.check_weights(weights)
+        for n, w in zip(self.weight_names, weights):
+            self._weight(n)[...] = np.asarray(w, dtype=self.dtype)
+
+    def count_params(self):
+        return int(sum(w.size for w in self.weights))
+
+    def count_trainable_params(self):
+        return int(sum(w.size for w in self.params.values())) if self.trainable else 0
+
+    # ----------------------------------------------------------------------------- shapes
+    def build(self, input_shape):
+        """Create the weights for ``input_shape`` (batch axis included). Subclasses call this last."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(self.compute_output_shape(self.input_shape))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = self.batch_input_shape
+        return config
+
+    def _cast(self, x):
+        return np.asarray(x, dtype=self.dtype)
+
+    # ----------------------------------------------------------------------------- compute
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"

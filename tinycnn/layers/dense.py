@@ -1,0 +1,79 @@
+"""Dense (fully connected) layer.
+
+Forward (Goodfellow et al., *Deep Learning*, 6.1)::
+
+    z = x @ kernel + bias            x: (N, D_in)   kernel: (D_in, units)   bias: (units,)
+    y = activation(z)                y: (N, units)
+
+Backward, for an upstream gradient ``dy = dL/dy`` of shape ``(N, units)``::
+
+    dz      = activation'(z) * dy
+    dkernel = x.T @ dz               (D_in, units)   -- each weight collects x_i * dz_j over the batch
+    dbias   = dz.sum(axis=0)         (units,)
+    dx      = dz @ kernel.T          (N, D_in)
+
+Inputs with more than two axes are treated as Keras does: the layer acts on the last axis.
+Weights in Keras order and shapes: ``[kernel (D_in, units), bias (units,)]``; defaults mirror
+``keras.layers.Dense`` (``glorot_uniform`` kernel, zero bias).
+
+>>> import numpy as np
+>>> layer = Dense(2, input_shape=(3,))
+>>> layer.build((None, 3))
+>>> layer.set_weights([np.ones((3, 2)), np.array([0.5, -0.5])])
+>>> layer.forward(np.array([[1.0, 2.0, 3.0]]))
+array([[6.5, 5.5]], dtype=float32)
+"""
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .activation import ActivationStep
+from .base import Layer
+
+
+class Dense(ActivationStep, Layer):
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise InvalidArgumentError(f"Dense units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self._init_activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def build(self, input_shape):
+        d_in = input_shape[-1]
+        if d_in is None:
+            raise InvalidArgumentError(f"{self.name}: the last input axis must be known to build a Dense layer")
+        self.add_weight("kernel", (d_in, self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        z = x @ self.params["kernel"]
+        if self.use_bias:
+            z += self.params["bias"]
+        self._x = x
+        return self._activate(z)
+
+    def backward(self, dy):
+        return self.backward_logits(self._deactivate(dy))
+
+    def backward_logits(self, dz):
+        """Backward from ``dL/dz`` (skips the activation; used by fused softmax + cross-entropy)."""
+        x2 = self._x.reshape(-1, self._x.shape[-1])
+        dz2 = dz.reshape(-1, self.units)
+        self.grads["kernel"] = x2.T @ dz2
+        if self.use_bias:
+            self.grads["bias"] = dz2.sum(axis=0)
+        return dz @ self.params["kernel"].T
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}

@@ -1,0 +1,106 @@
+"""Pooling: MaxPooling2D, AveragePooling2D and L2Pooling2D (Goodfellow et al., *Deep Learning*, 9.3).
+
+A pooling unit summarizes a ``PH x PW`` window of one channel; windows move by ``strides`` (default: the
+pool size, so they tile the image without overlap)::
+
+    max:      y[n, i, j, c] = max_{a, b}  xp[n, i*SH + a, j*SW + b, c]
+    average:  y[n, i, j, c] = (1 / count) sum_{a, b} xp[n, i*SH + a, j*SW + b, c]
+    L2-norm:  y[n, i, j, c] = sqrt( sum_{a, b} xp[n, i*SH + a, j*SW + b, c]^2 )
+
+    x: (N, H, W, C)  ->  y: (N, OH, OW, C)     no weights
+
+With ``padding="same"`` the padded cells are *ignored*: they never win a max, are not counted by the
+average (``count`` = real cells in the window) and add nothing to the L2 norm (as TensorFlow does).
+
+Backward (``dy`` of shape ``(N, OH, OW, C)``):
+
+* **max** routes each ``dy`` to the cell that won its window. **Ties** go to the *first* maximum in
+  row-major order inside the window; other tied cells receive nothing.
+* **average** spreads ``dy / count`` over the window's real cells.
+* **L2** sends ``dy * x / y`` to each cell (``d sqrt(s) / dx = x / sqrt(s)``), and 0 where ``y == 0``.
+
+With overlapping windows (e.g. pool 3, stride 2) a cell can belong to several windows: it receives the
+*sum* of their contributions.
+
+Pooling makes the representation **nearly invariant to small translations**: move the input by a pixel
+and most max-pooled outputs do not change.
+
+Mirrors ``keras.layers.MaxPooling2D(pool_size=(2, 2), strides=None, padding="valid")`` and
+``AveragePooling2D``; Keras has no L2 pooling, so ``L2Pooling2D`` follows the same arguments.
+
+>>> import numpy as np
+>>> x = np.array([[1.0, 2.0, 5.0, 0.0],
+...               [3.0, 4.0, 1.0, 1.0]]).reshape(1, 2, 4, 1)
+>>> MaxPooling2D().forward(x)[0, :, :, 0]
+array([[4., 5.]], dtype=float32)
+>>> AveragePooling2D().forward(x)[0, :, :, 0]
+array([[2.5 , 1.75]], dtype=float32)
+>>> L2Pooling2D().forward(x)[0, :, :, 0]
+array([[5.477226, 5.196152]], dtype=float32)
+"""
+from .. import kernels
+from ..errors import InvalidInputError
+from .base import Layer, as_pair, check_padding
+
+
+class Pooling2D(Layer):
+    """Shared code of the three pooling layers; ``mode`` is ``"max"``, ``"avg"`` or ``"l2"``."""
+
+    mode = None
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = as_pair(pool_size, f"{type(self).__name__} pool_size")
+        self.strides = self.pool_size if strides is None else as_pair(strides, f"{type(self).__name__} strides")
+        self.padding = check_padding(padding)
+        if data_format not in (None, "channels_last"):
+            raise InvalidInputError(f"tinycnn is channels-last only, got data_format={data_format!r}")
+
+    def _geometry(self, hw):
+        (oh, ow), pads = kernels.conv_geometry(hw, self.pool_size, self.strides, (1, 1), self.padding)
+        if oh <= 0 or ow <= 0:
+            raise InvalidInputError(f"{self.name}: pool {self.pool_size} is larger than its {hw[0]}x{hw[1]} "
+                                    f"input with padding={self.padding!r}; use a smaller pool or padding='same'")
+        return (oh, ow), pads
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise InvalidInputError(f"{self.name}: pooling expects 4-D input (batch, height, width, channels), "
+                                    f"got shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        if h is None or w is None:
+            return (n, None, None, c)
+        (oh, ow), _ = self._geometry((h, w))
+        return (n, oh, ow, c)
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        _, pads = self._geometry(x.shape[1:3])
+        y = kernels.pool2d_forward(x, self.mode, self.pool_size, self.strides, pads)
+        self._x, self._y, self._pads = x, y, pads
+        return y
+
+    def backward(self, dy):
+        return kernels.pool2d_backward(dy, self._x, self._y, self.mode, self.pool_size, self.strides, self._pads)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+class MaxPooling2D(Pooling2D):
+    mode = "max"
+
+
+class AveragePooling2D(Pooling2D):
+    mode = "avg"
+
+
+class L2Pooling2D(Pooling2D):
+    mode = "l2"
+
+
+MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D

@@ -1,0 +1,58 @@
+"""Dropout (Srivastava et al., *Dropout: A Simple Way to Prevent Neural Networks from Overfitting*, 2014).
+
+*Inverted* dropout, as Keras does it. In training, each unit is kept with probability ``1 - rate`` and the
+kept ones are scaled up, so the expected output equals the input and inference needs no rescaling::
+
+    mask = (u >= rate) / (1 - rate),   u ~ Uniform[0, 1)      same shape as x (any rank, 4-D included)
+    y    = x * mask                    (training)             y = x   (inference)
+    dx   = dy * mask                   (the same mask as the forward pass)
+
+``seed`` makes the masks reproducible. ``fixed_mask`` (an array or ``None``) replaces the random draw;
+gradient checks use it, since a finite difference needs the same mask on every forward pass.
+
+>>> import numpy as np
+>>> layer = Dropout(0.5, seed=0)
+>>> y = layer.forward(np.ones((1000, 10)), training=True)
+>>> sorted(set(np.unique(y).tolist()))          # kept units are scaled by 1 / (1 - 0.5)
+[0.0, 2.0]
+>>> layer.forward(np.ones((2, 3))).tolist()     # inference: the identity
+[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+"""
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .base import Layer
+
+
+class Dropout(Layer):
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
+            raise InvalidArgumentError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self.fixed_mask = None
+        self._mask = None
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        if self.fixed_mask is not None:
+            mask = np.asarray(self.fixed_mask, dtype=self.dtype)
+        else:
+            shape = x.shape if self.noise_shape is None else tuple(
+                s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+            u = (self._rng if self._rng is not None else np.random).random(shape)
+            mask = ((u >= self.rate) / (1.0 - self.rate)).astype(self.dtype)
+        self._mask = mask
+        return x * mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else (dy * self._mask).astype(self.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
