@@ -116,6 +116,8 @@ class TerminateOnNaN(Callback):
 
 
 def _monitor_mode(monitor, mode):
+    if not isinstance(monitor, str):
+        raise InvalidArgumentError(f"monitor must be the name of a logged value such as 'val_loss', got {monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise InvalidArgumentError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -132,8 +134,11 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if patience < 0:
-            raise InvalidArgumentError(f"EarlyStopping patience must be >= 0, got {patience!r}")
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise InvalidArgumentError(f"EarlyStopping patience must be an int >= 0, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(min_delta):
+            raise InvalidArgumentError(f"EarlyStopping min_delta must be a finite number, got {min_delta!r}")
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
         self.verbose, self.baseline, self.restore_best_weights = verbose, baseline, restore_best_weights
         self.start_from_epoch = start_from_epoch
@@ -206,7 +211,12 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as e:
+            raise InvalidArgumentError(f"ModelCheckpoint: cannot fill in filepath {self.filepath!r} "
+                                       f"({type(e).__name__}: {e}); it may use {{epoch}} and the logged values "
+                                       f"{sorted(logs)}") from None
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None or not np.isfinite(current):

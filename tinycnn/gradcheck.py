@@ -4,7 +4,7 @@ For a layer ``y = f(x; params)`` and a *random* upstream gradient ``dy`` (never 
 which hides whole classes of bugs), the scalar ``L = sum(f(x) * dy)`` has ``dL/dx = backward(dy)``. The
 check compares that with central differences, one coordinate at a time::
 
-    dL/dx_i ~ (L(x + h e_i) - L(x - h e_i)) / (2 h)
+    dL/dx_i ~ sum( (f(x + h e_i) - f(x - h e_i)) * dy ) / (2 h)
 
 and reports the worst relative error ``|a - n| / max(|a|, |n|, tiny)`` with its index and both values.
 Run it in float64: in float32 the rounding error of the difference quotient swamps the comparison.
@@ -57,8 +57,13 @@ def relative_error(analytic, numeric, floor=1e-10):
     return np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
 
 
-def numeric_gradient(f, array, h=1e-6):
-    """Central differences of the scalar function ``f()`` with respect to ``array`` (changed in place)."""
+def numeric_gradient(f, array, dy=None, h=1e-5):
+    """Central differences of ``f()`` with respect to ``array`` (perturbed in place, then restored).
+
+    With ``dy=None``, ``f`` returns a scalar. Otherwise ``f`` returns an array and the scalar is
+    ``sum(f() * dy)``; the difference ``f(x + h) - f(x - h)`` is then taken *element-wise before* the sum, so
+    outputs the perturbation does not touch cancel exactly instead of adding rounding noise.
+    """
     grad = np.zeros(array.shape, dtype=np.float64)
     it = np.nditer(array, flags=["multi_index"], op_flags=["readwrite"])
     for _ in it:
@@ -69,7 +74,8 @@ def numeric_gradient(f, array, h=1e-6):
         array[i] = old - h
         minus = f()
         array[i] = old
-        grad[i] = (plus - minus) / (2 * h)
+        diff = plus - minus if dy is None else np.sum((plus - minus) * dy)
+        grad[i] = diff / (2 * h)
     return grad
 
 
@@ -80,7 +86,7 @@ def _compare(name, analytic, numeric):
                      float(np.asarray(analytic)[idx]) if err.size else 0.0, float(numeric[idx]) if err.size else 0.0)
 
 
-def check_layer(layer, x, training=True, dy=None, h=1e-6, seed=0):
+def check_layer(layer, x, training=True, dy=None, h=1e-5, seed=0):
     """Check ``dx`` and every parameter gradient of a built float64 layer at input ``x``.
 
     Returns a :class:`GradReport`; ``report.max_error`` is the worst relative error of all arrays.
@@ -103,28 +109,30 @@ def check_layer(layer, x, training=True, dy=None, h=1e-6, seed=0):
     dx = layer.backward(dy)
     grads = {k: np.array(v, copy=True) for k, v in layer.grads.items()}
 
-    def loss():
-        out = layer.forward(x, training=training)
+    def output():
+        out = np.array(layer.forward(x, training=training), dtype=np.float64)
         restore()
-        return float(np.sum(out * dy))
+        return out
 
-    errors = [_compare("dx", dx, numeric_gradient(loss, x, h))]
+    errors = [_compare("dx", dx, numeric_gradient(output, x, dy, h))]
     for name, param in layer.params.items():
-        errors.append(_compare(name, grads[name], numeric_gradient(loss, param, h)))
+        errors.append(_compare(name, grads[name], numeric_gradient(output, param, dy, h)))
     return GradReport(errors)
 
 
-def check_loss(loss, y_true, y_pred, h=1e-6):
+def check_loss(loss, y_true, y_pred, h=1e-5):
     """Check ``loss.gradient`` against central differences of ``loss(y_true, y_pred)`` (the batch mean)."""
     y_pred = np.array(y_pred, dtype=np.float64)
     analytic = loss.gradient(y_true, y_pred)
-    numeric = numeric_gradient(lambda: loss(y_true, y_pred), y_pred, h)
+    weights = np.full(len(y_pred), 1.0 / len(y_pred))  # the batch mean, as a weighted sum of per-sample losses
+    numeric = numeric_gradient(lambda: loss.per_sample(y_true, y_pred), y_pred, weights, h)
     return GradReport([_compare(loss.name, analytic, numeric)])
 
 
-def check_fused_softmax_loss(loss, y_true, logits, h=1e-6):
+def check_fused_softmax_loss(loss, y_true, logits, h=1e-5):
     """Check the fused ``dL/dz = (p - y) / N`` against central differences of the mean loss of logits."""
     z = np.array(logits, dtype=np.float64)
     _, analytic = loss.from_logits(y_true, z)
-    numeric = numeric_gradient(lambda: float(np.mean(loss.from_logits(y_true, z)[0])), z, h)
+    weights = np.full(len(z), 1.0 / len(z))
+    numeric = numeric_gradient(lambda: loss.from_logits(y_true, z)[0], z, weights, h)
     return GradReport([_compare(loss.name + " (from logits)", analytic, numeric)])

@@ -28,7 +28,6 @@ import os
 import signal
 import threading
 import warnings
-import zipfile
 
 import numpy as np
 
@@ -60,6 +59,12 @@ def _defer_keyboard_interrupt():
             raise KeyboardInterrupt
 
 
+def _unbuild(layer):
+    """Return ``layer`` to its state before ``build`` (used when building a model fails part-way)."""
+    layer.params, layer.grads, layer.state, layer.weight_names = {}, {}, {}, []
+    layer.built, layer.input_shape, layer.output_shape = False, None, None
+
+
 class Sequential:
     """A linear stack of layers, as ``keras.models.Sequential``."""
 
@@ -83,24 +88,38 @@ class Sequential:
             raise InvalidArgumentError(f"layer {layer.name!r} is already in the model")
         if self.layers and layer.batch_input_shape is not None and not self.built:
             raise InvalidArgumentError(f"only the first layer takes input_shape= (layer {layer.name!r})")
+        was_built = layer.built
         self.layers.append(layer)
-        if len(self.layers) == 1 and layer.batch_input_shape is not None:
-            self.build(layer.batch_input_shape)
-        elif self.built:
-            layer.build(self.layers[-2].output_shape)
+        try:
+            if len(self.layers) == 1 and layer.batch_input_shape is not None:
+                self.build(layer.batch_input_shape)
+            elif self.built:
+                layer.build(self.layers[-2].output_shape)
+        except BaseException:
+            self.layers.pop()  # a layer that cannot be built is not added: the model stays as it was
+            if not was_built:
+                _unbuild(layer)
+            raise
 
     def build(self, input_shape):
         """Build every layer for ``input_shape`` (batch axis included, e.g. ``(None, 28, 28, 1)``)."""
         if not self.layers:
             raise InvalidArgumentError("cannot build an empty Sequential model: add layers first")
         shape = tuple(input_shape)
-        for layer in self.layers:
-            if not layer.built:
-                layer.build(shape)
-            elif tuple(layer.input_shape[1:]) != tuple(shape[1:]):
-                raise InvalidInputError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, "
-                                        f"but now receives {shape}")
-            shape = layer.output_shape
+        built_now = []
+        try:
+            for layer in self.layers:
+                if not layer.built:
+                    built_now.append(layer)
+                    layer.build(shape)
+                elif tuple(layer.input_shape[1:]) != tuple(shape[1:]):
+                    raise InvalidInputError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, "
+                                            f"but now receives {shape}")
+                shape = layer.output_shape
+        except BaseException:
+            for layer in built_now:  # all or nothing: a failed build leaves no layer half-built
+                _unbuild(layer)
+            raise
         self.built = True
 
     @property
@@ -153,27 +172,50 @@ class Sequential:
         count, names, shapes, dtypes) before a single weight changes; it is never unpickled."""
         self._require_built("load_weights")
         filepath = os.fspath(filepath)
+        keras_hint = ("; for Keras weights, build the same model in tinycnn and call "
+                      "model.set_weights(keras_model.get_weights())")
         try:
             with open(filepath, "rb") as f:
                 raw = f.read()
-            with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-                data = {k: archive[k] for k in archive.files}
         except FileNotFoundError:
             raise WeightsFileError(f"no weights file at {filepath!r}") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise WeightsFileError(f"{filepath!r} is not a readable tinycnn weights file (.npz): {e}") from None
+        except OSError as e:
+            raise WeightsFileError(f"cannot read the weights file {filepath!r}: {e}") from None
+        if not raw.startswith(b"PK\x03\x04"):  # an .npz is a zip archive; say what the file is instead
+            kind = ("is empty" if not raw else
+                    "holds a single NumPy array (.npy), not an .npz archive" if raw.startswith(b"\x93NUMPY") else
+                    "is an HDF5 file (a Keras .h5?), not an .npz archive" if raw.startswith(b"\x89HDF") else
+                    "is not an .npz (zip) archive")
+            raise WeightsFileError(f"{filepath!r} {kind}; load_weights reads the .npz files written by "
+                                   f"model.save_weights{keras_hint if 'HDF5' in kind else ''}")
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+                data = {k: archive[k] for k in archive.files}
+        except ValueError as e:
+            if "pickle" in str(e):
+                raise WeightsFileError(f"{filepath!r} holds object (pickled) arrays; tinycnn never unpickles a "
+                                       f"weights file, since unpickling can run arbitrary code") from None
+            raise WeightsFileError(f"{filepath!r} is damaged or not a tinycnn weights file: {e}") from None
+        except Exception as e:  # BadZipFile, zlib.error, EOFError ...: whatever a damaged archive raises
+            raise WeightsFileError(f"{filepath!r} is damaged (truncated or corrupted .npz archive): "
+                                   f"{type(e).__name__}: {e}") from None
         if str(data.get("__format__", "")) != WEIGHTS_FORMAT:
-            raise WeightsFileError(f"{filepath!r} is not a tinycnn weights file (no {WEIGHTS_FORMAT!r} marker)")
-        saved_layers = [str(s) for s in data.get("__layers__", np.array([], dtype=str)).reshape(-1)]
-        if len(saved_layers) != len(self.layers):
-            raise WeightsFileError(f"{filepath!r} holds weights for {len(saved_layers)} layers, the model has "
-                                   f"{len(self.layers)}")
+            looks_keras = any(k in data for k in ("config.json", "model.weights.h5", "metadata.json"))
+            raise WeightsFileError(f"{filepath!r} was not written by tinycnn's save_weights (no "
+                                   f"{WEIGHTS_FORMAT!r} marker; it holds {sorted(data)[:6]})"
+                                   f"{' -- it looks like a Keras .keras file' if looks_keras else ''}{keras_hint}")
+        saved_layers = [str(s) for s in np.asarray(data.get("__layers__", [])).reshape(-1)]
+        mine = [type(layer).__name__ for layer in self.layers]
+        theirs = [saved.rsplit(":", 1)[-1] for saved in saved_layers]
+        if mine != theirs:
+            i = next(i for i in range(max(len(mine), len(theirs))) if mine[i : i + 1] != theirs[i : i + 1])
+            model_has = f"{self.layers[i].name!r} ({mine[i]})" if i < len(mine) else "no layer"
+            file_has = f"a {theirs[i]}" if i < len(theirs) else "no layer"
+            raise WeightsFileError(f"{filepath!r} does not fit this model: it holds weights for {len(theirs)} layers, "
+                                   f"the model has {len(mine)}; the first layer that differs is layer {i}: the "
+                                   f"model has {model_has}, the file has {file_has}")
         new = []
-        for i, (layer, saved) in enumerate(zip(self.layers, saved_layers)):
-            saved_type = saved.rsplit(":", 1)[-1]
-            if saved_type != type(layer).__name__:
-                raise WeightsFileError(f"{filepath!r}: layer {i} ({layer.name!r}) is a {type(layer).__name__}, "
-                                       f"the file has a {saved_type} there")
+        for i, layer in enumerate(self.layers):
             for name, w in zip(layer.weight_names, layer.weights):
                 key = f"{i:03d}/{name}"
                 if key not in data:
@@ -206,6 +248,8 @@ class Sequential:
             metrics = []
         elif isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
+        elif not isinstance(metrics, (list, tuple)):
+            raise InvalidArgumentError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.compiled_metrics = [metrics_mod.get(m, self.loss) for m in metrics]
 
     def _require_built(self, what):
@@ -240,26 +284,38 @@ class Sequential:
         return self._train_step(x, y)[0]
 
     def _train_step(self, x, y):
-        saved_state = [(w, w.copy()) for layer in self.layers for w in layer.state.values()]
-        out = self._forward(x, training=True)
-        per_sample, d, fused = self._loss_and_output_gradient(y, out)
-        loss = float(np.mean(per_sample))
-        if np.isfinite(loss):
-            if fused:
-                d = self.layers[-1].backward_logits(d)
-                layers = self.layers[-2::-1]
-            else:
-                layers = self.layers[::-1]
-            for layer in layers:
-                d = layer.backward(d)
-            pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._params()]
-            if all(np.isfinite(g.sum()) for g, _ in pairs):
-                with _defer_keyboard_interrupt():
-                    self.optimizer.apply_gradients(pairs)
-                return loss, out
-            loss = float("nan")
-        for w, copy in saved_state:  # undo the moving-statistics update of the refused step
-            w[...] = copy
+        """One step, all or nothing: a non-finite loss, gradient or updated weight, or an exception (Ctrl-C
+        included) before the update completes, leaves weights, moving statistics and optimizer as they were."""
+        saved = [(w, w.copy()) for layer in self.layers for w in layer.state.values()]
+        opt_state, done = None, False
+        try:
+            out = self._forward(x, training=True)
+            per_sample, d, fused = self._loss_and_output_gradient(y, out)
+            loss = float(np.mean(per_sample))
+            if np.isfinite(loss):
+                if fused:
+                    d = self.layers[-1].backward_logits(d)
+                    layers = self.layers[-2::-1]
+                else:
+                    layers = self.layers[::-1]
+                for layer in layers:
+                    d = layer.backward(d)
+                pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._params()]
+                if all(np.isfinite(g.sum()) for g, _ in pairs):
+                    saved += [(w, w.copy()) for _, w in pairs]
+                    opt_state = self.optimizer.get_state()
+                    with _defer_keyboard_interrupt():
+                        self.optimizer.apply_gradients(pairs)
+                        done = all(np.isfinite(w).all() for _, w in pairs)  # a huge learning rate can overflow
+                    if done:
+                        return loss, out
+                loss = float("nan")
+        finally:
+            if not done:  # undo what the refused or interrupted step changed (moving statistics included)
+                for w, copy in saved:
+                    w[...] = copy
+                if opt_state is not None:
+                    self.optimizer.set_state(opt_state)
         return loss, out
 
     def predict(self, x, batch_size=32, verbose=0):
@@ -365,6 +421,8 @@ class Sequential:
                 order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
                 seen, loss_sum, metric_sums = 0, 0.0, np.zeros(len(self.compiled_metrics))
                 for batch in range(steps):
+                    for cb in all_cbs:
+                        cb.on_train_batch_begin(batch)
                     idx = order[batch * batch_size : (batch + 1) * batch_size]
                     if shuffle:
                         xb, yb = x[idx], y[idx]
@@ -372,9 +430,10 @@ class Sequential:
                         xb, yb = x[idx[0] : idx[-1] + 1], y[idx[0] : idx[-1] + 1]
                     loss, out = self._train_step(xb, yb)
                     if not np.isfinite(loss):
-                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: the loss or its gradient is NaN or "
-                                   f"infinite; training stopped and the weights from before this batch are kept. "
-                                   f"Try a smaller learning rate, or check the data for NaN/huge values.")
+                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: the loss, its gradient or the weight "
+                                   f"update is NaN or infinite; training stopped and the weights from before this "
+                                   f"batch are kept. Try a smaller learning rate, or check the data for NaN/huge "
+                                   f"values.")
                         warnings.warn(message, RuntimeWarning, stacklevel=2)
                         self.stop_training = True
                         break

@@ -48,12 +48,22 @@ def check_x(model, x, where):
     if not model.layers:
         raise InvalidArgumentError(f"{where}: the model has no layers; add some with model.add(...)")
     x = as_numeric_array(x, "x", where)
+    if x.ndim == 1 and not model.built:
+        raise InvalidInputError(f"{where}: x has shape {x.shape}, but inputs need a batch axis and a feature axis; "
+                                f"for {len(x)} samples of one feature use x = x.reshape(-1, 1)")
+    first = model.layers[0]
+    if not model.built and x.ndim == 3 and (hasattr(first, "kernel_size") or hasattr(first, "pool_size")):
+        raise InvalidInputError(f"{where}: {type(first).__name__} layer {first.name!r} expects 4-D images "
+                                f"(batch, height, width, channels), got x with shape {x.shape}; images need a "
+                                f"channel axis: x = x.reshape({(-1,) + x.shape[1:] + (1,)}) or x[..., np.newaxis]")
     if model.built:
         expected = tuple(model.input_shape[1:])
         got = tuple(x.shape[1:])
         if len(got) != len(expected):
             hint = ""
-            if len(got) + 1 == len(expected) and expected[-1] == 1:
+            if tuple(x.shape) == expected:
+                hint = f"; x looks like one sample: add the batch axis with x[np.newaxis] (shape {(1,) + expected})"
+            elif len(got) + 1 == len(expected) and expected[-1] == 1:
                 hint = (f"; images need a channel axis: x = x.reshape({(-1,) + got + (1,)}) "
                         f"or x[..., np.newaxis]")
             elif len(expected) == 1 and len(got) > 1:
@@ -64,7 +74,18 @@ def check_x(model, x, where):
             if e is not None and e != g:
                 raise InvalidInputError(f"{where}: layer {model.layers[0].name!r} expects samples of shape "
                                         f"{expected}, got {got} (x.shape = {x.shape})")
-    return np.asarray(x, dtype=_dtype(model))
+    return _cast_finite(x, _dtype(model), "x", where)
+
+
+def _cast_finite(arr, dtype, what, where):
+    """``arr`` as ``dtype``; refuses values that only become infinite in the cast (1e300 -> float32)."""
+    with np.errstate(over="ignore"):
+        out = np.asarray(arr, dtype=dtype)
+    if out.dtype != arr.dtype:
+        if not np.all(np.isfinite(out)):
+            raise InvalidInputError(f"{where}: {what} holds values too large for {dtype} (largest magnitude "
+                                    f"{float(np.max(np.abs(arr))):.3g}); rescale the data first, e.g. x / x.max()")
+    return out
 
 
 def check_targets(model, y, n, where):
@@ -75,12 +96,20 @@ def check_targets(model, y, n, where):
     loss = model.loss
     out = model.output_shape
     n_out = out[-1] if out is not None else None
-    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+    sparse = isinstance(loss, losses.SparseCategoricalCrossentropy)
+    if out is not None and len(out) > 2 and (sparse or tuple(y.shape[1:]) != tuple(out[1:])):
+        raise InvalidInputError(f"{where}: the model's output has shape {out}, but y has shape {y.shape}; for "
+                                f"classification add a Flatten() layer before the Dense layers, so the output "
+                                f"is (None, classes)")
+    if sparse:
         if y.ndim == 2 and y.shape[1] > 1:
             raise InvalidInputError(f"{where}: sparse_categorical_crossentropy expects integer labels of shape "
                                     f"(n,), got y with shape {y.shape} (one-hot?); use "
                                     f"loss='categorical_crossentropy', or pass y.argmax(axis=1)")
         flat = y.reshape(-1)
+        if flat.size != n:
+            raise InvalidInputError(f"{where}: sparse_categorical_crossentropy expects one integer label per "
+                                    f"sample, shape ({n},), got y with shape {y.shape}")
         if not np.all(flat == np.round(flat)):
             raise InvalidInputError(f"{where}: sparse_categorical_crossentropy expects integer class labels")
         if n_out is not None and (flat.min() < 0 or flat.max() >= n_out):
@@ -93,12 +122,15 @@ def check_targets(model, y, n, where):
                                     f"(n, {n_out if n_out else 'classes'}), got y with shape {y.shape} (integer "
                                     f"labels?); use y = to_categorical(y) from tinycnn.utils, or "
                                     f"loss='sparse_categorical_crossentropy'")
+    if out is not None and y.ndim > 2 and len(out) == 2:
+        raise InvalidInputError(f"{where}: y has shape {y.shape}, the model's output has shape {out}; "
+                                f"y must have shape ({n}, {n_out})")
     if n_out is not None and y.ndim >= 2 and y.shape[-1] != n_out:
         raise InvalidInputError(f"{where}: the model has {n_out} outputs but y has shape {y.shape}; "
                                 f"the last axis of y must be {n_out}")
     if n_out is not None and y.ndim == 1 and n_out != 1 and not isinstance(loss, losses.CategoricalCrossentropy):
         raise InvalidInputError(f"{where}: the model has {n_out} outputs but y has shape {y.shape}")
-    y = np.asarray(y, dtype=_dtype(model))
+    y = _cast_finite(y, _dtype(model), "y", where)
     return y.reshape(-1, 1) if y.ndim == 1 else y
 
 

@@ -1,3 +1,541 @@
-"""TEMPORARY: placeholder until the Numba kernels land (issue 4). Same functions as reference."""
-from .reference import (conv2d_forward, conv2d_backward_input, conv2d_backward_kernel,  # noqa: F401
-                        pool2d_forward, pool2d_backward)
+"""The engine: the five kernels of :mod:`tinycnn.kernels.reference`, compiled with Numba.
+
+Same functions, same signatures, same return shapes and dtypes (float32 and float64):
+
+* :func:`conv2d_forward`         -- same math as ``reference.conv2d_forward``
+* :func:`conv2d_backward_input`  -- same math as ``reference.conv2d_backward_input``
+* :func:`conv2d_backward_kernel` -- same math as ``reference.conv2d_backward_kernel``
+* :func:`pool2d_forward`         -- same math as ``reference.pool2d_forward``
+* :func:`pool2d_backward`        -- same math as ``reference.pool2d_backward``
+
+Read the reference module first: the equations are there. This module only changes *how* they run.
+
+Design (numbers measured on the 2-core development machine; ``benchmarks/bench_layers.py`` reruns them)
+-----------------------------------------------------------------------------------------------------
+**Convolution = Numba im2col + one BLAS GEMM.** A direct Numba convolution loop was ~2.5x slower than
+handing the multiply-adds to BLAS (``numpy.matmul``), so Numba does only the memory shuffling (gathering
+windows into rows) and BLAS does the arithmetic::
+
+    forward          cols(x)  (rows_x, KH*KW*C) @ K  (KH*KW*C, F)  -> y
+    backward kernel  cols(x).T                  @ dY (rows_y, F)   -> dK   (summed over batch chunks)
+    backward input   cols(dy) (rows_x, KH*KW*F) @ Kt (KH*KW*F, C)  -> dx   (stride 1, see below)
+
+**Input gradient without col2im.** With stride 1 the input gradient is itself a convolution: pixel
+``(p, q)`` of the padded input was read by output ``(p - a*DH, q - b*DW)`` through tap ``(a, b)``, so::
+
+    dx[n, h, w, c] = sum_{a, b, f} dy[n, h + pt - a*DH, w + pl - b*DW, f] * kernel[a, b, c, f]
+
+(out-of-range ``dy`` counts as 0). That is a "full" convolution of ``dy`` with the flipped, transposed
+kernel; we gather it exactly like the forward im2col (:func:`_dy2col`) and finish with one GEMM shaped like
+the forward one, instead of a scatter-add (col2im) that every thread would have to accumulate into. With
+strides > 1, or when ``C`` is so small that the GEMM degenerates to a matrix-vector product (the first
+layer, ``C = 1``), the textbook path is cheaper: ``dcols = dY @ K.T`` and a Numba col2im
+(:func:`_col2im`), parallel over images (different images never write the same pixel).
+
+**Bounded buffers.** The im2col matrix is the only big temporary. It lives in one flat scratch array per
+dtype (and per thread, so two threads never share one), reused across calls, and never larger than
+``IM2COL_LIMIT_BYTES``: a batch whose matrix would be bigger is processed ``chunk`` images at a time, so
+``predict`` on 10,000 images needs the same scratch memory as on 100. Smaller chunks also keep the
+matrix in cache between the gather and the GEMM; the default was the fastest measured (see
+``IM2COL_LIMIT_BYTES``). :func:`buffer_info` reports what the last call did (the tests use it).
+
+**Threads.** Numba's ``prange`` loops (OpenMP threading layer; measured ~2-3x faster here than the
+``workqueue`` layer) and OpenBLAS (its own threads) run one after the other, never at the same time. The
+trap is OpenMP's default *spin-waiting*: idle OpenMP threads keep the cores busy for a while after each
+parallel loop, starving the BLAS threads that start right after (measured 40x slowdowns). Hence
+``OMP_WAIT_POLICY=passive`` (idle threads sleep), set below before Numba can start its threading layer.
+
+**Pooling** is a direct loop (no GEMM to win): one pass over the windows, parallel over images.
+
+Every kernel is written as a plain Python function ``_name`` and compiled with ``njit`` next to it
+(minitorch style), so ``NUMBA_DISABLE_JIT=1`` runs the very same code as ordinary, debuggable Python.
+"""
+import os
+
+# Must happen before Numba starts its OpenMP layer (first parallel call) -- see "Threads" above.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import threading  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from .reference import POOL_MODES  # noqa: E402
+
+# Prefer OpenMP over TBB/workqueue when Numba has not chosen yet (TBB is absent on most installs anyway).
+if numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+__all__ = [
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_kernel",
+    "pool2d_forward",
+    "pool2d_backward",
+    "buffer_info",
+    "IM2COL_LIMIT_BYTES",
+]
+
+#: Largest im2col scratch matrix (bytes). Bigger batches are processed in chunks of whole images.
+IM2COL_LIMIT_BYTES = 64 * 2**20
+
+# error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
+_pjit = njit(cache=True, parallel=True, error_model="numpy")
+
+
+#: Channel count from which a pixel is copied as one slice. Numba cannot prove that the source and the
+#: destination of an element loop do not overlap, so it does not vectorise it; a slice assignment checks
+#: once and then copies like memcpy (measured 2-3x faster for C = 32, 64), but costs more for C = 1.
+_SLICE_COPY_MIN = 8
+
+
+# ----------------------------------------------------------------------------------------------------
+# Compiled kernels. Each is a plain function first, then compiled (so NUMBA_DISABLE_JIT=1 can debug it).
+# ----------------------------------------------------------------------------------------------------
+def _im2col(x, n0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
+    """Fill ``cols`` (rows ``(n, i, j)`` for images ``n0 ..``, columns ``(a, b, c)``) from ``x``.
+
+    ``cols[(n - n0)*OH*OW + i*OW + j, (a*KW + b)*C + c] = xp[n, i*SH + a*DH, j*SW + b*DW, c]`` where
+    ``xp`` is ``x`` padded with zeros: cells outside ``x`` are written as 0 (no padded copy of ``x``).
+    """
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    n_rows = cols.shape[0] // ow  # one "row" of outputs (n, i) per prange iteration
+    for t in prange(n_rows):
+        n = n0 + t // oh
+        i = t % oh
+        for j in range(ow):
+            row = t * ow + j
+            col = 0
+            for a in range(kh):
+                r = i * sh + a * dh - pt
+                for b in range(kw):
+                    q = j * sw + b * dw - pl
+                    if c >= _SLICE_COPY_MIN:  # whole-pixel slice copies (vectorised memcpy)
+                        if 0 <= r < h and 0 <= q < w:
+                            cols[row, col:col + c] = x[n, r, q]
+                        else:
+                            cols[row, col:col + c] = 0
+                    else:  # few channels: a scalar loop beats the slice machinery
+                        for k in range(c):
+                            cols[row, col + k] = x[n, r, q, k] if 0 <= r < h and 0 <= q < w else 0
+                    col += c
+
+
+def _dy2col(dy, n0, kh, kw, pt, pl, dh, dw, h, w, cols):
+    """Gather of the stride-1 input gradient ("full" convolution of ``dy``).
+
+    ``cols[(n - n0)*H*W + y*W + x, (a*KW + b)*F + f] = dy[n, y + pt - a*DH, x + pl - b*DW, f]``
+    (0 when that output position does not exist).
+    """
+    oh, ow, f = dy.shape[1], dy.shape[2], dy.shape[3]
+    n_rows = cols.shape[0] // w
+    for t in prange(n_rows):
+        n = n0 + t // h
+        p = t % h
+        for q in range(w):
+            row = t * w + q
+            col = 0
+            for a in range(kh):
+                i = p + pt - a * dh
+                for b in range(kw):
+                    j = q + pl - b * dw
+                    if f >= _SLICE_COPY_MIN:
+                        if 0 <= i < oh and 0 <= j < ow:
+                            cols[row, col:col + f] = dy[n, i, j]
+                        else:
+                            cols[row, col:col + f] = 0
+                    else:
+                        for k in range(f):
+                            cols[row, col + k] = dy[n, i, j, k] if 0 <= i < oh and 0 <= j < ow else 0
+                    col += f
+
+
+def _col2im(dcols, n0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx):
+    """Scatter-add window gradients back to pixels: the transpose of :func:`_im2col`.
+
+    ``dx[n, i*SH + a*DH - pt, j*SW + b*DW - pl, c] += dcols[row(n, i, j), (a*KW + b)*C + c]``, skipping the
+    padding cells. Parallel over images only: windows of one image overlap, different images never do.
+    ``dx`` must hold zeros for the images ``n0 .. n0 + dcols.shape[0] // (OH*OW)`` on entry.
+    """
+    h, w, c = dx.shape[1], dx.shape[2], dx.shape[3]
+    n_images = dcols.shape[0] // (oh * ow)
+    for m in prange(n_images):
+        n = n0 + m
+        for i in range(oh):
+            for j in range(ow):
+                row = (m * oh + i) * ow + j
+                col = 0
+                for a in range(kh):
+                    r = i * sh + a * dh - pt
+                    for b in range(kw):
+                        q = j * sw + b * dw - pl
+                        if 0 <= r < h and 0 <= q < w:
+                            for k in range(c):
+                                dx[n, r, q, k] += dcols[row, col + k]
+                        col += c
+
+
+def _pool_forward(x, mode, ph, pw, sh, sw, pt, pl, y):
+    """``y[n, i, j, c]`` = max / mean / L2 norm of the real cells of window ``(i, j)``; ``mode`` 0/1/2.
+
+    Padding cells are simply skipped: for max they are ``-inf`` in the reference (never win), for the sum
+    and the L2 norm they add 0, and the mean divides by the number of real cells.
+    """
+    n_img, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for t in prange(n_img * oh):
+        n = t // oh
+        i = t % oh
+        for j in range(ow):
+            for k in range(c):
+                y[n, i, j, k] = -np.inf if mode == 0 else 0.0
+            count = 0
+            for a in range(ph):
+                r = i * sh + a - pt
+                if r < 0 or r >= h:
+                    continue
+                for b in range(pw):
+                    q = j * sw + b - pl
+                    if q < 0 or q >= w:
+                        continue
+                    count += 1
+                    if mode == 0:
+                        for k in range(c):
+                            v = x[n, r, q, k]
+                            if v > y[n, i, j, k]:
+                                y[n, i, j, k] = v
+                    elif mode == 1:
+                        for k in range(c):
+                            y[n, i, j, k] += x[n, r, q, k]
+                    else:
+                        for k in range(c):
+                            v = x[n, r, q, k]
+                            y[n, i, j, k] += v * v
+            if mode == 1:
+                for k in range(c):
+                    y[n, i, j, k] /= ph * pw
+            elif mode == 2:
+                for k in range(c):
+                    y[n, i, j, k] = np.sqrt(y[n, i, j, k])
+
+
+def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
+    """Route ``dy`` back through the windows (``dx`` zero on entry); ``mode`` 0/1/2 = max/avg/l2.
+
+    max: the whole ``dy`` goes to the first strict maximum in row-major window order (ties: first wins).
+    avg: every real cell gets ``dy / count``.  l2: every cell gets ``dy * x / y`` (nothing where ``y == 0``).
+    Parallel over images: overlapping windows of one image add into the same cells, so one thread per image.
+    """
+    n_img, h, w, c = x.shape
+    oh, ow = dy.shape[1], dy.shape[2]
+    for n in prange(n_img):
+        best = np.empty(c, dtype=x.dtype)       # running max of the window, per channel
+        where = np.empty(c, dtype=np.int64)      # flat (r*W + q) index of the first maximum
+        share = np.empty(c, dtype=dy.dtype)      # per-cell gradient for avg / l2
+        for i in range(oh):
+            for j in range(ow):
+                if mode == 0:
+                    for k in range(c):
+                        best[k] = -np.inf
+                        where[k] = -1
+                    for a in range(ph):
+                        r = i * sh + a - pt
+                        if r < 0 or r >= h:
+                            continue
+                        for b in range(pw):
+                            q = j * sw + b - pl
+                            if q < 0 or q >= w:
+                                continue
+                            for k in range(c):
+                                v = x[n, r, q, k]
+                                if v > best[k] or where[k] < 0:
+                                    best[k] = v
+                                    where[k] = r * w + q
+                    for k in range(c):
+                        if where[k] >= 0:
+                            dx[n, where[k] // w, where[k] % w, k] += dy[n, i, j, k]
+                    continue
+                if mode == 1:
+                    count = 0
+                    for a in range(ph):
+                        r = i * sh + a - pt
+                        if 0 <= r < h:
+                            for b in range(pw):
+                                q = j * sw + b - pl
+                                if 0 <= q < w:
+                                    count += 1
+                    for k in range(c):
+                        share[k] = dy[n, i, j, k] / count
+                else:
+                    for k in range(c):
+                        yv = y[n, i, j, k]
+                        share[k] = dy[n, i, j, k] / yv if yv > 0 else 0.0
+                for a in range(ph):
+                    r = i * sh + a - pt
+                    if r < 0 or r >= h:
+                        continue
+                    for b in range(pw):
+                        q = j * sw + b - pl
+                        if q < 0 or q >= w:
+                            continue
+                        if mode == 1:
+                            for k in range(c):
+                                dx[n, r, q, k] += share[k]
+                        else:
+                            for k in range(c):
+                                dx[n, r, q, k] += share[k] * x[n, r, q, k]
+
+
+im2col_kernel = _pjit(_im2col)
+dy2col_kernel = _pjit(_dy2col)
+col2im_kernel = _pjit(_col2im)
+pool_forward_kernel = _pjit(_pool_forward)
+pool_backward_kernel = _pjit(_pool_backward)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scratch buffer: one flat array per (thread, dtype), at most IM2COL_LIMIT_BYTES, reused across calls.
+# ----------------------------------------------------------------------------------------------------
+_local = threading.local()
+
+
+def _scratch(rows, width, dtype):
+    """A ``(rows, width)`` view of this thread's reusable scratch array (contents undefined)."""
+    buffers = _local.__dict__.setdefault("buffers", {})
+    size = rows * width
+    flat = buffers.get(dtype)
+    if flat is None or flat.size < size:
+        buffers[dtype] = flat = np.empty(size, dtype=dtype)
+    return flat[:size].reshape(rows, width)
+
+
+def _chunk_images(n, rows_per_image, width, itemsize):
+    """Images per chunk so that one chunk's im2col matrix fits in ``IM2COL_LIMIT_BYTES`` (at least 1)."""
+    per_image = max(rows_per_image * width * itemsize, 1)
+    return int(max(1, min(n, IM2COL_LIMIT_BYTES // per_image)))
+
+
+def _record(kernel, n, chunk, rows_per_image, width, itemsize):
+    _local.last = {
+        "kernel": kernel,
+        "images": n,
+        "chunk_images": chunk,
+        "chunks": -(-n // chunk) if n else 0,
+        "chunk_bytes": chunk * rows_per_image * width * itemsize,
+        "limit_bytes": IM2COL_LIMIT_BYTES,
+    }
+
+
+def buffer_info():
+    """What the last convolution call on this thread did with its scratch matrix, plus the scratch sizes.
+
+    Returns a dict: ``kernel`` (its name), ``images``, ``chunk_images`` (images per chunk), ``chunks``,
+    ``chunk_bytes`` (size of one chunk's im2col matrix), ``limit_bytes`` and ``scratch_bytes`` (bytes held
+    by this thread's reusable scratch arrays, by dtype name).
+    """
+    info = dict(getattr(_local, "last", {}))
+    info["scratch_bytes"] = {np.dtype(d).name: a.nbytes for d, a in _local.__dict__.get("buffers", {}).items()}
+    return info
+
+
+def _float_dtype(*arrays):
+    dtype = np.result_type(*arrays)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The public kernels (same signatures as reference.py)
+# ----------------------------------------------------------------------------------------------------
+def conv2d_forward(x, kernel, bias, strides, pads, dilation):
+    """Same math as ``reference.conv2d_forward``: ``y = im2col(x) @ kernel + bias``, chunk by chunk.
+
+    Parameters
+    ----------
+    x : (N, H, W, C)
+    kernel : (KH, KW, C, F)
+    bias : (F,) or None
+    strides, dilation : (int, int)
+    pads : (top, bottom, left, right)
+
+    Returns
+    -------
+    y : (N, OH, OW, F), dtype of ``x @ kernel``.
+    """
+    dtype = _float_dtype(x, kernel)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    kh, kw, c, f = kernel.shape
+    k2d = np.ascontiguousarray(kernel, dtype=dtype).reshape(kh * kw * c, f)
+    n, h, w, _ = x.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    pt, pb, pl, pr = pads
+    oh = (h + pt + pb - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + pl + pr - (kw - 1) * dw - 1) // sw + 1
+    y = np.empty((n, oh, ow, f), dtype=dtype)
+    y2d = y.reshape(n * oh * ow, f)
+    width = kh * kw * c
+    chunk = _chunk_images(n, oh * ow, width, dtype.itemsize)
+    _record("conv2d_forward", n, chunk, oh * ow, width, dtype.itemsize)
+    for n0 in range(0, n, chunk):
+        m = min(chunk, n - n0)
+        rows = slice(n0 * oh * ow, (n0 + m) * oh * ow)
+        cols = _scratch(m * oh * ow, width, dtype)
+        im2col_kernel(x, n0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
+        np.matmul(cols, k2d, out=y2d[rows])
+        if bias is not None:
+            y2d[rows] += bias
+    return y
+
+
+def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
+    """Same math as ``reference.conv2d_backward_kernel``: ``dK = sum over chunks of cols.T @ dY``.
+
+    Parameters
+    ----------
+    dy : (N, OH, OW, F)
+    x : (N, H, W, C)
+    kernel_shape : (KH, KW, C, F)
+
+    Returns
+    -------
+    dkernel : (KH, KW, C, F)
+    """
+    dtype = _float_dtype(dy, x)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    kh, kw, c, f = kernel_shape
+    n, oh, ow, _ = dy.shape
+    dy2d = np.ascontiguousarray(dy, dtype=dtype).reshape(n * oh * ow, f)
+    (sh, sw), (dh, dw) = strides, dilation
+    pt, _, pl, _ = pads
+    width = kh * kw * c
+    dk = np.zeros((width, f), dtype=dtype)
+    part = np.empty((width, f), dtype=dtype)
+    chunk = _chunk_images(n, oh * ow, width, dtype.itemsize)
+    _record("conv2d_backward_kernel", n, chunk, oh * ow, width, dtype.itemsize)
+    for n0 in range(0, n, chunk):
+        m = min(chunk, n - n0)
+        rows = slice(n0 * oh * ow, (n0 + m) * oh * ow)
+        cols = _scratch(m * oh * ow, width, dtype)
+        im2col_kernel(x, n0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
+        if n0 == 0:
+            np.matmul(cols.T, dy2d[rows], out=dk)
+        else:
+            np.matmul(cols.T, dy2d[rows], out=part)
+            dk += part
+    return dk.reshape(kernel_shape)
+
+
+def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
+    """Same math as ``reference.conv2d_backward_input``.
+
+    Stride 1 (and ``C`` not tiny): ``dx = cols(dy) @ Kt``, the "full" convolution of ``dy`` (module
+    docstring). Otherwise ``dcols = dY @ K.T`` and col2im, as in the reference.
+
+    Parameters
+    ----------
+    dy : (N, OH, OW, F)
+    kernel : (KH, KW, C, F)
+    x_shape : (N, H, W, C)
+
+    Returns
+    -------
+    dx : (N, H, W, C)
+    """
+    dtype = _float_dtype(dy, kernel)
+    kh, kw, c, f = kernel.shape
+    n, oh, ow, _ = dy.shape
+    h, w = x_shape[1], x_shape[2]
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    kernel = np.ascontiguousarray(kernel, dtype=dtype)
+    (sh, sw), (dh, dw) = strides, dilation
+    pt, _, pl, _ = pads
+    if sh == 1 and sw == 1 and c >= _MIN_CHANNELS_FOR_GATHER:
+        # dx = cols(dy) (N*H*W, KH*KW*F) @ Kt (KH*KW*F, C), Kt[(a, b, f), c] = kernel[a, b, c, f].
+        kt = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2)).reshape(kh * kw * f, c)
+        dx = np.empty((n, h, w, c), dtype=dtype)
+        dx2d = dx.reshape(n * h * w, c)
+        width = kh * kw * f
+        chunk = _chunk_images(n, h * w, width, dtype.itemsize)
+        _record("conv2d_backward_input", n, chunk, h * w, width, dtype.itemsize)
+        for n0 in range(0, n, chunk):
+            m = min(chunk, n - n0)
+            cols = _scratch(m * h * w, width, dtype)
+            dy2col_kernel(dy, n0, kh, kw, pt, pl, dh, dw, h, w, cols)
+            np.matmul(cols, kt, out=dx2d[n0 * h * w : (n0 + m) * h * w])
+        return dx
+    # Textbook path: dcols (N*OH*OW, KH*KW*C) = dY @ K.T, then scatter-add (col2im).
+    k2d = kernel.reshape(kh * kw * c, f)
+    dy2d = dy.reshape(n * oh * ow, f)
+    dx = np.zeros((n, h, w, c), dtype=dtype)
+    width = kh * kw * c
+    chunk = _chunk_images(n, oh * ow, width, dtype.itemsize)
+    _record("conv2d_backward_input", n, chunk, oh * ow, width, dtype.itemsize)
+    for n0 in range(0, n, chunk):
+        m = min(chunk, n - n0)
+        dcols = _scratch(m * oh * ow, width, dtype)
+        np.matmul(dy2d[n0 * oh * ow : (n0 + m) * oh * ow], k2d.T, out=dcols)
+        col2im_kernel(dcols, n0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx)
+    return dx
+
+
+#: Below this many input channels the stride-1 input gradient uses col2im (the gather's GEMM would be a
+#: matrix-vector product over a KH*KW*F-wide matrix: for C = 1 that is far more memory traffic).
+_MIN_CHANNELS_FOR_GATHER = 8
+
+
+def _mode_code(mode):
+    if mode not in POOL_MODES:
+        raise ValueError(f"unknown pooling mode {mode!r}; expected one of {POOL_MODES}")
+    return POOL_MODES.index(mode)  # 0 max, 1 avg, 2 l2
+
+
+def pool2d_forward(x, mode, pool, strides, pads):
+    """Same math as ``reference.pool2d_forward`` (max / avg / l2 over ``pool`` windows).
+
+    Parameters
+    ----------
+    x : (N, H, W, C)
+    mode : "max" | "avg" | "l2"
+    pool, strides : (int, int)
+    pads : (top, bottom, left, right)
+
+    Returns
+    -------
+    y : (N, OH, OW, C), dtype of ``x``.
+    """
+    code = _mode_code(mode)
+    x = np.ascontiguousarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    n, h, w, c = x.shape
+    (ph, pw), (sh, sw) = pool, strides
+    pt, pb, pl, pr = pads
+    oh = (h + pt + pb - ph) // sh + 1
+    ow = (w + pl + pr - pw) // sw + 1
+    y = np.empty((n, oh, ow, c), dtype=x.dtype)
+    pool_forward_kernel(x, code, ph, pw, sh, sw, pt, pl, y)
+    return y
+
+
+def pool2d_backward(dy, x, y, mode, pool, strides, pads):
+    """Same math as ``reference.pool2d_backward``.
+
+    Parameters
+    ----------
+    dy, y : (N, OH, OW, C)
+    x : (N, H, W, C)
+
+    Returns
+    -------
+    dx : (N, H, W, C), dtype of ``dy``.
+    """
+    code = _mode_code(mode)
+    dtype = dy.dtype if dy.dtype.kind == "f" else np.dtype(np.float64)
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    x = np.ascontiguousarray(x)
+    y = np.ascontiguousarray(y)
+    (ph, pw), (sh, sw) = pool, strides
+    pt, _, pl, _ = pads
+    dx = np.zeros(x.shape, dtype=dtype)
+    pool_backward_kernel(dy, x, y, code, ph, pw, sh, sw, pt, pl, dx)
+    return dx

@@ -80,6 +80,11 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        for arg, value in (("max_value", max_value), ("negative_slope", negative_slope), ("threshold", threshold)):
+            if (value is not None or arg != "max_value") and (
+                    isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                    or not np.isfinite(value)):
+                raise InvalidArgumentError(f"ReLU {arg} must be a finite number, got {value!r}")
         if max_value is not None and max_value < 0:
             raise InvalidArgumentError(f"ReLU max_value must be >= 0 or None, got {max_value!r}")
         if negative_slope < 0:

@@ -68,7 +68,10 @@ class Layer:
         if kwargs:
             raise InvalidTypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(kwargs)}")
         self.name = name if name is not None else unique_name(_snake(type(self).__name__))
-        dt = np.dtype(dtype or floatx()).name
+        try:
+            dt = np.dtype(dtype or floatx()).name
+        except TypeError:
+            dt = repr(dtype)
         if dt not in ("float32", "float64"):
             raise InvalidArgumentError(f"{self.name}: dtype must be 'float32' or 'float64', got {dtype!r}")
         self.dtype = dt
@@ -77,6 +80,9 @@ class Layer:
         if input_shape is not None:
             if isinstance(input_shape, (int, np.integer)):
                 input_shape = (int(input_shape),)
+            if not isinstance(input_shape, (tuple, list)):
+                raise InvalidArgumentError(f"{self.name}: input_shape must be a tuple of positive ints without the "
+                                           f"batch axis, e.g. (28, 28, 1), got {input_shape!r}")
             input_shape = tuple(input_shape)
             if not all(d is None or (isinstance(d, (int, np.integer)) and d > 0) for d in input_shape):
                 raise InvalidArgumentError(f"{self.name}: input_shape must hold positive ints, got {input_shape!r}")

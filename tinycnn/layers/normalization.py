@@ -58,6 +58,10 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise InvalidArgumentError(f"BatchNormalization axis must be one int, got {axis!r}")
+        for arg, value in (("momentum", momentum), ("epsilon", epsilon)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise InvalidArgumentError(f"BatchNormalization {arg} must be a finite number, got {value!r}")
         if not 0 <= momentum <= 1:
             raise InvalidArgumentError(f"BatchNormalization momentum must be in [0, 1], got {momentum!r}")
         if epsilon <= 0:

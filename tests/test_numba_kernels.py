@@ -1,0 +1,256 @@
+"""The Numba engine computes the same numbers as the readable reference kernels.
+
+Every kernel of :mod:`tinycnn.kernels.numba_kernels` is compared with its twin in
+:mod:`tinycnn.kernels.reference` on random shapes, strides, dilations and paddings (Hypothesis), in float32
+and float64. Two implementations of ours agreeing proves nothing about the math itself (the Keras parity
+tests do that); these tests prove the fast engine is a faithful copy of the textbook one.
+
+Tolerances: the two sides sum the same products in different orders (BLAS blocking, chunks), so they
+differ by rounding only. We allow ``rtol`` plus an ``atol`` relative to the largest value of the result
+(an element that cancels to ~0 carries the rounding error of its large terms).
+"""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinycnn.kernels import numba_kernels, reference
+
+REPO = Path(__file__).resolve().parents[1]
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+def assert_close(actual, expected, dtype):
+    """Same shape, same dtype, values equal up to rounding (see module docstring)."""
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype == np.dtype(dtype)
+    rtol = RTOL[dtype]
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-30))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Convolution
+# ----------------------------------------------------------------------------------------------------
+@st.composite
+def conv_cases(draw):
+    """A convolution problem: arrays, strides, pads, dilation. Channels cross the slice-copy threshold."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))  # includes even kernels
+    # Stride 1 twice as likely: it takes the gather path of the input gradient, other strides col2im.
+    strides = draw(st.sampled_from([(1, 1), (1, 1), (1, 2), (2, 1), (2, 2), (3, 3)]))
+    dilation = draw(st.sampled_from([(1, 1), (1, 1), (2, 1), (1, 2), (2, 2)]))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    k_eff = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
+    lo = k_eff if padding == "valid" else (1, 1)  # "valid" needs the window to fit
+    h = draw(st.integers(lo[0], lo[0] + 8))
+    w = draw(st.integers(lo[1], lo[1] + 8))
+    n = draw(st.integers(1, 3))
+    c = draw(st.sampled_from([1, 3, 8, 11]))  # < 8 and >= 8: both copy paths of the gathers
+    f = draw(st.sampled_from([1, 4, 8, 13]))
+    (oh, ow), pads = reference.conv_geometry((h, w), (kh, kw), strides, dilation, padding)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    kernel = rng.standard_normal((kh, kw, c, f)).astype(dtype)
+    bias = draw(st.sampled_from([None, rng.standard_normal(f).astype(dtype)]))
+    dy = rng.standard_normal((n, oh, ow, f)).astype(dtype)
+    return dtype, x, kernel, bias, dy, strides, pads, dilation
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_forward_matches_reference(case):
+    dtype, x, kernel, bias, _, strides, pads, dilation = case
+    expected = reference.conv2d_forward(x, kernel, bias, strides, pads, dilation)
+    assert_close(numba_kernels.conv2d_forward(x, kernel, bias, strides, pads, dilation), expected, dtype)
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_backward_input_matches_reference(case):
+    dtype, x, kernel, _, dy, strides, pads, dilation = case
+    expected = reference.conv2d_backward_input(dy, kernel, x.shape, strides, pads, dilation)
+    actual = numba_kernels.conv2d_backward_input(dy, kernel, x.shape, strides, pads, dilation)
+    assert_close(actual, expected, dtype)
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_backward_kernel_matches_reference(case):
+    dtype, x, kernel, _, dy, strides, pads, dilation = case
+    expected = reference.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, dilation)
+    actual = numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, dilation)
+    assert_close(actual, expected, dtype)
+
+
+def test_conv2d_accepts_non_contiguous_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 5, 9)).transpose(0, 2, 1, 3)  # a strided view
+    kernel = rng.standard_normal((3, 3, 9, 8))[::-1]
+    dy = rng.standard_normal((2, 5, 6, 8))[..., ::-1]
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    assert_close(numba_kernels.conv2d_forward(x, kernel, None, *args),
+                 reference.conv2d_forward(x, kernel, None, *args), np.float64)
+    assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+                 reference.conv2d_backward_input(dy, kernel, x.shape, *args), np.float64)
+    assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+                 reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), np.float64)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pooling
+# ----------------------------------------------------------------------------------------------------
+@st.composite
+def pool_cases(draw):
+    """A pooling problem whose input has no ties (distinct values), so max-pool's winner is unique."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    mode = draw(st.sampled_from(["max", "avg", "l2"]))
+    pool = draw(st.sampled_from([(1, 1), (2, 2), (3, 3), (2, 3), (3, 1)]))
+    strides = draw(st.sampled_from([(1, 1), (2, 2), (1, 2), (3, 3)]))  # includes overlap: pool 3, stride 2
+    padding = draw(st.sampled_from(["valid", "same"]))
+    h = draw(st.integers(pool[0], pool[0] + 7))
+    w = draw(st.integers(pool[1], pool[1] + 7))
+    n, c = draw(st.integers(1, 3)), draw(st.sampled_from([1, 3, 8, 17]))
+    _, pads = reference.conv_geometry((h, w), pool, strides, (1, 1), padding)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = (rng.permutation(n * h * w * c).reshape(n, h, w, c) - n * h * w * c / 2).astype(dtype) / 7.0
+    return dtype, x, mode, pool, strides, pads, rng
+
+
+@SETTINGS
+@given(pool_cases())
+def test_pool2d_forward_and_backward_match_reference(case):
+    dtype, x, mode, pool, strides, pads, rng = case
+    y = reference.pool2d_forward(x, mode, pool, strides, pads)
+    assert_close(numba_kernels.pool2d_forward(x, mode, pool, strides, pads), y, dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    expected = reference.pool2d_backward(dy, x, y, mode, pool, strides, pads)
+    assert_close(numba_kernels.pool2d_backward(dy, x, y, mode, pool, strides, pads), expected, dtype)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_like_the_reference():
+    x = np.zeros((1, 5, 5, 2))
+    x[0, 1:3, 1:3, 1] = 4.0  # a 2x2 plateau of equal maxima, inside overlapping 3x3 windows
+    dy = np.arange(1.0, 9.0).reshape(1, 2, 2, 2)
+    args = ("max", (3, 3), (2, 2), (0, 0, 0, 0))
+    y = reference.pool2d_forward(x, *args)
+    np.testing.assert_array_equal(numba_kernels.pool2d_forward(x, *args), y)
+    np.testing.assert_array_equal(numba_kernels.pool2d_backward(dy, x, y, *args),
+                                  reference.pool2d_backward(dy, x, y, *args))
+
+
+def test_l2_pool_gradient_is_zero_where_the_window_is_zero():
+    x = np.zeros((1, 4, 4, 1))
+    x[0, 2:, 2:, 0] = [[1.0, 2.0], [2.0, 4.0]]
+    args = ("l2", (2, 2), (2, 2), (0, 0, 0, 0))
+    y = reference.pool2d_forward(x, *args)
+    dy = np.ones_like(y)
+    dx = numba_kernels.pool2d_backward(dy, x, y, *args)
+    np.testing.assert_allclose(dx, reference.pool2d_backward(dy, x, y, *args), rtol=1e-12)
+    assert np.all(dx[0, :2, :2] == 0.0)
+
+
+def test_pool2d_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="unknown pooling mode"):
+        numba_kernels.pool2d_forward(np.zeros((1, 2, 2, 1)), "median", (2, 2), (2, 2), (0, 0, 0, 0))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The im2col scratch buffer stays bounded, and results never alias it
+# ----------------------------------------------------------------------------------------------------
+def test_large_batch_is_processed_in_bounded_chunks():
+    """A batch whose im2col matrix exceeds the limit is cut into chunks no bigger than the limit."""
+    limit = numba_kernels.IM2COL_LIMIT_BYTES
+    per_image = 12 * 12 * 3 * 3 * 8 * 4  # rows (OH*OW) x width (KH*KW*C) x float32
+    n = limit // per_image + 5  # just over the limit
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, 12, 12, 8)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    y = numba_kernels.conv2d_forward(x, kernel, None, *args)
+    info = numba_kernels.buffer_info()
+    assert info["kernel"] == "conv2d_forward" and info["images"] == n
+    assert info["chunks"] >= 2
+    assert info["chunk_bytes"] <= limit
+    assert all(size <= limit for size in info["scratch_bytes"].values())
+    assert_close(y, reference.conv2d_forward(x, kernel, None, *args), np.float32)
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])  # (2, 2): the col2im path of the input gradient
+def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
+    monkeypatch.setattr(numba_kernels, "IM2COL_LIMIT_BYTES", 4096)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 6, 6, 8))
+    kernel = rng.standard_normal((3, 3, 8, 9))
+    (oh, ow), pads = reference.conv_geometry((6, 6), (3, 3), strides, (1, 1), "same")
+    dy = rng.standard_normal((5, oh, ow, 9))
+    calls = {
+        "conv2d_forward": lambda m: m.conv2d_forward(x, kernel, None, strides, pads, (1, 1)),
+        "conv2d_backward_input": lambda m: m.conv2d_backward_input(dy, kernel, x.shape, strides, pads, (1, 1)),
+        "conv2d_backward_kernel": lambda m: m.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, (1, 1)),
+    }
+    for name, call in calls.items():
+        actual = call(numba_kernels)
+        info = numba_kernels.buffer_info()
+        assert info["kernel"] == name
+        assert info["chunk_images"] == 1 and info["chunks"] == 5  # one image already exceeds 4 KiB
+        assert_close(actual, call(reference), np.float64)
+
+
+def test_results_do_not_alias_the_scratch_buffer():
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((2, 2, 5, 5, 8))
+    kernel = rng.standard_normal((3, 3, 8, 8))
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    y1 = numba_kernels.conv2d_forward(x1, kernel, None, *args)
+    kept = y1.copy()
+    numba_kernels.conv2d_forward(x2, kernel, None, *args)
+    numba_kernels.conv2d_backward_input(y1, kernel, x1.shape, *args)
+    np.testing.assert_array_equal(y1, kept)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The same code runs as plain Python (NUMBA_DISABLE_JIT=1), e.g. under a debugger
+# ----------------------------------------------------------------------------------------------------
+_PURE_PYTHON_SCRIPT = textwrap.dedent("""
+    import numba
+    import numpy as np
+    assert numba.config.DISABLE_JIT
+    from tinycnn.kernels import numba_kernels as nk, reference as ref
+    assert not hasattr(nk.im2col_kernel, "py_func")  # really the plain Python function
+    rng = np.random.default_rng(0)
+    def close(a, b):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+    for c, f, strides in [(2, 3, (1, 1)), (8, 8, (1, 1)), (3, 8, (2, 1))]:
+        (oh, ow), pads = ref.conv_geometry((5, 4), (3, 2), strides, (1, 1), "same")
+        x = rng.standard_normal((2, 5, 4, c)); kernel = rng.standard_normal((3, 2, c, f))
+        bias = rng.standard_normal(f); dy = rng.standard_normal((2, oh, ow, f))
+        a = (strides, pads, (1, 1))
+        close(nk.conv2d_forward(x, kernel, bias, *a), ref.conv2d_forward(x, kernel, bias, *a))
+        close(nk.conv2d_backward_input(dy, kernel, x.shape, *a), ref.conv2d_backward_input(dy, kernel, x.shape, *a))
+        close(nk.conv2d_backward_kernel(dy, x, kernel.shape, *a), ref.conv2d_backward_kernel(dy, x, kernel.shape, *a))
+    x = rng.permutation(2 * 5 * 5 * 3).reshape(2, 5, 5, 3) / 3.0
+    for mode in ("max", "avg", "l2"):
+        _, pads = ref.conv_geometry((5, 5), (3, 3), (2, 2), (1, 1), "same")
+        y = ref.pool2d_forward(x, mode, (3, 3), (2, 2), pads)
+        close(nk.pool2d_forward(x, mode, (3, 3), (2, 2), pads), y)
+        dy = rng.standard_normal(y.shape)
+        close(nk.pool2d_backward(dy, x, y, mode, (3, 3), (2, 2), pads), ref.pool2d_backward(dy, x, y, mode, (3, 3), (2, 2), pads))
+    print("ok")
+""")
+
+
+def test_kernels_run_as_plain_python_with_jit_disabled():
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", _PURE_PYTHON_SCRIPT], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "ok"
