@@ -90,6 +90,24 @@ def test_conv2d_backward_kernel_matches_reference(case):
     assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c, f", [(1, 8), (8, 8), (16, 12)])
+def test_conv2d_course_shapes_match_reference(dtype, c, f):
+    """The shapes the course trains (3x3, "same", stride 1), small: every kernel and both copy paths."""
+    rng = np.random.default_rng(c * f)
+    x = rng.standard_normal((3, 10, 10, c)).astype(dtype)
+    kernel = rng.standard_normal((3, 3, c, f)).astype(dtype)
+    bias = rng.standard_normal(f).astype(dtype)
+    dy = rng.standard_normal((3, 10, 10, f)).astype(dtype)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    assert_close(numba_kernels.conv2d_forward(x, kernel, bias, *args),
+                 reference.conv2d_forward(x, kernel, bias, *args), dtype)
+    assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+                 reference.conv2d_backward_input(dy, kernel, x.shape, *args), dtype)
+    assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+                 reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), dtype)
+
+
 def test_conv2d_accepts_non_contiguous_inputs():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 6, 5, 9)).transpose(0, 2, 1, 3)  # a strided view

@@ -101,6 +101,20 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     def prepare_targets(self, y_true, y_pred):
         return _onehot_from_sparse(y_true, y_pred.shape[-1]).astype(y_pred.dtype)
 
+    # Keras clips *before* normalizing here: L = -log softmax(log c)_label = -log c_label + log sum_k c_k,
+    # c = clip(p). Same value as the categorical loss unless the clip is active; the gradient differs then.
+    def per_sample(self, y_true, y_pred):
+        y = self.prepare_targets(y_true, y_pred)
+        c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -(y * np.log(c)).sum(axis=-1) + np.log(c.sum(axis=-1))
+
+    def gradient(self, y_true, y_pred):
+        y = self.prepare_targets(y_true, y_pred)
+        inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
+        c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        dc = 1.0 / c.sum(axis=-1, keepdims=True) - y / c  # dL/dc_j = -[j = label] / c_j + 1 / sum_k c_k
+        return (np.where(inside, dc, 0.0) / y_pred.shape[0]).astype(y_pred.dtype)
+
 
 class MeanSquaredError(Loss):
     name = "mean_squared_error"

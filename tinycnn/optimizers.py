@@ -21,6 +21,7 @@ array([0.85])
 """
 import numpy as np
 
+from . import kernels
 from .errors import InvalidArgumentError
 
 
@@ -85,18 +86,8 @@ class SGD(Optimizer):
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
     def _update(self, w, g, lr_t):
-        lr = w.dtype.type(lr_t)
-        if self.momentum == 0.0:
-            w -= lr * g
-            return
-        m = w.dtype.type(self.momentum)
-        v = self._slot(w)
-        v *= m
-        v -= lr * g
-        if self.nesterov:
-            w += m * v - lr * g
-        else:
-            w += v
+        v = self._slot(w) if self.momentum else None
+        kernels.sgd_update(w, g, v, lr_t, self.momentum, self.nesterov)  # the rule above, in one pass
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate, "momentum": self.momentum,

@@ -4,7 +4,8 @@ Layers call ``tinycnn.kernels.conv2d_forward(...)`` and friends; this module for
 chosen backend:
 
 * ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
-* ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels`, compiled with Numba (the engine, default).
+* ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels` (convolution, pooling) and
+  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, SGD), compiled with Numba (the engine, default).
 
 Both modules define the same functions with the same signatures. Choose with the environment variable
 ``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
@@ -27,26 +28,35 @@ KERNELS = (
     "conv2d_backward_kernel",
     "pool2d_forward",
     "pool2d_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "sgd_update",
 )
 
-_state = {"name": None, "module": None}
+_state = {"name": None, "table": None}
 
 
 def _load(name):
     if name not in BACKENDS:
         raise ValueError(f"unknown tinycnn backend {name!r}; expected one of {BACKENDS}")
-    module = importlib.import_module(".reference" if name == "reference" else ".numba_kernels", __name__)
-    missing = [k for k in KERNELS if not hasattr(module, k)]
+    if name == "reference":
+        modules = [importlib.import_module(".reference", __name__)]
+    else:
+        modules = [importlib.import_module(m, __name__) for m in (".numba_kernels", ".numba_elementwise")]
+    table = {}
+    for module in modules:
+        table.update({k: getattr(module, k) for k in KERNELS if hasattr(module, k)})
+    missing = [k for k in KERNELS if k not in table]
     if missing:
         raise ImportError(f"backend {name!r} lacks kernels {missing}")
-    return module
+    return table
 
 
 def set_backend(name):
     """Switch every layer to the ``"reference"`` or ``"numba"`` kernels. Returns the previous name."""
-    module = _load(name)
+    table = _load(name)
     previous = _state["name"]
-    _state["name"], _state["module"] = name, module
+    _state["name"], _state["table"] = name, table
     return previous
 
 
@@ -55,14 +65,14 @@ def get_backend():
     return _state["name"]
 
 
-def backend_module():
-    """The module whose functions run now."""
-    return _state["module"]
+def current_kernels():
+    """``{kernel name: function}`` of the backend in use."""
+    return dict(_state["table"])
 
 
 def _make(kernel_name):
     def dispatch(*args, **kwargs):
-        return getattr(_state["module"], kernel_name)(*args, **kwargs)
+        return _state["table"][kernel_name](*args, **kwargs)
 
     dispatch.__name__ = kernel_name
     dispatch.__doc__ = f"Runs ``{kernel_name}`` of the current backend (see :mod:`tinycnn.kernels.reference`)."

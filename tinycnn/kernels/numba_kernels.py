@@ -214,7 +214,7 @@ def _pool_forward(x, mode, ph, pw, sh, sw, pt, pl, y):
                             y[n, i, j, k] += v * v
             if mode == 1:
                 for k in range(c):
-                    y[n, i, j, k] /= ph * pw
+                    y[n, i, j, k] /= count
             elif mode == 2:
                 for k in range(c):
                     y[n, i, j, k] = np.sqrt(y[n, i, j, k])

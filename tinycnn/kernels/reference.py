@@ -288,3 +288,61 @@ def pool2d_backward(dy, x, y, mode, pool, strides, pads):
             else:
                 dxp[:, rows, cols, :] += share * xp[:, rows, cols, :]
     return dxp[:, pt : pt + x.shape[1], pl : pl + x.shape[2], :]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# BatchNormalization and the SGD update: the passes over memory that the Numba engine fuses.
+# --------------------------------------------------------------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, epsilon):
+    """Training-mode batch normalization of a ``(M, C)`` array: each column is one channel.
+
+    (A 4-D ``(N, H, W, C)`` input is passed as its ``(N*H*W, C)`` view.) The statistics are accumulated in
+    float64 whatever the dtype of ``x``::
+
+        mean = (1/M) sum_m x[m]            var = (1/M) sum_m (x[m] - mean)^2      (biased, as Keras)
+        x_hat = (x - mean) / sqrt(var + epsilon)
+        y = gamma * x_hat + beta
+
+    Returns ``(y, x_hat, mean, var, inv_std)``: ``y`` and ``x_hat`` like ``x``; ``mean`` and ``var`` float64
+    ``(C,)``; ``inv_std = 1 / sqrt(var + epsilon)`` as ``(C,)`` in the dtype of ``x``.
+    """
+    mean = x.mean(axis=0, dtype=np.float64)
+    centered = x - mean.astype(x.dtype)
+    var = np.mean(np.square(centered, dtype=np.float64), axis=0)
+    inv_std = (1.0 / np.sqrt(var + epsilon)).astype(x.dtype)
+    x_hat = centered * inv_std
+    return x_hat * gamma + beta, x_hat, mean, var, inv_std
+
+
+def batchnorm_backward(dy, x_hat, gamma, inv_std):
+    """Gradient of :func:`batchnorm_forward` (training mode), for ``(M, C)`` arrays::
+
+        dbeta  = sum_m dy                  dgamma = sum_m dy * x_hat          (accumulated in float64)
+        dx     = gamma * inv_std * (dy - dbeta / M - x_hat * dgamma / M)
+
+    Returns ``(dx, dgamma, dbeta)``; ``dgamma`` and ``dbeta`` are float64 ``(C,)``.
+    """
+    m = dy.shape[0]
+    dbeta = dy.sum(axis=0, dtype=np.float64)
+    dgamma = (dy * x_hat).sum(axis=0, dtype=np.float64)
+    dx = (gamma * inv_std) * (dy - (dbeta / m).astype(dy.dtype) - x_hat * (dgamma / m).astype(dy.dtype))
+    return dx.astype(dy.dtype, copy=False), dgamma, dbeta
+
+
+def sgd_update(w, g, v, lr, momentum, nesterov):
+    """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
+
+        momentum == 0:  w -= lr * g
+        otherwise:      v = momentum * v - lr * g;   w += v   (or w += momentum * v - lr * g, nesterov)
+    """
+    lr = w.dtype.type(lr)
+    if momentum == 0.0:
+        w -= lr * g
+        return
+    m = w.dtype.type(momentum)
+    v *= m
+    v -= lr * g
+    if nesterov:
+        w += m * v - lr * g
+    else:
+        w += v

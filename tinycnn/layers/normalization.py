@@ -31,6 +31,9 @@ Backward, inference mode: ``dx = dy * gamma / sqrt(moving_variance + epsilon)``.
 Precision: sums along the batch are accumulated in float64 even for float32 data; a plain float32 sum over
 ``N*H*W`` values loses enough precision to break parity with Keras.
 
+The arithmetic of training mode is in :func:`tinycnn.kernels.reference.batchnorm_forward` and
+``batchnorm_backward`` (and their fused Numba twins), on the ``(M, C)`` view of the input.
+
 Weights in Keras order: ``[gamma, beta, moving_mean, moving_variance]`` (the last two non-trainable), each
 ``(C,)``. Defaults mirror ``keras.layers.BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001,
 center=True, scale=True)``.
@@ -47,6 +50,7 @@ array([0.02, 0.2 ], dtype=float32)
 """
 import numpy as np
 
+from .. import kernels
 from ..errors import InvalidArgumentError, InvalidInputError
 from .base import Layer
 
@@ -77,7 +81,6 @@ class BatchNormalization(Layer):
             raise InvalidInputError(f"{self.name}: axis {self.axis} is not a feature axis of input shape "
                                     f"{tuple(input_shape)}")
         self._axis = self.axis % ndim
-        self._reduce = tuple(a for a in range(ndim) if a != self._axis)
         c = input_shape[self._axis]
         if self.scale:
             self.add_weight("gamma", (c,), self.initializers["gamma"])
@@ -93,43 +96,63 @@ class BatchNormalization(Layer):
         shape[self._axis] = -1
         return v.reshape(shape)
 
+    def _as_rows(self, a):
+        """The ``(M, C)`` view the kernels work on: channels last, every other axis flattened."""
+        if self._axis != a.ndim - 1:
+            a = np.moveaxis(a, self._axis, -1)
+        return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+    def _from_rows(self, rows, shape):
+        moved = list(shape)
+        moved.append(moved.pop(self._axis))
+        out = rows.reshape(moved)
+        return out if self._axis == len(shape) - 1 else np.moveaxis(out, -1, self._axis)
+
+    def _gamma_beta(self, c):
+        gamma = self.params["gamma"] if self.scale else np.ones(c, self.dtype)
+        beta = self.params["beta"] if self.center else np.zeros(c, self.dtype)
+        return gamma, beta
+
     def forward(self, x, training=False):
         x = self._cast(x)
-        b = lambda v: self._bcast(v, x.ndim)  # noqa: E731
+        c = x.shape[self._axis]
+        gamma, beta = self._gamma_beta(c)
+        self._training, self._shape = training, x.shape
         if training:
-            mean = x.mean(axis=self._reduce, dtype=np.float64)
-            centered = x - b(mean.astype(self.dtype))
-            var = np.mean(np.square(centered, dtype=np.float64), axis=self._reduce)
+            y, self._x_hat, mean, var, self._inv_std = kernels.batchnorm_forward(self._as_rows(x), gamma, beta,
+                                                                                   self.epsilon)
             m = self.momentum
             self.state["moving_mean"][...] = m * self.state["moving_mean"] + (1 - m) * mean
             self.state["moving_variance"][...] = m * self.state["moving_variance"] + (1 - m) * var
-        else:
-            centered = x - b(self.state["moving_mean"])
-            var = self.state["moving_variance"].astype(np.float64)
-        inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(self.dtype)
-        x_hat = centered * b(inv_std)
-        y = x_hat * b(self.params["gamma"]) if self.scale else x_hat.copy()
-        if self.center:
-            y += b(self.params["beta"])
-        self._x_hat, self._inv_std, self._training = x_hat, inv_std, training
-        return y
+            return self._from_rows(y, x.shape)
+        # inference: a fixed affine map per channel, y = x * scale + shift
+        inv_std = (1.0 / np.sqrt(self.state["moving_variance"].astype(np.float64) + self.epsilon)).astype(self.dtype)
+        shape = [1] * x.ndim
+        shape[self._axis] = c
+        self._inv_std = inv_std
+        self._x = x
+        scale = (gamma * inv_std).reshape(shape)
+        return x * scale + (beta - self.state["moving_mean"] * gamma * inv_std).reshape(shape)
 
     def backward(self, dy):
-        b = lambda v: self._bcast(v, dy.ndim)  # noqa: E731
-        x_hat, inv_std = self._x_hat, self._inv_std
-        dbeta = dy.sum(axis=self._reduce, dtype=np.float64)
-        dgamma = (dy * x_hat).sum(axis=self._reduce, dtype=np.float64)
-        if self.center:
-            self.grads["beta"] = dbeta.astype(self.dtype)
+        c = dy.shape[self._axis]
+        gamma, _ = self._gamma_beta(c)
+        if self._training:
+            dx, dgamma, dbeta = kernels.batchnorm_backward(self._as_rows(dy), self._x_hat, gamma, self._inv_std)
+            dx = self._from_rows(dx, dy.shape)
+        else:
+            shape = [1] * dy.ndim
+            shape[self._axis] = c
+            x_hat = (self._x - self.state["moving_mean"].reshape(shape)) * self._inv_std.reshape(shape)
+            reduce = tuple(a for a in range(dy.ndim) if a != self._axis)
+            dbeta = dy.sum(axis=reduce, dtype=np.float64)
+            dgamma = (dy * x_hat).sum(axis=reduce, dtype=np.float64)
+            dx = (dy * (gamma * self._inv_std).reshape(shape)).astype(self.dtype, copy=False)
         if self.scale:
             self.grads["gamma"] = dgamma.astype(self.dtype)
-        gamma = self.params["gamma"] if self.scale else np.ones_like(inv_std)
-        scale = b(gamma * inv_std)
-        if not self._training:
-            return (dy * scale).astype(self.dtype, copy=False)
-        m = dy.size // dy.shape[self._axis]
-        dx = scale * (dy - b((dbeta / m).astype(self.dtype)) - x_hat * b((dgamma / m).astype(self.dtype)))
-        return dx.astype(self.dtype, copy=False)
+        if self.center:
+            self.grads["beta"] = dbeta.astype(self.dtype)
+        return dx
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,

@@ -1,0 +1,72 @@
+"""The fused Numba kernels (BatchNorm, SGD) against their readable NumPy twins in ``reference``."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinycnn.kernels import numba_elementwise as fast
+from tinycnn.kernels import reference as ref
+
+DTYPES = st.sampled_from([np.float32, np.float64])
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 40), DTYPES, st.integers(0, 2**31 - 1), st.floats(-50, 50))
+def test_batchnorm_forward_and_backward_match_reference(m, c, dtype, seed, loc):
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(loc, 2.0, size=(m, c))).astype(dtype)
+    gamma, beta = rng.normal(size=c).astype(dtype), rng.normal(size=c).astype(dtype)
+    out_ref = ref.batchnorm_forward(x, gamma, beta, 1e-3)
+    out_fast = fast.batchnorm_forward(x, gamma, beta, 1e-3)
+    for a, b in zip(out_fast, out_ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, **tol(dtype))
+    dy = rng.normal(size=(m, c)).astype(dtype)
+    back_ref = ref.batchnorm_backward(dy, out_ref[1], gamma, out_ref[4])
+    back_fast = fast.batchnorm_backward(dy, out_fast[1], gamma, out_fast[4])
+    for a, b in zip(back_fast, back_ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=tol(dtype)["rtol"], atol=tol(dtype)["atol"] * max(1, m))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 500), DTYPES, st.floats(0.0, 0.99), st.booleans(), st.integers(0, 2**31 - 1))
+def test_sgd_update_matches_reference(n, dtype, momentum, nesterov, seed):
+    rng = np.random.default_rng(seed)
+    w0, g, v0 = (rng.normal(size=(n,)).astype(dtype) for _ in range(3))
+    w_ref, v_ref, w_fast, v_fast = w0.copy(), v0.copy(), w0.copy(), v0.copy()
+    for _ in range(3):
+        ref.sgd_update(w_ref, g, v_ref, 0.05, momentum, nesterov)
+        fast.sgd_update(w_fast, g, v_fast, 0.05, momentum, nesterov)
+    np.testing.assert_allclose(w_fast, w_ref, **tol(dtype))
+    np.testing.assert_allclose(v_fast, v_ref, **tol(dtype))
+
+
+def test_batchnorm_statistics_exact_for_large_offsets_float32():
+    x = (np.random.default_rng(0).normal(size=(32 * 784, 4)) + 1000.0).astype(np.float32)
+    _, _, mean, var, _ = fast.batchnorm_forward(x, np.ones(4, np.float32), np.zeros(4, np.float32), 1e-3)
+    exact = x.astype(np.float64)
+    np.testing.assert_allclose(mean, exact.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(var, exact.var(axis=0), rtol=1e-9)
+
+
+def test_elementwise_kernels_run_without_jit():
+    code = (
+        "import numpy as np\n"
+        "from tinycnn.kernels import numba_elementwise as f, reference as r\n"
+        "x = np.random.default_rng(0).normal(size=(7, 3))\n"
+        "g, b = np.ones(3), np.zeros(3)\n"
+        "for a, c in zip(f.batchnorm_forward(x, g, b, 1e-3), r.batchnorm_forward(x, g, b, 1e-3)):\n"
+        "    assert np.allclose(a, c)\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", TINYCNN_BACKEND="reference")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr

@@ -1,0 +1,136 @@
+"""Numba twins of the element-wise kernels in :mod:`tinycnn.kernels.reference`: BatchNormalization forward and
+backward, and the SGD update. Same signatures, same math; each fuses what NumPy does in several passes over
+memory into one or two.
+
+* ``batchnorm_forward``  -- same math as ``reference.batchnorm_forward``: pass 1 accumulates, per channel and in
+  float64, the sum and the sum of squares of ``x - shift`` (``shift`` = the first row, which keeps the
+  one-pass variance exact to float64 rounding); pass 2 writes ``x_hat`` and ``y`` together.
+* ``batchnorm_backward`` -- same math as ``reference.batchnorm_backward``: pass 1 accumulates ``sum dy`` and
+  ``sum dy * x_hat`` in float64, pass 2 writes ``dx``.
+* ``sgd_update``         -- same math as ``reference.sgd_update``: one pass updates ``v`` and ``w``.
+
+Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
+added at the end, so the result does not depend on thread timing beyond float64 rounding.
+"""
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba starts its threads (see numba_kernels)
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+_BLOCKS = 8  # row blocks for the parallel reductions
+
+
+def _bn_stats(x):
+    m, c = x.shape
+    step = (m + _BLOCKS - 1) // _BLOCKS
+    s1 = np.zeros((_BLOCKS, c))
+    s2 = np.zeros((_BLOCKS, c))
+    for b in prange(_BLOCKS):
+        for i in range(b * step, min(m, (b + 1) * step)):
+            for j in range(c):
+                d = np.float64(x[i, j]) - np.float64(x[0, j])
+                s1[b, j] += d
+                s2[b, j] += d * d
+    mean = np.empty(c)
+    var = np.empty(c)
+    for j in range(c):
+        t1 = 0.0
+        t2 = 0.0
+        for b in range(_BLOCKS):
+            t1 += s1[b, j]
+            t2 += s2[b, j]
+        mu = t1 / m
+        mean[j] = mu + np.float64(x[0, j])
+        var[j] = max(t2 / m - mu * mu, 0.0)
+    return mean, var
+
+
+def _bn_normalize(x, mean, inv_std, gamma, beta, y, x_hat):
+    m, c = x.shape
+    mean_t = mean.astype(x.dtype)
+    for i in prange(m):
+        for j in range(c):
+            h = (x[i, j] - mean_t[j]) * inv_std[j]
+            x_hat[i, j] = h
+            y[i, j] = h * gamma[j] + beta[j]
+
+
+def _bn_grad_sums(dy, x_hat):
+    m, c = dy.shape
+    step = (m + _BLOCKS - 1) // _BLOCKS
+    s1 = np.zeros((_BLOCKS, c))
+    s2 = np.zeros((_BLOCKS, c))
+    for b in prange(_BLOCKS):
+        for i in range(b * step, min(m, (b + 1) * step)):
+            for j in range(c):
+                g = np.float64(dy[i, j])
+                s1[b, j] += g
+                s2[b, j] += g * np.float64(x_hat[i, j])
+    return s1.sum(axis=0), s2.sum(axis=0)
+
+
+def _bn_dx(dy, x_hat, scale, dbeta_m, dgamma_m, dx):
+    m, c = dy.shape
+    for i in prange(m):
+        for j in range(c):
+            dx[i, j] = scale[j] * (dy[i, j] - dbeta_m[j] - x_hat[i, j] * dgamma_m[j])
+
+
+def _sgd_momentum(w, g, v, lr, momentum, nesterov):
+    for i in prange(w.size):
+        vi = momentum * v[i] - lr * g[i]
+        v[i] = vi
+        if nesterov:
+            w[i] += momentum * vi - lr * g[i]
+        else:
+            w[i] += vi
+
+
+def _sgd_plain(w, g, lr):
+    for i in prange(w.size):
+        w[i] -= lr * g[i]
+
+
+_bn_stats_jit = njit(parallel=True, cache=True)(_bn_stats)
+_bn_normalize_jit = njit(parallel=True, cache=True)(_bn_normalize)
+_bn_grad_sums_jit = njit(parallel=True, cache=True)(_bn_grad_sums)
+_bn_dx_jit = njit(parallel=True, cache=True)(_bn_dx)
+_sgd_momentum_jit = njit(parallel=True, cache=True)(_sgd_momentum)
+_sgd_plain_jit = njit(parallel=True, cache=True)(_sgd_plain)
+
+
+def batchnorm_forward(x, gamma, beta, epsilon):
+    """Same math as :func:`tinycnn.kernels.reference.batchnorm_forward`."""
+    x = np.ascontiguousarray(x)
+    dt = x.dtype
+    mean, var = _bn_stats_jit(x)
+    inv_std = (1.0 / np.sqrt(var + epsilon)).astype(dt)
+    y = np.empty_like(x)
+    x_hat = np.empty_like(x)
+    _bn_normalize_jit(x, mean, inv_std, np.asarray(gamma, dt), np.asarray(beta, dt), y, x_hat)
+    return y, x_hat, mean, var, inv_std
+
+
+def batchnorm_backward(dy, x_hat, gamma, inv_std):
+    """Same math as :func:`tinycnn.kernels.reference.batchnorm_backward`."""
+    dy = np.ascontiguousarray(dy)
+    dt = dy.dtype
+    m = dy.shape[0]
+    dbeta, dgamma = _bn_grad_sums_jit(dy, np.ascontiguousarray(x_hat))
+    dx = np.empty_like(dy)
+    _bn_dx_jit(dy, x_hat, (np.asarray(gamma, dt) * inv_std).astype(dt), (dbeta / m).astype(dt),
+               (dgamma / m).astype(dt), dx)
+    return dx, dgamma, dbeta
+
+
+def sgd_update(w, g, v, lr, momentum, nesterov):
+    """Same math as :func:`tinycnn.kernels.reference.sgd_update` (``w`` and ``v`` updated in place)."""
+    dt = w.dtype.type
+    flat_w = w.reshape(-1)
+    flat_g = np.ascontiguousarray(g, dtype=w.dtype).reshape(-1)
+    if momentum == 0.0:
+        _sgd_plain_jit(flat_w, flat_g, dt(lr))
+    else:
+        _sgd_momentum_jit(flat_w, flat_g, v.reshape(-1), dt(lr), dt(momentum), bool(nesterov))
