@@ -65,6 +65,33 @@ def _unbuild(layer):
     layer.built, layer.input_shape, layer.output_shape = False, None, None
 
 
+class _Undo:
+    """Copies of arrays taken before a training step, so a refused step can be undone exactly.
+
+    The copies go into buffers kept from step to step (no allocation per step).
+    """
+
+    def __init__(self):
+        self._buffers = {}
+        self._taken = []
+
+    def take(self, arrays):
+        for a in arrays:
+            entry = self._buffers.get(id(a))
+            if entry is None or entry[0] is not a:
+                entry = (a, np.empty_like(a))
+                self._buffers[id(a)] = entry
+            np.copyto(entry[1], a)
+            self._taken.append(entry)
+
+    def restore(self):
+        for a, copy in self._taken:
+            np.copyto(a, copy)
+
+    def clear(self):
+        self._taken = []
+
+
 class Sequential:
     """A linear stack of layers, as ``keras.models.Sequential``."""
 
@@ -76,6 +103,7 @@ class Sequential:
         self.compiled_metrics = []
         self.stop_training = False
         self.history = None
+        self._undo = _Undo()
         for layer in layers or []:
             self.add(layer)
 
@@ -286,8 +314,9 @@ class Sequential:
     def _train_step(self, x, y):
         """One step, all or nothing: a non-finite loss, gradient or updated weight, or an exception (Ctrl-C
         included) before the update completes, leaves weights, moving statistics and optimizer as they were."""
-        saved = [(w, w.copy()) for layer in self.layers for w in layer.state.values()]
-        opt_state, done = None, False
+        undo = self._undo
+        undo.take(w for layer in self.layers for w in layer.state.values())  # BatchNorm's moving statistics
+        iterations, done = self.optimizer.iterations, False
         try:
             out = self._forward(x, training=True)
             per_sample, d, fused = self._loss_and_output_gradient(y, out)
@@ -302,20 +331,19 @@ class Sequential:
                     d = layer.backward(d)
                 pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._params()]
                 if all(np.isfinite(g.sum()) for g, _ in pairs):
-                    saved += [(w, w.copy()) for _, w in pairs]
-                    opt_state = self.optimizer.get_state()
+                    weights = [w for _, w in pairs]
+                    undo.take(weights + self.optimizer.state_arrays(weights))
                     with _defer_keyboard_interrupt():
                         self.optimizer.apply_gradients(pairs)
-                        done = all(np.isfinite(w).all() for _, w in pairs)  # a huge learning rate can overflow
+                        done = all(np.isfinite(w.sum()) for w in weights)  # a huge learning rate can overflow
                     if done:
                         return loss, out
                 loss = float("nan")
         finally:
             if not done:  # undo what the refused or interrupted step changed (moving statistics included)
-                for w, copy in saved:
-                    w[...] = copy
-                if opt_state is not None:
-                    self.optimizer.set_state(opt_state)
+                undo.restore()
+                self.optimizer.iterations = iterations
+            undo.clear()
         return loss, out
 
     def predict(self, x, batch_size=32, verbose=0):

@@ -48,13 +48,9 @@ class Optimizer:
     def current_learning_rate(self):
         raise NotImplementedError
 
-    def get_state(self):
-        """A copy of the optimizer's state (iterations and slots), to undo a refused step."""
-        return self.iterations, {k: (w, s.copy()) for k, (w, s) in self._slots.items()}
-
-    def set_state(self, state):
-        self.iterations, slots = state
-        self._slots = slots
+    def state_arrays(self, weights):
+        """The per-weight state arrays (SGD's velocities) the next step will change, created if missing."""
+        return []
 
 
 class SGD(Optimizer):
@@ -77,6 +73,9 @@ class SGD(Optimizer):
         self.learning_rate, self.momentum, self.decay = float(learning_rate), float(momentum), float(decay)
         self.nesterov = bool(nesterov)
         self.name = name
+
+    def state_arrays(self, weights):
+        return [self._slot(w) for w in weights] if self.momentum else []
 
     @property
     def lr(self):

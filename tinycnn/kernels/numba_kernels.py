@@ -188,8 +188,8 @@ def _pool_forward(x, mode, ph, pw, sh, sw, pt, pl, y):
         n = t // oh
         i = t % oh
         for j in range(ow):
-            for k in range(c):
-                y[n, i, j, k] = -np.inf if mode == 0 else 0.0
+            acc = y[n, i, j]  # (C,) view: accumulate in place. The ufuncs with out= run as vector loops.
+            acc[:] = -np.inf if mode == 0 else 0.0
             count = 0
             for a in range(ph):
                 r = i * sh + a - pt
@@ -201,23 +201,17 @@ def _pool_forward(x, mode, ph, pw, sh, sw, pt, pl, y):
                         continue
                     count += 1
                     if mode == 0:
-                        for k in range(c):
-                            v = x[n, r, q, k]
-                            if v > y[n, i, j, k]:
-                                y[n, i, j, k] = v
+                        np.maximum(acc, x[n, r, q], acc)
                     elif mode == 1:
-                        for k in range(c):
-                            y[n, i, j, k] += x[n, r, q, k]
+                        np.add(acc, x[n, r, q], acc)
                     else:
                         for k in range(c):
                             v = x[n, r, q, k]
-                            y[n, i, j, k] += v * v
+                            acc[k] += v * v
             if mode == 1:
-                for k in range(c):
-                    y[n, i, j, k] /= count
+                acc /= count
             elif mode == 2:
-                for k in range(c):
-                    y[n, i, j, k] = np.sqrt(y[n, i, j, k])
+                np.sqrt(acc, acc)
 
 
 def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
@@ -280,8 +274,7 @@ def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
                         if q < 0 or q >= w:
                             continue
                         if mode == 1:
-                            for k in range(c):
-                                dx[n, r, q, k] += share[k]
+                            np.add(dx[n, r, q], share, dx[n, r, q])
                         else:
                             for k in range(c):
                                 dx[n, r, q, k] += share[k] * x[n, r, q, k]

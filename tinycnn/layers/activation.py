@@ -94,7 +94,8 @@ class ReLU(Layer):
     def forward(self, x, training=False):
         x = self._cast(x)
         self._x = x
-        y = np.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
+        below = self.negative_slope * (x - self.threshold) if self.negative_slope else 0.0  # 0, never -0
+        y = np.where(x >= self.threshold, x, below)
         if self.max_value is not None:
             y = np.minimum(y, self.max_value)
         return y.astype(self.dtype, copy=False)

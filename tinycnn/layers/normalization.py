@@ -42,9 +42,9 @@ center=True, scale=True)``.
 >>> bn = BatchNormalization()
 >>> bn.build((None, 2))
 >>> y = bn.forward(np.array([[1.0, 10.0], [3.0, 30.0]]), training=True)
->>> y.round(3)
-array([[-0.999, -1.   ],
-       [ 0.999,  1.   ]], dtype=float32)
+>>> y.round(4)                       # (x - mean) / sqrt(var + 0.001), var = 1 and 100
+array([[-0.9995, -1.    ],
+       [ 0.9995,  1.    ]], dtype=float32)
 >>> bn.state["moving_mean"]
 array([0.02, 0.2 ], dtype=float32)
 """
