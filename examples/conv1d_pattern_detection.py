@@ -114,6 +114,7 @@ ax.plot(shifts, integrals, "o", color="k", label="the integrals below")
 ax.set_title("the result: a smoothed, delayed x")
 ax.set_xlabel("t")
 ax.set_ylabel("s(t)")
+ax.set_ylim(-0.05, 1.45)
 ax.legend(fontsize="small", loc="upper right")
 for k, (t, value) in enumerate(zip(shifts, integrals)):
     ax = fig.add_subplot(2, 3, 4 + k)
@@ -124,6 +125,7 @@ for k, (t, value) in enumerate(zip(shifts, integrals)):
     ax.set_title(f"t = {t}: area of the product = s(t) = {value:.3f}")
     ax.set_xlabel("a")
     ax.set_ylabel("value")
+    ax.set_ylim(-0.05, 1.45)
     ax.legend(fontsize="x-small", loc="upper right")
 save_figure(fig, out / "conv1d_flip_shift_integrate.png")
 fig

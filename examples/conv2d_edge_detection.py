@@ -120,8 +120,8 @@ ax.set_xlabel("column j")
 ax.set_ylabel("row i")
 ax = axes["d"]
 ax.imshow(dense_kernel[:32, :32], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-ax.set_title(f"the same map as a Dense kernel: {dense_params:,} weights,\n{nonzero / dense_params:.2%} non-zero "
-             f"(-1 blue, +1 red; corner 32x32)", fontsize=9)
+ax.set_title(f"the same map as a Dense kernel:\n{dense_params:,} weights, {nonzero / dense_params:.2%} non-zero\n"
+             f"(top-left 32x32; -1 blue, +1 red)", fontsize=9)
 ax.set_xlabel("output unit")
 ax.set_ylabel("input pixel")
 save_figure(fig, out / "edge_detection.png")

@@ -9,7 +9,9 @@ tinycnn with Keras on the TensorFlow CPU backend:
 * each loss and its gradient (of the batch mean), probabilities clipped as Keras clips them, and the
   fused softmax + cross-entropy path from the logits;
 * SGD (momentum, Nesterov, time-based decay) over a 60-step trajectory, step by step;
-* the course CNN: parameter counts, predictions, one training step; and weights round-tripping.
+* the course CNN: parameter counts, predictions, one training step (in float32 and float64: Keras's own
+  float32 gradients of that step are far from exact, see :func:`test_course_cnn_training_step`);
+* weights round-tripping, tinycnn -> Keras -> tinycnn and back.
 
 Tolerances: relative difference ``max|a - b| / max(max|b|, tiny)`` (``b`` is Keras) below ``1e-5`` for
 outputs and weights, ``1e-4`` for gradients. On failure both sides are printed.
@@ -123,12 +125,15 @@ def check_layer(tf, tiny, klayer, input_shape, *, training=False, batch=3, seed=
         x = rng.standard_normal((batch,) + tuple(input_shape))
     x = np.asarray(x, dtype=np.float32)
 
-    y = tiny.forward(x.copy(), training=training)
+    x_before = x.copy()
+    y = tiny.forward(x, training=training)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx = tiny.backward(dy.copy())
+    dy_before = dy.copy()
+    dx = tiny.backward(dy)
+    label = f"{type(tiny).__name__}{tuple(input_shape)} training={training}"
+    assert np.array_equal(x, x_before) and np.array_equal(dy, dy_before), f"{label}: x or dy changed in place"
     ky, kdx, kgrads = keras_forward_backward(tf, klayer, x, dy, training)
 
-    label = f"{type(tiny).__name__}{tuple(input_shape)} training={training}"
     assert y.dtype == np.float32 and dx.dtype == np.float32, f"{label}: dtypes {y.dtype}, {dx.dtype}"
     assert_close(y, ky, RTOL_OUTPUT, f"{label}: forward")
     assert_close(dx, kdx, RTOL_GRAD, f"{label}: input gradient")
@@ -479,41 +484,46 @@ def test_course_cnn_predictions(tfk, course):
 RTOL_FLOAT64 = 1e-6  # Keras keeps the learning rate in float32 (0.01 -> 0.0099999998): ~2e-8 relative
 
 
-def _keras_eager_step(tf, keras, model, x, y):
-    """``train_on_batch`` without tracing a graph (the float64 reference): loss, then SGD on every weight."""
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+def _keras_gradients(tf, keras, model, x, y):
+    """Loss and trainable-weight gradients of one training-mode pass (this also moves BatchNorm statistics)."""
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.categorical_crossentropy(y, model(x, training=True)))
-    optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
-    return float(loss), [np.asarray(w, dtype=np.float64) for w in model.get_weights()]
+    return loss, tape.gradient(loss, model.trainable_weights)
 
 
 def test_course_cnn_training_step(tfk, course):
-    """One SGD(0.01, momentum 0.9) step on 32 random images: the loss, every weight and every update.
+    """One SGD(0.01, momentum 0.9) step on 32 random images: the loss, every gradient and every weight.
 
     In float64 tinycnn and Keras take the same step (to ``RTOL_FLOAT64``): the math is the same.
 
-    In float32 the step is ill-conditioned: the gradient of the first convolutions passes backwards through
-    four training-mode BatchNormalizations, whose backward pass subtracts nearly equal sums over 25,088
-    values per channel. Keras differentiates its float32 ``moments`` graph and lands up to ~1e-1 (relative)
-    away from the exact gradient of the convolutions; tinycnn accumulates those sums in float64 and stays
-    within ~2e-5. So in float32 every weight and update of tinycnn is held to the usual tolerances against
-    the exact step (float64 Keras), and directly against Keras float32 wherever Keras float32 is itself
-    within a tenth of that tolerance of the exact step.
+    In float32 the step is ill-conditioned: the gradients pass backwards through training-mode
+    BatchNormalizations, whose backward pass subtracts nearly equal sums over 25,088 values per channel.
+    Keras differentiates its float32 ``moments`` graph and its float32 gradients land 1e-4 (the Dense
+    layers) to 1e-1 (the first convolutions) away from the exact ones (measured against float64 Keras, with
+    or without oneDNN); tinycnn accumulates those sums in float64 and stays within 2e-5 of exact everywhere.
+    So in float32 tinycnn's gradients and weights are held to the usual tolerances against the exact step
+    (float64 Keras), and directly against Keras float32 wherever Keras float32 is itself within half that
+    tolerance of the exact step (so the comparison can tell an error of ours from one of Keras's).
     """
     tf, keras = tfk
     kmodel, w0, x, y = course
 
+    # Keras, float32: the real train_on_batch; its gradients at w0 from a tape, for the comparison
+    kmodel.set_weights(w0)
+    k32_grads = [g.numpy() for g in _keras_gradients(tf, keras, kmodel, x, y)[1]]
     kmodel.set_weights(w0)
     kmodel.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy",
                    jit_compile=False)
     k32_loss = float(kmodel.train_on_batch(x, y))
-    k32 = [np.asarray(w, dtype=np.float64) for w in kmodel.get_weights()]
+    k32 = kmodel.get_weights()
     kmodel.set_weights(w0)
 
+    # Keras, float64: the exact step, run eagerly (no graph to trace)
     k64model = course_cnn_keras(keras, "float64")
     k64model.set_weights([w.astype(np.float64) for w in w0])
-    k64_loss, k64 = _keras_eager_step(tf, keras, k64model, x.astype(np.float64), y.astype(np.float64))
+    loss, grads = _keras_gradients(tf, keras, k64model, x.astype(np.float64), y.astype(np.float64))
+    keras.optimizers.SGD(0.01, momentum=0.9).apply_gradients(zip(grads, k64model.trainable_weights))
+    k64_loss, k64_grads, k64 = float(loss), [g.numpy() for g in grads], k64model.get_weights()
 
     tiny = {}
     for dtype in ("float32", "float64"):
@@ -521,30 +531,28 @@ def test_course_cnn_training_step(tfk, course):
         tmodel.compile(optimizer=SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
         tmodel.set_weights(w0)
         loss = tmodel.train_on_batch(x.astype(dtype), y.astype(dtype))
-        assert all(w.dtype == np.dtype(dtype) for w in tmodel.get_weights())
-        tiny[dtype] = loss, [w.astype(np.float64) for w in tmodel.get_weights()]
-    (t32_loss, t32), (t64_loss, t64) = tiny["float32"], tiny["float64"]
+        grads = [layer.grads[n] for layer in tmodel.layers if layer.trainable for n in layer.params]
+        assert all(a.dtype == np.dtype(dtype) for a in tmodel.get_weights() + grads)
+        tiny[dtype] = loss, grads, tmodel.get_weights()
+    (t32_loss, t32_grads, t32), (t64_loss, t64_grads, t64) = tiny["float32"], tiny["float64"]
 
     assert_close(t64_loss, k64_loss, RTOL_FLOAT64, "course CNN, float64: loss of the training step")
     assert_close(t32_loss, k32_loss, RTOL_OUTPUT, "course CNN, float32: loss of the training step")
-    # the weights after the step, per layer (a bias that starts at 0 has no scale of its own)
+
+    names = [f"{layer.name}/{n}" for layer in tmodel.layers for n in layer.params]
+    for name, a32, a64, b32, b64 in zip(names, t32_grads, t64_grads, k32_grads, k64_grads):
+        assert_close(a64, b64, RTOL_FLOAT64, f"course CNN, float64: gradient of {name}")
+        assert_close(a32, b64, RTOL_GRAD, f"course CNN, float32 vs exact (float64 Keras): gradient of {name}")
+        if rel_diff(b32, b64) < RTOL_GRAD / 2:
+            assert_close(a32, b32, RTOL_GRAD, f"course CNN, float32: gradient of {name}")
+
+    # the weights after the step (moving statistics included), per layer: a bias that starts at 0 has no
+    # scale of its own
     for layer, a32, a64, b32, b64 in zip(tmodel.layers, *(per_layer(tmodel, w) for w in (t32, t64, k32, k64))):
         assert_close(a64, b64, RTOL_FLOAT64, f"course CNN, float64: {layer.name} after one step")
-        assert_close(a32, b64, RTOL_OUTPUT, f"course CNN, float32 vs exact (float64 Keras): {layer.name} after "
-                                            f"one step")
-        if rel_diff(b32, b64) < RTOL_OUTPUT / 10:
+        assert_close(a32, b64, RTOL_OUTPUT, f"course CNN, float32 vs exact: {layer.name} after one step")
+        if rel_diff(b32, b64) < RTOL_OUTPUT / 2:
             assert_close(a32, b32, RTOL_OUTPUT, f"course CNN, float32: {layer.name} after one step")
-    names = [f"{layer.name}/{n}" for layer in tmodel.layers for n in layer.weight_names]
-    direct = 0
-    for name, before, a32, a64, b32, b64 in zip(names, w0, t32, t64, k32, k64):
-        before = before.astype(np.float64)
-        # the update itself: a gradient, scaled (for the moving statistics: the batch statistics, scaled)
-        assert_close(a64 - before, b64 - before, RTOL_FLOAT64, f"course CNN, float64: update of {name}")
-        assert_close(a32 - before, b64 - before, RTOL_GRAD, f"course CNN, float32 vs exact: update of {name}")
-        if rel_diff(b32 - before, b64 - before) < RTOL_GRAD / 10:
-            assert_close(a32 - before, b32 - before, RTOL_GRAD, f"course CNN, float32: update of {name}")
-            direct += 1
-    assert direct >= 4, "Keras float32 was accurate for too few updates to compare with it directly"
 
 
 def test_weights_round_trip(tfk, course):

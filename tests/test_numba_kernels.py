@@ -91,9 +91,10 @@ def test_conv2d_backward_kernel_matches_reference(case):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("c, f", [(1, 8), (8, 8), (16, 12)])
+@pytest.mark.parametrize("c, f", [(1, 8), (8, 8), (8, 16), (16, 12)])
 def test_conv2d_course_shapes_match_reference(dtype, c, f):
-    """The shapes the course trains (3x3, "same", stride 1), small: every kernel and both copy paths."""
+    """The shapes the course trains (3x3, "same", stride 1), small: both input-gradient routes (F <= C
+    gathers, F > C scatters) and both copy paths (C < 8 element loops, C >= 8 slices)."""
     rng = np.random.default_rng(c * f)
     x = rng.standard_normal((3, 10, 10, c)).astype(dtype)
     kernel = rng.standard_normal((3, 3, c, f)).astype(dtype)
@@ -187,15 +188,15 @@ def test_large_batch_is_processed_in_bounded_chunks():
     """A batch whose im2col matrix exceeds the limit is cut into chunks no bigger than the limit."""
     limit = numba_kernels.IM2COL_LIMIT_BYTES
     per_image = 12 * 12 * 3 * 3 * 8 * 4  # rows (OH*OW) x width (KH*KW*C) x float32
-    n = limit // per_image + 5  # just over the limit
+    n = 2 * (limit // per_image) + 3  # more than twice the limit
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, 12, 12, 8)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
     y = numba_kernels.conv2d_forward(x, kernel, None, *args)
     info = numba_kernels.buffer_info()
-    assert info["kernel"] == "conv2d_forward" and info["images"] == n
-    assert info["chunks"] >= 2
+    assert info["kernel"] == "conv2d_forward" and info["lines"] == n * 12  # rows (n, i) of the output
+    assert info["chunks"] >= 3
     assert info["chunk_bytes"] <= limit
     assert all(size <= limit for size in info["scratch_bytes"].values())
     assert_close(y, reference.conv2d_forward(x, kernel, None, *args), np.float32)
@@ -218,7 +219,11 @@ def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
         actual = call(numba_kernels)
         info = numba_kernels.buffer_info()
         assert info["kernel"] == name
-        assert info["chunk_images"] == 1 and info["chunks"] == 5  # one image already exceeds 4 KiB
+        gathers_dx_rows = name == "conv2d_backward_input" and strides == (1, 1)  # the "full"-convolution path
+        lines, width = (5 * 6, 6) if gathers_dx_rows else (5 * oh, ow)  # image rows and pixels per row
+        per_chunk = 4096 // (width * 3 * 3 * 8 * 8)  # rows whose (pixels, KH*KW*channels) float64 matrix fits
+        assert info["lines"] == lines and info["chunk_lines"] == per_chunk
+        assert info["chunks"] == -(-lines // per_chunk) >= 2 and info["chunk_bytes"] <= 4096
         assert_close(actual, call(reference), np.float64)
 
 
@@ -247,7 +252,7 @@ _PURE_PYTHON_SCRIPT = textwrap.dedent("""
     def close(a, b):
         assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
-    for c, f, strides in [(2, 3, (1, 1)), (8, 8, (1, 1)), (3, 8, (2, 1))]:
+    for c, f, strides in [(3, 2, (1, 1)), (8, 8, (1, 1)), (2, 3, (1, 1)), (8, 9, (2, 1))]:
         (oh, ow), pads = ref.conv_geometry((5, 4), (3, 2), strides, (1, 1), "same")
         x = rng.standard_normal((2, 5, 4, c)); kernel = rng.standard_normal((3, 2, c, f))
         bias = rng.standard_normal(f); dy = rng.standard_normal((2, oh, ow, f))

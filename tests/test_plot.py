@@ -208,7 +208,7 @@ def test_plot_filters_channel_and_errors():
         plot.plot_filters(second, channel=4)
     with pytest.raises(InvalidArgumentError, match="built Conv2D"):
         plot.plot_filters(Conv2D(2, 3))
-    with pytest.raises(InvalidArgumentError, match="built Conv2D"):
+    with pytest.raises(InvalidArgumentError, match=r"Conv2D kernel of shape \(KH, KW, C, F\)"):
         plot.plot_filters(model.layers[-2])                        # a Dense layer has a 2-D kernel
 
 
@@ -287,13 +287,13 @@ def test_receptive_field_is_exactly_what_the_real_model_depends_on():
     field = plot.receptive_field(model, (12, 12), unit=(1, 2))[-1]
     assert field["unit"] == (1, 2) and field["size"] == (8, 8)
     x = np.random.default_rng(0).random((1, 12, 12, 1)) + 0.1
-    base = model.predict(x)[0, 1, 2]
+    base = model.predict(x)[0, 1, 2, 0]
     moved = np.zeros((12, 12), dtype=bool)
     for p in range(12):
         for q in range(12):
             x2 = x.copy()
             x2[0, p, q, 0] += 1.0
-            moved[p, q] = abs(model.predict(x2)[0, 1, 2] - base) > 1e-12
+            moved[p, q] = abs(model.predict(x2)[0, 1, 2, 0] - base) > 1e-12
     inside = field["gradient"] > 0
     assert not np.any(moved & ~inside)              # outside the field: no effect, ever
     assert moved.sum() > inside.sum() // 4          # inside: most pixels do matter (ReLU/max may hide some)
@@ -336,7 +336,9 @@ def test_plot_receptive_field_panels(tmp_path):
     axes = image_axes(fig)
     assert len(axes) == 2
     assert axes[0].get_title().startswith("1 conv layer") and "3x3 pixels" in axes[0].get_title()
-    assert axes[1].get_title().startswith("2 conv layers") and "8x8 pixels" in axes[1].get_title()
+    # the centre unit (0, 0) of the 2x2 map would see 8x8 pixels, but the first conv's "same" padding cuts
+    # one row and one column off at the border: 7x7 real pixels
+    assert axes[1].get_title().startswith("2 conv layers") and "7x7 pixels" in axes[1].get_title()
     assert all(ax.get_xlabel() == "input column" and ax.get_ylabel() == "input row" for ax in axes)
     assert_png(tmp_path / "rf.png")
 

@@ -1,9 +1,10 @@
 """Figures for the course: learning curves, confusion matrix, mistakes, filters, feature maps, receptive fields.
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (no ``pyplot``), so it needs no
-display and never opens a window: it works the same in a terminal, over SSH, in CI and in a notebook
-(a notebook shows a returned ``Figure`` when it is the last expression of a cell). Every function
-returns the figure and, if ``path`` is given, also saves it there as a PNG (parent folders created).
+display and never opens a window: it works the same in a terminal, over SSH and in CI. In a notebook, run
+``%matplotlib inline`` once; a returned figure then shows when it is the last expression of a cell. Every
+function returns the figure and, if ``path`` is given, also saves it there as a PNG (parent folders
+created).
 
 ====================================  =========================================================
 :func:`plot_history`                  loss and metric curves of ``fit`` (optionally tinycnn vs Keras)
@@ -150,22 +151,31 @@ def plot_history(history, path=None, other=None, labels=("tinycnn", "Keras"), me
         raise InvalidInputError(f"none of the requested metrics is in the history (it has {sorted(h)})")
 
     fig = Figure(figsize=(4.6 * len(metrics), 3.6), layout="constrained")
-    runs = [(h, labels[0] if o is not None else None, "C0")] + ([(o, labels[1], "C1")] if o is not None else [])
+    if o is None:  # one run: train and validation in two colours
+        runs = [(h, None, ("C0", "C1"))]
+    else:          # two runs: one colour per run, solid = train, dashed = validation
+        runs = [(h, labels[0], ("C0", "C0")), (o, labels[1], ("C3", "C3"))]
+    n_epochs = max(len(v) for run, _, _ in runs for v in run.values())
     for k, metric in enumerate(metrics):
         ax = fig.add_subplot(1, len(metrics), k + 1)
-        for run, name, color in runs:
-            for key, style, split in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+        for run, name, colors in runs:
+            for key, style, marker, split, color in ((metric, "-", "o", "train", colors[0]),
+                                                     (f"val_{metric}", "--", "s", "validation", colors[1])):
                 values = run.get(key)
                 if values is None or not len(values):
                     continue
                 label = split if name is None else f"{name} {split}"
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, style, color=color, marker="o" if len(values) <= 30 else None,
-                        markersize=3, label=label)
+                ax.plot(epochs, values, linestyle=style, color=color, marker=marker if len(values) <= 30 else None,
+                        markersize=3.5, label=label)
         ax.set_title(_pretty(metric))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, n_epochs + 0.5)
+        if n_epochs <= 12:
+            ax.set_xticks(range(1, n_epochs + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return _finish(fig, path)
@@ -302,7 +312,8 @@ def _kernel_of(layer):
         kernel = layer.params["kernel"]
         name = layer.name
     if kernel.ndim != 4:
-        raise InvalidArgumentError(f"a Conv2D kernel has shape (KH, KW, C, F), got {kernel.shape}")
+        raise InvalidArgumentError(f"plot_filters needs a Conv2D kernel of shape (KH, KW, C, F); {name} has "
+                                   f"shape {kernel.shape}")
     return np.asarray(kernel), name
 
 
