@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -173,11 +174,11 @@ class Run:
         call = time.perf_counter() - start
         for key in self.record:
             if key == "epoch_seconds":
-                self.record[key].append(self.timer.seconds)
+                self.record[key].append(round(self.timer.seconds, 5))
             elif key == "call_seconds":
-                self.record[key].append(call)
-            else:
-                self.record[key].append(float(history.history[key][-1]))
+                self.record[key].append(round(call, 5))
+            else:  # float32 losses and metrics: 7 significant digits hold them
+                self.record[key].append(float(f"{history.history[key][-1]:.7g}"))
 
 
 def train_interleaved(runs, x, y, epochs, seed, on_epoch=None):
@@ -257,10 +258,13 @@ def time_summary(records):
 
 
 def write_json(path, result):
+    """Indented JSON, but every list of numbers on one line (the per-epoch arrays stay readable)."""
+    text = json.dumps(result, indent=1)
+    text = re.sub(r"\[\s*([-+0-9.eE,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_open(path, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
+        f.write(text + "\n")
+    os.chmod(path, 0o644)
 
 
 def plot_overlay(tiny_history, keras_history, path, log_scale=False, title=None):
@@ -367,7 +371,8 @@ def run_autompg(args):
           f"{summary['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f}")
     print(f"target (within 10%): best {summary['target_met']['mean_best_val_mse']}, "
           f"final {summary['target_met']['mean_final_val_mse']}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
+          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
           f"in epochs -> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f} "
           f"(median epoch {tt['ratio_tinycnn_over_keras']['median_epoch_seconds_after_first']:.2f}; whole fit calls "
           f"{tt['ratio_tinycnn_over_keras']['total_call_seconds']:.2f})")
@@ -427,7 +432,8 @@ def run_fashion(args):
     tt = summary["time"]
     print(f"\nfinal test accuracy: tinycnn {summary['tinycnn']['final_test_accuracy']:.4f}, "
           f"Keras {summary['keras']['final_test_accuracy']:.4f}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
+          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
           f"-> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f}")
     result = {"task": "fashion", **env,
               "recipe": {"model": "course CNN", "dropout": args.dropout, "loss": "categorical_crossentropy",

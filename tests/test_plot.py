@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from tinycnn import plot
+from tinycnn import kernels, plot
 from tinycnn.callbacks import History
 from tinycnn.errors import InvalidArgumentError, InvalidInputError
 from tinycnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
@@ -311,11 +311,16 @@ def test_receptive_field_units_and_gradient_map():
     assert centre.sum() == 81
 
 
-def test_receptive_field_does_not_touch_the_model():
+def test_receptive_field_does_not_touch_the_model_or_the_backend():
     model = tiny_model()
     before = [w.copy() for w in model.get_weights()]
     names = [layer.name for layer in model.layers]
+    backend = kernels.get_backend()
     plot.receptive_field(model, (8, 8))
+    assert kernels.get_backend() == backend
+    with pytest.raises(InvalidArgumentError):
+        plot.receptive_field(model, (8, 8), unit=(9, 9))
+    assert kernels.get_backend() == backend
     for w, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(w, b)
     assert [layer.name for layer in model.layers] == names
@@ -348,7 +353,7 @@ def test_plotting_needs_no_display_and_never_loads_pyplot(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         import numpy as np
-        from tinycnn import plot
+        from tinycnn import kernels, plot
         from tinycnn.layers import Conv2D
         layer = Conv2D(2, 3)
         layer.build((None, 5, 5, 1))

@@ -21,6 +21,7 @@ created).
 >>> fig.axes[0].get_xlabel(), fig.axes[0].get_title()
 ('epoch', 'Loss')
 """
+import contextlib
 import math
 import os
 
@@ -29,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from . import kernels
 from .errors import InvalidArgumentError, InvalidInputError
 
 __all__ = ["plot_history", "plot_confusion_matrix", "plot_misclassified", "plot_filters", "plot_feature_maps",
@@ -92,8 +94,8 @@ def _layers_of(model_or_layers):
 
 
 def _grid(n, max_cols=8):
-    cols = min(n, max_cols) if n <= max_cols else math.ceil(math.sqrt(n))
-    cols = max(cols, 1)
+    """``(rows, cols)`` for ``n`` panels, at most ``max_cols`` per row."""
+    cols = max(min(n, max_cols), 1)
     return math.ceil(n / cols), cols
 
 
@@ -474,6 +476,17 @@ def _trace_layers(layers, input_shape):
     return twins, depths
 
 
+@contextlib.contextmanager
+def _reference_kernels():
+    """Run the block on the readable NumPy kernels (no Numba compilation for the float64 twins), then switch
+    back. The backend is global: do not call this while another thread trains a model."""
+    previous = kernels.set_backend("reference")
+    try:
+        yield
+    finally:
+        kernels.set_backend(previous)
+
+
 def _input_hw(input_shape):
     shape = tuple(input_shape)
     if len(shape) == 4:
@@ -492,7 +505,9 @@ def receptive_field(model_or_layers, input_shape, unit=None):
     same geometry and only positive arithmetic (all-ones kernels, average pooling, no ReLU): with the real
     weights, gradients could cancel, a ReLU that is off would block them, and max pooling would pass them
     to one winner only. The gradient then counts, for each pixel, the weighted number of paths to the unit:
-    it is largest in the centre of the field.
+    it is largest in the centre of the field. The twins run on the readable kernels of
+    :mod:`tinycnn.kernels.reference` (switched back afterwards; the backend is global, so do not call this
+    while another thread trains).
 
     Parameters
     ----------
@@ -527,16 +542,17 @@ def receptive_field(model_or_layers, input_shape, unit=None):
     x = np.ones((1, h, w, 1))
     fields = []
     for depth, (t, name) in enumerate(depths, start=1):
-        a = x
-        for twin in twins[: t + 1]:
-            a = twin.forward(a)
-        oh, ow = a.shape[1:3]
-        i = min(max(round((unit[0] + 0.5) * oh / last_map[0] - 0.5), 0), oh - 1)
-        j = min(max(round((unit[1] + 0.5) * ow / last_map[1] - 0.5), 0), ow - 1)
-        d = np.zeros_like(a)
-        d[0, i, j, 0] = 1.0
-        for twin in twins[t::-1]:
-            d = twin.backward(d)
+        with _reference_kernels():
+            a = x
+            for twin in twins[: t + 1]:
+                a = twin.forward(a)
+            oh, ow = a.shape[1:3]
+            i = min(max(round((unit[0] + 0.5) * oh / last_map[0] - 0.5), 0), oh - 1)
+            j = min(max(round((unit[1] + 0.5) * ow / last_map[1] - 0.5), 0), ow - 1)
+            d = np.zeros_like(a)
+            d[0, i, j, 0] = 1.0                      # one-hot dy at the unit ...
+            for twin in twins[t::-1]:                # ... sent back through every layer's backward
+                d = twin.backward(d)
         g = d[0, :, :, 0]
         rows, cols = np.flatnonzero(g.any(axis=1)), np.flatnonzero(g.any(axis=0))
         fields.append({"layer": name, "depth": depth, "unit": (int(i), int(j)), "map_shape": (int(oh), int(ow)),

@@ -10,42 +10,51 @@ Same functions, same signatures, same return shapes and dtypes (float32 and floa
 
 Read the reference module first: the equations are there. This module only changes *how* they run.
 
-Design (numbers measured on the 2-core development machine; ``benchmarks/bench_layers.py`` reruns them)
------------------------------------------------------------------------------------------------------
+Design (measured on the 2-core development machine, float32, batch 32; ``benchmarks/bench_layers.py``)
+----------------------------------------------------------------------------------------------------
 **Convolution = Numba im2col + one BLAS GEMM.** A direct Numba convolution loop was ~2.5x slower than
 handing the multiply-adds to BLAS (``numpy.matmul``), so Numba does only the memory shuffling (gathering
 windows into rows) and BLAS does the arithmetic::
 
-    forward          cols(x)  (rows_x, KH*KW*C) @ K  (KH*KW*C, F)  -> y
-    backward kernel  cols(x).T                  @ dY (rows_y, F)   -> dK   (summed over batch chunks)
-    backward input   cols(dy) (rows_x, KH*KW*F) @ Kt (KH*KW*F, C)  -> dx   (stride 1, see below)
+    forward          cols(x)  (rows_y, KH*KW*C) @ K  (KH*KW*C, F)  -> y
+    backward kernel  cols(x).T                  @ dY (rows_y, F)   -> dK   (summed over chunks)
+    backward input   cols(dy) (rows_x, KH*KW*F) @ Kt (KH*KW*F, C)  -> dx   (stride 1 and F <= C)
 
 **Input gradient without col2im.** With stride 1 the input gradient is itself a convolution: pixel
 ``(p, q)`` of the padded input was read by output ``(p - a*DH, q - b*DW)`` through tap ``(a, b)``, so::
 
-    dx[n, h, w, c] = sum_{a, b, f} dy[n, h + pt - a*DH, w + pl - b*DW, f] * kernel[a, b, c, f]
+    dx[n, p, q, c] = sum_{a, b, f} dy[n, p + pt - a*DH, q + pl - b*DW, f] * kernel[a, b, c, f]
 
-(out-of-range ``dy`` counts as 0). That is a "full" convolution of ``dy`` with the flipped, transposed
-kernel; we gather it exactly like the forward im2col (:func:`_dy2col`) and finish with one GEMM shaped like
-the forward one, instead of a scatter-add (col2im) that every thread would have to accumulate into. With
-strides > 1, or when ``C`` is so small that the GEMM degenerates to a matrix-vector product (the first
-layer, ``C = 1``), the textbook path is cheaper: ``dcols = dY @ K.T`` and a Numba col2im
-(:func:`_col2im`), parallel over images (different images never write the same pixel).
+(out-of-range ``dy`` counts as 0): a "full" convolution of ``dy`` with the flipped, transposed kernel. We
+gather it like the forward im2col (:func:`_dy2col`) and finish with one GEMM shaped like the forward one,
+instead of a scatter-add (col2im) into ``dx``. Both do the same multiply-adds; the gather writes an
+``(N*H*W, KH*KW*F)`` matrix, col2im an ``(N*OH*OW, KH*KW*C)`` one plus a read-modify-write of ``dx``, so
+the gather wins when ``F <= C`` and col2im (:func:`_col2im`, vectorised adds, parallel over images) when
+``F > C`` or the stride is > 1 (see :func:`conv2d_backward_input` for the measurements).
 
-**Bounded buffers.** The im2col matrix is the only big temporary. It lives in one flat scratch array per
-dtype (and per thread, so two threads never share one), reused across calls, and never larger than
-``IM2COL_LIMIT_BYTES``: a batch whose matrix would be bigger is processed ``chunk`` images at a time, so
-``predict`` on 10,000 images needs the same scratch memory as on 100. Smaller chunks also keep the
-matrix in cache between the gather and the GEMM; the default was the fastest measured (see
-``IM2COL_LIMIT_BYTES``). :func:`buffer_info` reports what the last call did (the tests use it).
+**Bounded, cache-sized buffers.** The im2col matrix is the only big temporary. It lives in one flat scratch
+array per dtype (and per thread), reused across calls, and never larger than ``IM2COL_LIMIT_BYTES``
+(2 MiB): a batch is processed a chunk of image rows at a time, so ``predict`` on 10,000 images needs the
+same scratch memory as on 10. The small chunk is also the fast choice: gathered and multiplied while it
+is still in cache, the course layers ran ~30% faster (single thread, 32->32 forward + backward: 38 -> 26
+ms) than with one 29 MB matrix; 1-4 MiB all measured the same. :func:`buffer_info` reports the
+chunking of the last call (the tests use it).
 
-**Threads.** Numba's ``prange`` loops (OpenMP threading layer; measured ~2-3x faster here than the
-``workqueue`` layer) and OpenBLAS (its own threads) run one after the other, never at the same time. The
-trap is OpenMP's default *spin-waiting*: idle OpenMP threads keep the cores busy for a while after each
-parallel loop, starving the BLAS threads that start right after (measured 40x slowdowns). Hence
-``OMP_WAIT_POLICY=passive`` (idle threads sleep), set below before Numba can start its threading layer.
+**Threads.** The gathers and the pooling loops are ``prange`` loops (``parallel=True``): on 2 cores the
+in-cache im2col ran 2.0x faster than serial (2.5 vs 5.0 ms for the 32->32 layer), pooling 1.3x. Numba
+uses its OpenMP threading layer (im2col 2.4-2.8 ms vs 3.3-4.0 ms with ``workqueue``; TBB is not
+installed). Numba's loops and OpenBLAS's threads run one after the other, never at the same time; the
+trap is OpenMP's default *spin-waiting*: idle OpenMP threads keep the cores busy after each loop and
+starve the BLAS threads that start right after (measured 4-30x slower). Hence ``OMP_WAIT_POLICY=passive``
+(idle threads sleep), set below before Numba can start its threading layer.
 
-**Pooling** is a direct loop (no GEMM to win): one pass over the windows, parallel over images.
+**Copies as slices.** Numba cannot prove that the two arrays of an element loop ``dst[k] = src[k]`` do not
+overlap, so it leaves the loop scalar; a slice assignment ``dst[a:b] = src`` (or a ufunc with ``out=``)
+checks once and runs as a vector loop -- 2-3x faster for 32 or 64 channels. Below 8 channels the slice
+machinery costs more than it saves and the element loop stays.
+
+**Pooling** is a direct loop (no GEMM to win): one pass over the windows, parallel over output rows
+(forward) or images (backward, where overlapping windows of one image add into the same cells).
 
 Every kernel is written as a plain Python function ``_name`` and compiled with ``njit`` next to it
 (minitorch style), so ``NUMBA_DISABLE_JIT=1`` runs the very same code as ordinary, debuggable Python.
@@ -78,17 +87,15 @@ __all__ = [
 ]
 
 #: Largest im2col scratch matrix (bytes); a bigger batch is processed in chunks of image rows. 2 MiB is
-#: both the memory bound and the speed optimum measured here: a chunk that stays in cache between the
-#: gather and the GEMM made the course layers ~30% faster than one 29 MB matrix (1-4 MiB all did).
+#: both the memory bound and the speed optimum measured here (see "Bounded, cache-sized buffers").
 IM2COL_LIMIT_BYTES = 2 * 2**20
 
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
 _pjit = njit(cache=True, parallel=True, error_model="numpy")
 
 
-#: Channel count from which a pixel is copied as one slice. Numba cannot prove that the source and the
-#: destination of an element loop do not overlap, so it does not vectorise it; a slice assignment checks
-#: once and then copies like memcpy (measured 2-3x faster for C = 32, 64), but costs more for C = 1.
+#: Channel count from which a pixel is copied as one slice (see "Copies as slices" above): 2-3x faster for
+#: C = 32, 64; for C = 1 the slice costs more than the element loop (1.8 vs 0.6 ms for the first layer).
 _SLICE_COPY_MIN = 8
 
 
