@@ -57,11 +57,13 @@ def build(width=28, height=28, depth=1, classes=10):
     return model
 
 
-def load(limit=None):
+def load(limit=None, test_limit=None):
     """Fashion-MNIST scaled to [0, 1], with a channel axis, and one-hot labels."""
     (train_x, train_y), (test_x, test_y) = fashion_mnist.load_data()
     if limit:
         train_x, train_y = train_x[:limit], train_y[:limit]
+    if test_limit:
+        test_x, test_y = test_x[:test_limit], test_y[:test_limit]
     train_x = train_x.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     test_x = test_x.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     return (train_x, to_categorical(train_y, 10), train_y), (test_x, to_categorical(test_y, 10), test_y)
@@ -74,6 +76,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--test-limit", type=int, default=None, help="validate/test on the first N test images only")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--out", default=os.path.join("examples", "output", "fashion_mnist_cnn"))
@@ -81,7 +84,7 @@ def main(argv=None):
 
     set_random_seed(args.seed)
     print(f"[INFO] loading Fashion-MNIST... (kernels: {kernels.get_backend()})")
-    (train_x, train_y, _), (test_x, test_y, test_labels) = load(args.limit)
+    (train_x, train_y, _), (test_x, test_y, test_labels) = load(args.limit, args.test_limit)
     print(f"[INFO] {len(train_x)} training and {len(test_x)} test images")
 
     print("[INFO] compiling model...")

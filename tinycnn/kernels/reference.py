@@ -16,8 +16,11 @@ Conventions (the same as Keras/TensorFlow, "channels last")
 
 Convolution as deep-learning libraries compute it (Goodfellow et al., *Deep Learning*, ch. 9.1)
 ----------------------------------------------------------------------------------------------
-Mathematically a convolution flips the kernel: ``s(t) = sum_a x(a) w(t - a)``. Neural-network libraries
-skip the flip and compute the *cross-correlation*; the kernel is learned, so the flip does not matter::
+The convolution of a signal ``x`` with a kernel ``w`` integrates their product after *flipping* and
+*shifting* the kernel, ``s(t) = integral x(a) w(t - a) da``; on a grid the integral becomes a sum,
+``s(t) = sum_a x(a) w(t - a)``, and in 2-D ``S(i, j) = sum_{m,n} I(m, n) K(i - m, j - n)``.
+Neural-network libraries skip the flip and compute the *cross-correlation*; the kernel is learned, so the
+flip does not matter::
 
     y[n, i, j, f] = bias[f] + sum_{a, b, c} xp[n, i*SH + a*DH, j*SW + b*DW, c] * kernel[a, b, c, f]
 
@@ -214,6 +217,9 @@ def _window_counts(x_shape, pool, strides, pads, dtype):
 
 def pool2d_forward(x, mode, pool, strides, pads):
     """Max, average or L2-norm pooling over ``pool = (PH, PW)`` windows.
+
+    Output size (as :func:`conv_geometry` with kernel ``pool``): ``OH = floor((H - PH) / SH) + 1`` for
+    "valid" padding, ``ceil(H / SH)`` for "same".
 
     ``max``:  ``y = max_{a,b} x[i*SH + a, j*SW + b]``  (padding cells are ``-inf``, so they never win)
     ``avg``:  ``y = sum_{a,b} x[...] / count``  where ``count`` counts only real cells (TensorFlow's "same")

@@ -75,8 +75,13 @@ class Activation(ActivationStep, Layer):
 
 
 class ReLU(Layer):
-    """``f(x) = max_value`` if ``x >= max_value``; ``x`` if ``threshold <= x``; else
-    ``negative_slope * (x - threshold)``.  Derivative: 0, 1, ``negative_slope`` on those three pieces."""
+    """Rectified linear unit (Nair & Hinton 2010; Glorot, Bordes & Bengio 2011), as ``keras.layers.ReLU``.
+
+    ``f(x) = max_value`` if ``x >= max_value``; ``x`` if ``threshold <= x < max_value``; else
+    ``negative_slope * (x - threshold)``. Derivative: 0 at and above ``max_value``, 1 for
+    ``threshold < x < max_value``, ``negative_slope`` for ``x <= threshold`` (at the kink ``x == threshold``
+    the derivative taken is ``negative_slope``, 0 by default, as TensorFlow does).
+    """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -9,9 +9,17 @@ deep-learning library computes "convolution")::
 
     x: (N, H, W, C)   kernel: (KH, KW, C, F)   bias: (F,)   y: (N, OH, OW, F)
 
-``xp`` is ``x`` padded with zeros: none for ``padding="valid"``; for ``"same"`` TensorFlow's rule
-``OH = ceil(H / SH)``, total padding ``max((OH - 1) * SH + (KH - 1) * DH + 1 - H, 0)``, the odd pixel at
-the bottom/right (:func:`tinycnn.kernels.conv_geometry`).
+``xp`` is ``x`` padded with zeros. With the effective kernel size ``KH_eff = (KH - 1) * DH + 1``:
+
+* ``padding="valid"``: no padding, ``OH = floor((H - KH_eff) / SH) + 1``;
+* ``padding="same"``: TensorFlow's rule ``OH = ceil(H / SH)``, total padding
+  ``max((OH - 1) * SH + KH_eff - H, 0)``, the odd pixel at the bottom/right
+  (:func:`tinycnn.kernels.conv_geometry`). (Likewise for the width.)
+
+A *true* convolution flips the kernel, ``s(t) = sum_a x(a) w(t - a)``: it equals this cross-correlation with
+``kernel[::-1, ::-1]``. Since the kernel is learned, the flip changes nothing but the learned values.
+``dilation_rate > 1`` spaces the taps ``DH`` pixels apart, widening the receptive field at no extra cost
+(Yu & Koltun, *Multi-Scale Context Aggregation by Dilated Convolutions*, 2016).
 
 Why convolution suits images (9.2): **sparse interactions** (each output sees a KH x KW patch, its
 *receptive field*); **parameter sharing** (one kernel serves every position: ``KH*KW*C*F + F`` parameters
@@ -51,6 +59,28 @@ from .base import Layer, as_pair, check_padding
 
 
 class Conv2D(ActivationStep, Layer):
+    """2-D convolution layer, as ``keras.layers.Conv2D``.
+
+    Parameters
+    ----------
+    filters : int
+        Number of filters ``F`` (output channels).
+    kernel_size : int or (int, int)
+        ``(KH, KW)``; even sizes are allowed.
+    strides : int or (int, int), default (1, 1)
+    padding : "valid" or "same", default "valid"
+    dilation_rate : int or (int, int), default (1, 1)
+        Cannot be combined with strides > 1 (as in Keras).
+    activation : str or None
+        Applied after the bias: linear (None), relu, sigmoid, tanh, softmax.
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str
+        Defaults ``"glorot_uniform"`` and ``"zeros"``.
+    input_shape : (H, W, C), optional
+        For the first layer of a model, without the batch axis.
+    dtype : "float32" (default) or "float64"
+    """
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):

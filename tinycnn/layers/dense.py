@@ -31,6 +31,22 @@ from .base import Layer
 
 
 class Dense(ActivationStep, Layer):
+    """Fully connected layer, as ``keras.layers.Dense``.
+
+    Parameters
+    ----------
+    units : int
+        Output size.
+    activation : str or None
+        linear (None), relu, sigmoid, tanh, softmax.
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str
+        Defaults ``"glorot_uniform"`` and ``"zeros"``.
+    input_shape : tuple, optional
+        For the first layer of a model, without the batch axis (``input_dim=`` also works).
+    dtype : "float32" (default) or "float64"
+    """
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)

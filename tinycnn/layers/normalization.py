@@ -56,6 +56,21 @@ from .base import Layer
 
 
 class BatchNormalization(Layer):
+    """Batch normalization, as ``keras.layers.BatchNormalization``.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The feature (channel) axis; statistics are taken over every other axis.
+    momentum : float, default 0.99
+        Of the moving averages used at inference.
+    epsilon : float, default 0.001
+        Added to the variance before the square root.
+    center, scale : bool, default True
+        Learn ``beta`` / ``gamma``.
+    dtype : "float32" (default) or "float64"
+    """
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", **kwargs):

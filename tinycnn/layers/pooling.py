@@ -9,6 +9,9 @@ pool size, so they tile the image without overlap)::
 
     x: (N, H, W, C)  ->  y: (N, OH, OW, C)     no weights
 
+Output size as for a convolution with a ``PH x PW`` kernel: ``OH = floor((H - PH) / SH) + 1`` for
+``"valid"``, ``OH = ceil(H / SH)`` for ``"same"`` (likewise for the width).
+
 With ``padding="same"`` the padded cells are *ignored*: they never win a max, are not counted by the
 average (``count`` = real cells in the window) and add nothing to the L2 norm (as TensorFlow does).
 
@@ -26,7 +29,9 @@ Pooling makes the representation **nearly invariant to small translations**: mov
 and most max-pooled outputs do not change.
 
 Mirrors ``keras.layers.MaxPooling2D(pool_size=(2, 2), strides=None, padding="valid")`` and
-``AveragePooling2D``; Keras has no L2 pooling, so ``L2Pooling2D`` follows the same arguments.
+``AveragePooling2D``; Keras has no L2 pooling, so ``L2Pooling2D`` follows the same arguments (L2 pooling:
+Goodfellow et al. 9.3; Boureau, Ponce & LeCun, *A Theoretical Analysis of Feature Pooling in Visual
+Recognition*, 2010).
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0, 5.0, 0.0],
@@ -44,7 +49,14 @@ from .base import Layer, as_pair, check_padding
 
 
 class Pooling2D(Layer):
-    """Shared code of the three pooling layers; ``mode`` is ``"max"``, ``"avg"`` or ``"l2"``."""
+    """Shared code of the three pooling layers; ``mode`` is ``"max"``, ``"avg"`` or ``"l2"``.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default (2, 2)
+    strides : int or (int, int), default None (= pool_size: windows tile the image)
+    padding : "valid" or "same", default "valid"
+    """
 
     mode = None
 
@@ -92,14 +104,20 @@ class Pooling2D(Layer):
 
 
 class MaxPooling2D(Pooling2D):
+    """Max pooling: the largest value of each window (ties: the first in row-major order wins)."""
+
     mode = "max"
 
 
 class AveragePooling2D(Pooling2D):
+    """Average pooling: the mean of each window's real (non-padding) cells."""
+
     mode = "avg"
 
 
 class L2Pooling2D(Pooling2D):
+    """L2-norm pooling: ``sqrt`` of the sum of squares of each window."""
+
     mode = "l2"
 
 

@@ -7,7 +7,9 @@ kept ones are scaled up, so the expected output equals the input and inference n
     y    = x * mask                    (training)             y = x   (inference)
     dx   = dy * mask                   (the same mask as the forward pass)
 
-``seed`` makes the masks reproducible. ``fixed_mask`` (an array or ``None``) replaces the random draw;
+Mirrors ``keras.layers.Dropout(rate, noise_shape=None, seed=None)``. ``noise_shape`` draws one mask value
+for a whole axis: ``noise_shape=(None, 1, 1, C)`` on ``(N, H, W, C)`` input drops entire channels
+(spatial dropout); ``None`` entries take the input's size. ``seed`` makes the masks reproducible. ``fixed_mask`` (an array or ``None``) replaces the random draw;
 gradient checks use it, since a finite difference needs the same mask on every forward pass.
 
 >>> import numpy as np
@@ -25,6 +27,9 @@ from .base import Layer
 
 
 class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the rest by
+    ``1 / (1 - rate)``; in inference, the identity. ``rate`` must be in ``[0, 1)``."""
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
