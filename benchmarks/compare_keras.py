@@ -51,7 +51,7 @@ from tinycnn import layers as tl  # noqa: E402
 from tinycnn.callbacks import Callback  # noqa: E402
 from tinycnn.models import Sequential  # noqa: E402
 from tinycnn.optimizers import SGD  # noqa: E402
-from tinycnn.utils import atomic_open, to_categorical  # noqa: E402
+from tinycnn.utils import atomic_open, set_random_seed, to_categorical  # noqa: E402
 
 FRAMEWORKS = ("tinycnn", "keras")
 
@@ -399,6 +399,7 @@ def run_fashion(args):
     print(f"Fashion-MNIST: {len(x)} training images, {len(xv)} test images (validation); "
           f"tinycnn kernels: {kernels.get_backend()}", flush=True)
     keras.utils.set_random_seed(args.seed)
+    set_random_seed(args.seed)  # tinycnn's Dropout masks
     decay = args.lr / args.epochs
     kmodel = keras_course_cnn(keras, args.dropout)
     schedule = keras.optimizers.schedules.InverseTimeDecay(args.lr, decay_steps=1, decay_rate=decay)
