@@ -70,3 +70,15 @@ def test_elementwise_kernels_run_without_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", TINYCNN_BACKEND="reference")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 2000), DTYPES, st.integers(0, 2**31 - 1))
+def test_relu_matches_reference(n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n,)).astype(dtype)
+    z[::7] = 0.0  # the kink: derivative 0, as TensorFlow
+    dy = rng.normal(size=(n,)).astype(dtype)
+    np.testing.assert_array_equal(fast.relu_forward(z), ref.relu_forward(z))
+    np.testing.assert_array_equal(fast.relu_backward(dy, z), ref.relu_backward(dy, z))
+    assert fast.relu_backward(dy, z).dtype == dtype

@@ -5,7 +5,7 @@ chosen backend:
 
 * ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
 * ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels` (convolution, pooling) and
-  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, SGD), compiled with Numba (the engine, default).
+  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, SGD), compiled with Numba (the engine, default).
 
 Both modules define the same functions with the same signatures. Choose with the environment variable
 ``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
@@ -30,6 +30,8 @@ KERNELS = (
     "pool2d_backward",
     "batchnorm_forward",
     "batchnorm_backward",
+    "relu_forward",
+    "relu_backward",
     "sgd_update",
 )
 

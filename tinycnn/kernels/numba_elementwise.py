@@ -7,6 +7,7 @@ memory into one or two.
   one-pass variance exact to float64 rounding); pass 2 writes ``x_hat`` and ``y`` together.
 * ``batchnorm_backward`` -- same math as ``reference.batchnorm_backward``: pass 1 accumulates ``sum dy`` and
   ``sum dy * x_hat`` in float64, pass 2 writes ``dx``.
+* ``relu_forward``, ``relu_backward`` -- same math as their ``reference`` twins, one parallel pass each.
 * ``sgd_update``         -- same math as ``reference.sgd_update``: one pass updates ``v`` and ``w``.
 
 Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
@@ -78,6 +79,16 @@ def _bn_dx(dy, x_hat, scale, dbeta_m, dgamma_m, dx):
             dx[i, j] = scale[j] * (dy[i, j] - dbeta_m[j] - x_hat[i, j] * dgamma_m[j])
 
 
+def _relu(z, out):
+    for i in prange(z.size):
+        out[i] = z[i] if z[i] > 0 else 0
+
+
+def _relu_grad(dy, z, out):
+    for i in prange(z.size):
+        out[i] = dy[i] if z[i] > 0 else 0
+
+
 def _sgd_momentum(w, g, v, lr, momentum, nesterov):
     for i in prange(w.size):
         vi = momentum * v[i] - lr * g[i]
@@ -97,6 +108,8 @@ _bn_stats_jit = njit(parallel=True, cache=True)(_bn_stats)
 _bn_normalize_jit = njit(parallel=True, cache=True)(_bn_normalize)
 _bn_grad_sums_jit = njit(parallel=True, cache=True)(_bn_grad_sums)
 _bn_dx_jit = njit(parallel=True, cache=True)(_bn_dx)
+_relu_jit = njit(parallel=True, cache=True)(_relu)
+_relu_grad_jit = njit(parallel=True, cache=True)(_relu_grad)
 _sgd_momentum_jit = njit(parallel=True, cache=True)(_sgd_momentum)
 _sgd_plain_jit = njit(parallel=True, cache=True)(_sgd_plain)
 
@@ -123,6 +136,22 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
     _bn_dx_jit(dy, x_hat, (np.asarray(gamma, dt) * inv_std).astype(dt), (dbeta / m).astype(dt),
                (dgamma / m).astype(dt), dx)
     return dx, dgamma, dbeta
+
+
+def relu_forward(z):
+    """Same math as :func:`tinycnn.kernels.reference.relu_forward` (one parallel pass)."""
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    _relu_jit(z.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(dy, z):
+    """Same math as :func:`tinycnn.kernels.reference.relu_backward` (one parallel pass)."""
+    dy = np.ascontiguousarray(dy)
+    out = np.empty_like(dy)
+    _relu_grad_jit(dy.reshape(-1), np.ascontiguousarray(z).reshape(-1), out.reshape(-1))
+    return out
 
 
 def sgd_update(w, g, v, lr, momentum, nesterov):

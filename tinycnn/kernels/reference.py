@@ -335,6 +335,16 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
     return dx.astype(dy.dtype, copy=False), dgamma, dbeta
 
 
+def relu_forward(z):
+    """``max(z, 0)`` element-wise (the detector stage; Goodfellow et al. 9.3)."""
+    return np.maximum(z, 0)
+
+
+def relu_backward(dy, z):
+    """``dy`` where ``z > 0``, else 0 (the derivative at ``z == 0`` is taken as 0, as TensorFlow does)."""
+    return np.where(z > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
 def sgd_update(w, g, v, lr, momentum, nesterov):
     """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
 
