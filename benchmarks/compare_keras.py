@@ -417,35 +417,42 @@ def run_fashion(args):
               f"{'keras loss':>10} {'acc':>6} {'val_loss':>8} {'val_acc':>7} {'s':>7}")
     print(header + "\n" + "-" * len(header), flush=True)
 
-    def show(e):
+    def summarize():
+        records = [{run.name: run.record for run in runs}]
+        done = len(runs[0].record["loss"])
+        summary = {fw: {"final_test_accuracy": records[0][fw]["val_accuracy"][-1],
+                        "final_test_loss": records[0][fw]["val_loss"][-1],
+                        "best_test_accuracy": max(records[0][fw]["val_accuracy"])} for fw in FRAMEWORKS}
+        summary["time"] = time_summary(records)
+        summary["completed_epochs"] = done
+        result = {"task": "fashion", **env,
+                  "recipe": {"model": "course CNN", "dropout": args.dropout, "loss": "categorical_crossentropy",
+                             "optimizer": f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
+                                          f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)",
+                             "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
+                             "n_train": len(x), "n_test": len(xv), "limit": args.limit, "val_limit": args.val_limit},
+                  "summary": summary, "epochs": records[0]}
+        return result
+
+    def show_and_save(e):
+        """Print the epoch's row, then write JSON and PNG: a run cut short still leaves its results."""
         t, k = runs[0].record, runs[1].record
         print(f"{e + 1:>5} | {t['loss'][e]:12.4f} {t['accuracy'][e]:6.4f} {t['val_loss'][e]:8.4f} "
               f"{t['val_accuracy'][e]:7.4f} {t['epoch_seconds'][e]:7.1f} | {k['loss'][e]:10.4f} "
               f"{k['accuracy'][e]:6.4f} {k['val_loss'][e]:8.4f} {k['val_accuracy'][e]:7.4f} "
               f"{k['epoch_seconds'][e]:7.1f}", flush=True)
+        write_json(args.json, summarize())
+        plot_overlay({k: runs[0].record[k] for k in keys}, {k: runs[1].record[k] for k in keys}, args.png,
+                     title=f"Fashion-MNIST, course CNN ({len(x)} training images, {e + 1} of {args.epochs} epochs)")
 
-    train_interleaved(runs, x, y, args.epochs, args.seed, on_epoch=show)
-    records = [{runs[0].name: runs[0].record, runs[1].name: runs[1].record}]
-    summary = {fw: {"final_test_accuracy": records[0][fw]["val_accuracy"][-1],
-                    "final_test_loss": records[0][fw]["val_loss"][-1],
-                    "best_test_accuracy": max(records[0][fw]["val_accuracy"])} for fw in FRAMEWORKS}
-    summary["time"] = time_summary(records)
+    train_interleaved(runs, x, y, args.epochs, args.seed, on_epoch=show_and_save)
+    result = summarize()
+    summary = result["summary"]
     tt = summary["time"]
     print(f"\nfinal test accuracy: tinycnn {summary['tinycnn']['final_test_accuracy']:.4f}, "
           f"Keras {summary['keras']['final_test_accuracy']:.4f}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
-          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, Keras {tt['keras']['total_epoch_seconds']:.1f} s "
           f"-> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f}")
-    result = {"task": "fashion", **env,
-              "recipe": {"model": "course CNN", "dropout": args.dropout, "loss": "categorical_crossentropy",
-                         "optimizer": f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
-                                      f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)",
-                         "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
-                         "n_train": len(x), "n_test": len(xv), "limit": args.limit, "val_limit": args.val_limit},
-              "summary": summary, "epochs": records[0]}
-    write_json(args.json, result)
-    plot_overlay({k: runs[0].record[k] for k in keys}, {k: runs[1].record[k] for k in keys}, args.png,
-                 title=f"Fashion-MNIST, course CNN ({len(x)} training images)")
     print(f"wrote {os.path.relpath(args.json)} and {os.path.relpath(args.png)}")
     return result
 
