@@ -115,7 +115,8 @@ def run(repeats, batch, seed=0):
             for backend in BACKENDS:
                 row[f"{backend}_forward_gflops"] = flops / times[backend, "forward"] / 1e9
                 row[f"{backend}_backward_gflops"] = 2 * flops / times[backend, "backward"] / 1e9
-                row[f"{backend}_total_gflops"] = 3 * flops / (times[backend, "forward"] + times[backend, "backward"]) / 1e9
+                both = times[backend, "forward"] + times[backend, "backward"]
+                row[f"{backend}_total_gflops"] = 3 * flops / both / 1e9
         rows.append(row)
     peak = max(peaks)
     for row in rows:

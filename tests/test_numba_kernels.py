@@ -266,7 +266,8 @@ _PURE_PYTHON_SCRIPT = textwrap.dedent("""
         y = ref.pool2d_forward(x, mode, (3, 3), (2, 2), pads)
         close(nk.pool2d_forward(x, mode, (3, 3), (2, 2), pads), y)
         dy = rng.standard_normal(y.shape)
-        close(nk.pool2d_backward(dy, x, y, mode, (3, 3), (2, 2), pads), ref.pool2d_backward(dy, x, y, mode, (3, 3), (2, 2), pads))
+        a = (mode, (3, 3), (2, 2), pads)
+        close(nk.pool2d_backward(dy, x, y, *a), ref.pool2d_backward(dy, x, y, *a))
     print("ok")
 """)
 
@@ -277,3 +278,22 @@ def test_kernels_run_as_plain_python_with_jit_disabled():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_output_dtypes_follow_the_reference_for_mixed_inputs():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 5, 5, 8)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 8, 8))  # float64
+    dy = rng.standard_normal((2, 5, 5, 8)).astype(np.float32)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    pairs = [
+        (numba_kernels.conv2d_forward(x, kernel, None, *args), reference.conv2d_forward(x, kernel, None, *args)),
+        (numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+         reference.conv2d_backward_input(dy, kernel, x.shape, *args)),
+        (numba_kernels.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args),
+         reference.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args)),
+    ]
+    for actual, expected in pairs:
+        assert actual.dtype == expected.dtype
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
