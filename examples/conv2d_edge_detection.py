@@ -17,7 +17,6 @@
 
 # %%
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -46,24 +45,7 @@ args, _ = parser.parse_known_args()
 out = Path(args.out)
 
 
-def load_image(index):
-    """Test image ``index`` of Fashion-MNIST scaled to [0, 1], and its class name.
-
-    Only a local copy is used (no download); without one, a drawn T-shirt stands in.
-    """
-    if any(all(os.path.isfile(os.path.join(d, f)) for f in fashion_mnist.FILES.values())
-           for d in fashion_mnist.search_dirs()):
-        _, (x_test, y_test) = fashion_mnist.load_data()
-        return x_test[index].astype(np.float64) / 255.0, fashion_mnist.CLASS_NAMES[y_test[index]]
-    print("Fashion-MNIST is not on this machine: using a synthetic image instead")
-    image = np.zeros((28, 28))
-    image[6:25, 9:19] = 0.8                        # body
-    image[6:12, 4:24] = 0.8                        # sleeves
-    image[6:9, 12:16] = 0.0                        # neckline
-    return image, "synthetic T-shirt"
-
-
-image, label = load_image(args.index)
+image, label = fashion_mnist.example_image(args.index)
 H, W = image.shape
 x = image.reshape(1, H, W, 1)
 print(f"image: {label}, {H}x{W}")

@@ -15,7 +15,6 @@
 
 # %%
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -43,20 +42,6 @@ args, _ = parser.parse_known_args()
 out = Path(args.out)
 
 
-def load_image(index):
-    """Test image ``index`` of Fashion-MNIST in [0, 1] and its class (a local copy only; else a drawn shirt)."""
-    if any(all(os.path.isfile(os.path.join(d, f)) for f in fashion_mnist.FILES.values())
-           for d in fashion_mnist.search_dirs()):
-        _, (x_test, y_test) = fashion_mnist.load_data()
-        return x_test[index].astype(np.float64) / 255.0, fashion_mnist.CLASS_NAMES[y_test[index]]
-    print("Fashion-MNIST is not on this machine: using a synthetic image instead")
-    image = np.zeros((28, 28))
-    image[6:25, 9:19] = 0.8
-    image[6:12, 4:24] = 0.8
-    image[6:9, 12:16] = 0.0
-    return image, "synthetic T-shirt"
-
-
 def shift(x, dy, dx):
     """Move the content of NHWC images ``dy`` rows down and ``dx`` columns right, filling with zeros."""
     out = np.zeros_like(x)
@@ -66,7 +51,7 @@ def shift(x, dy, dx):
     return out
 
 
-image, label = load_image(args.index)
+image, label = fashion_mnist.example_image(args.index)
 image = np.pad(image, 8)                  # a black margin, so that shifts of a few pixels lose nothing
 H, W = image.shape
 x = image.reshape(1, H, W, 1)

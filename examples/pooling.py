@@ -18,7 +18,6 @@
 
 # %%
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -45,20 +44,6 @@ parser.add_argument("--out", default=str(HERE / "output" / "pooling"), help="fol
 parser.add_argument("--index", type=int, default=0, help="which Fashion-MNIST test image")
 args, _ = parser.parse_known_args()
 out = Path(args.out)
-
-
-def load_image(index):
-    """Test image ``index`` of Fashion-MNIST in [0, 1] and its class (a local copy only; else a drawn shirt)."""
-    if any(all(os.path.isfile(os.path.join(d, f)) for f in fashion_mnist.FILES.values())
-           for d in fashion_mnist.search_dirs()):
-        _, (x_test, y_test) = fashion_mnist.load_data()
-        return x_test[index].astype(np.float64) / 255.0, fashion_mnist.CLASS_NAMES[y_test[index]]
-    print("Fashion-MNIST is not on this machine: using a synthetic image instead")
-    image = np.zeros((28, 28))
-    image[6:25, 9:19] = 0.8
-    image[6:12, 4:24] = 0.8
-    image[6:9, 12:16] = 0.0
-    return image, "synthetic T-shirt"
 
 
 def show_numbers(ax, values, title, fmt="{:.2f}", windows=None, cmap="Blues", vmax=None):
@@ -94,7 +79,7 @@ for name, layer in layers.items():
     backward[name] = layer.backward(np.ones((1, 2, 2, 1)))[0, :, :, 0]     # where does dy = 1 go?
     print(f"{name:>8} pooling: {forward[name].round(3).tolist()}")
 
-image, label = load_image(args.index)
+image, label = fashion_mnist.example_image(args.index)
 H, W = image.shape
 edges = Conv2D(1, 3, padding="same", activation="relu", use_bias=False, dtype="float64")
 edges.build((None, H, W, 1))

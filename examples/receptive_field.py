@@ -20,11 +20,9 @@
 
 # %%
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 try:
@@ -110,21 +108,7 @@ plot_receptive_field(dilated, (21, 21), path=out / "receptive_field_dilated.png"
 
 
 # %%
-def load_image(index):
-    """Test image ``index`` of Fashion-MNIST in [0, 1] and its class (a local copy only; else a drawn shirt)."""
-    if any(all(os.path.isfile(os.path.join(d, f)) for f in fashion_mnist.FILES.values())
-           for d in fashion_mnist.search_dirs()):
-        _, (x_test, y_test) = fashion_mnist.load_data()
-        return x_test[index].astype(np.float64) / 255.0, fashion_mnist.CLASS_NAMES[y_test[index]]
-    print("Fashion-MNIST is not on this machine: using a synthetic image instead")
-    image = np.zeros((28, 28))
-    image[6:25, 9:19] = 0.8
-    image[6:12, 4:24] = 0.8
-    image[6:9, 12:16] = 0.0
-    return image, "synthetic T-shirt"
-
-
-image, label = load_image(args.index)
+image, label = fashion_mnist.example_image(args.index)
 fig = Figure(figsize=(5.5, 5), layout="constrained")
 ax = fig.add_subplot()
 ax.imshow(image, cmap="gray")

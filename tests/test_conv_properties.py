@@ -1,6 +1,5 @@
 """Hand-computed convolution and pooling cases, and Hypothesis properties of the layers."""
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
