@@ -179,3 +179,27 @@ def test_dropout_keeps_the_expectation(rate, seed):
     y = layer.forward(np.ones((400, 250), dtype=np.float32), training=True)
     assert abs(float(y.mean()) - 1.0) < 0.05 * max(1.0, rate / (1 - rate))
     assert set(np.unique(y)).issubset({0.0, np.float32(1 / (1 - rate))})
+
+
+@SETTINGS
+@given(st.integers(1, 20), st.integers(1, 12), st.floats(0.01, 30.0), st.integers(0, 2**31 - 1))
+def test_softmax_rows_sum_to_one_and_keep_the_order(n, k, scale, seed):
+    from tinycnn.activations import softmax
+
+    z = np.random.default_rng(seed).normal(size=(n, k)) * scale
+    p = softmax(z)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(p >= 0) and np.all(np.argmax(p, axis=1) == np.argmax(z, axis=1))
+
+
+@SETTINGS
+@given(st.integers(1, 6), st.lists(st.integers(1, 5), min_size=1, max_size=3), st.integers(1, 7))
+def test_dense_output_shape_acts_on_the_last_axis(n, inner, units):
+    from tinycnn.layers import Dense
+
+    shape = (n, *inner)
+    layer = Dense(units, dtype="float64")
+    layer.build((None, *inner))
+    y = layer.forward(np.ones(shape))
+    assert y.shape == shape[:-1] + (units,) == layer.compute_output_shape(shape)
+    assert layer.count_params() == inner[-1] * units + units

@@ -1,0 +1,113 @@
+"""Print the README's benchmark tables (Markdown) from the committed JSON in ``benchmarks/results/``.
+
+    python benchmarks/report.py            # every table whose JSON exists
+
+The numbers are copied, never recomputed: rerun the benchmark that wrote a JSON to refresh its table.
+"""
+import json
+import os
+import sys
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def load(name):
+    path = os.path.join(RESULTS, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def train_table(d):
+    med, ratios = d["median"], d.get("ratios_vs_keras", {})
+    lines = [f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds, medians; "
+             f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference)", "",
+             "| framework | train img/s | × Keras | inference img/s | × Keras | peak memory (MiB) | × Keras |",
+             "|---|---|---|---|---|---|---|"]
+    for name, m in med.items():
+        r = ratios.get(name, {})
+        lines.append(f"| {name} | {m['train_images_per_s']:.0f} | {r.get('train', float('nan')):.2f} | "
+                     f"{m['infer_images_per_s']:.0f} | {r.get('infer', float('nan')):.2f} | "
+                     f"{m['peak_rss_mib']:.0f} | {r.get('peak_memory', float('nan')):.2f} |")
+    c = d.get("numba_first_step")
+    if c:
+        lines += ["", f"Numba's one-off cost on the first training step: **{c['cold_extra_s']:.1f} s** with an empty "
+                      f"kernel cache, **{c['warm_extra_s']:.2f} s** with the cache filled (first step minus second "
+                      f"step, fresh processes)."]
+    return "\n".join(lines)
+
+
+def layers_table(d):
+    lines = [f"`python benchmarks/bench_layers.py` (batch {d['batch']}, {d['dtype']}; GEMM peak measured in the same "
+             f"run: {d['gemm_peak_gflops']:.0f} GFLOP/s)", "",
+             "| layer | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s | % of GEMM peak |",
+             "|---|---|---|---|---|---|"]
+    for r in d["layers"]:
+        ref = r["reference_forward_ms"] + r["reference_backward_ms"]
+        nb = r["numba_forward_ms"] + r["numba_backward_ms"]
+        gf = r.get("numba_total_gflops")
+        frac = r.get("numba_total_peak_fraction")
+        lines.append(f"| {r['layer']} | {ref:.1f} | {nb:.1f} | {ref / nb:.1f}× | "
+                     f"{'' if gf is None else f'{gf:.0f}'} | {'' if frac is None else f'{100 * frac:.0f}%'} |")
+    return "\n".join(lines)
+
+
+def autompg_fit_table(d):
+    m = d["median_seconds"]
+    return (f"`{d['command']}`: median of {len(d['rounds']) // 2} interleaved rounds, {d['epochs']} epochs — "
+            f"Keras {m['keras']:.2f} s, tinycnn {m['tinycnn']:.2f} s: tinycnn is **{d['keras_over_tinycnn']:.1f}×** "
+            f"faster.")
+
+
+def compare_autompg_table(d):
+    s = d["summary"]
+    t, k = s["tinycnn"], s["keras"]
+    lines = [f"`{d.get('command', 'python benchmarks/compare_keras.py --task autompg')}`", "",
+             "| Auto MPG, mean over seeds | tinycnn | Keras | ratio |", "|---|---|---|---|",
+             f"| best validation MSE (standardized) | {t['mean_best_val_mse']:.4f} | {k['mean_best_val_mse']:.4f} | "
+             f"{s['ratio_tinycnn_over_keras']['mean_best_val_mse']:.3f} |",
+             f"| final validation MSE (standardized) | {t['mean_final_val_mse']:.4f} | {k['mean_final_val_mse']:.4f} | "
+             f"{s['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f} |",
+             f"| time inside epochs (s) | {s['time']['tinycnn']['total_epoch_seconds']:.1f} | "
+             f"{s['time']['keras']['total_epoch_seconds']:.1f} | "
+             f"{s['time']['ratio_tinycnn_over_keras']['total_epoch_seconds']:.3f} |"]
+    return "\n".join(lines)
+
+
+def compare_fashion_table(d):
+    e, s = d["epochs"], d["summary"]
+    done = s.get("completed_epochs", len(e["tinycnn"]["loss"]))
+    lines = [f"`{d.get('command', 'python benchmarks/compare_keras.py --task fashion')}` — {done} of "
+             f"{d['recipe']['epochs']} epochs completed, same initial weights, same batch order", "",
+             "| epoch | tinycnn loss | acc | test loss | test acc | s | Keras loss | acc | test loss | test acc | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    t, k = e["tinycnn"], e["keras"]
+    for i in range(done):
+        lines.append(f"| {i + 1} | {t['loss'][i]:.4f} | {t['accuracy'][i]:.4f} | {t['val_loss'][i]:.4f} | "
+                     f"{t['val_accuracy'][i]:.4f} | {t['epoch_seconds'][i]:.0f} | {k['loss'][i]:.4f} | "
+                     f"{k['accuracy'][i]:.4f} | {k['val_loss'][i]:.4f} | {k['val_accuracy'][i]:.4f} | "
+                     f"{k['epoch_seconds'][i]:.0f} |")
+    ratio = s["time"]["ratio_tinycnn_over_keras"]["total_epoch_seconds"]
+    lines += ["", f"Final test accuracy after epoch {done}: tinycnn **{100 * s['tinycnn']['final_test_accuracy']:.2f}%**, "
+                  f"Keras **{100 * s['keras']['final_test_accuracy']:.2f}%** "
+                  f"(difference {100 * (s['tinycnn']['final_test_accuracy'] - s['keras']['final_test_accuracy']):+.2f} "
+                  f"points); time tinycnn / Keras = {ratio:.2f}."]
+    return "\n".join(lines)
+
+
+TABLES = [("bench_train.json", train_table), ("bench_layers.json", layers_table),
+          ("bench_autompg.json", autompg_fit_table), ("compare_autompg.json", compare_autompg_table),
+          ("compare_fashion.json", compare_fashion_table)]
+
+
+def main():
+    for name, fn in TABLES:
+        d = load(name)
+        if d is not None:
+            print(f"<!-- from benchmarks/results/{name} -->\n{fn(d)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
