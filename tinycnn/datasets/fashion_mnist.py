@@ -27,12 +27,12 @@ Every file is checked when read: images must be ``(n, 28, 28)`` uint8 and labels
 0..9, with n = 60,000 (train) or 10,000 (test). A labels file put where an images file should be, or the
 test set where the training set should be, is refused with an error naming the file.
 
->>> (x_train, y_train), (x_test, y_test) = load_data()                      # doctest: +SKIP
->>> x_train.shape, x_train.dtype, y_train.shape, x_test.shape               # doctest: +SKIP
+>>> (x_train, y_train), (x_test, y_test) = load_data()
+>>> x_train.shape, x_train.dtype, y_train.shape, x_test.shape
 ((60000, 28, 28), dtype('uint8'), (60000,), (10000, 28, 28))
->>> CLASS_NAMES[y_train[0]]                                                 # doctest: +SKIP
+>>> CLASS_NAMES[y_train[0]]
 'Ankle boot'
->>> x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255       # doctest: +SKIP
+>>> x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
 """
 import hashlib
 import os
