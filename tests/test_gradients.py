@@ -187,3 +187,16 @@ def test_gradcheck_catches_a_wrong_backward():
     layer.backward = lambda dy: wrong(layer, dy)
     report = gradcheck.check_layer(layer, np.random.default_rng(0).normal(size=(2, 4)))
     assert report.worst.name == "dx" and report.max_error > 1e-3
+
+
+def test_fused_gradient_and_softmax_flush_subnormals_to_zero():
+    """A confident float32 model gives p ~ exp(-100) for wrong classes; those subnormals are flushed to 0."""
+    z = np.array([[0.0, -100.0, -95.0, 5.0]], dtype=np.float32)
+    loss = losses.get("categorical_crossentropy")
+    _, dz = loss.from_logits(np.array([[0.0, 0.0, 0.0, 1.0]]), z)
+    tiny = np.finfo(np.float32).tiny
+    assert dz.dtype == np.float32 and not np.any((dz != 0) & (np.abs(dz) < tiny))
+    from tinycnn.activations import softmax
+
+    p = softmax(z)
+    assert p[0, 1] == 0 and not np.any((p != 0) & (p < tiny))

@@ -68,7 +68,10 @@ def softmax(z, axis=-1):
     (array([[0.09  , 0.2447, 0.6652]]), 1.0)
     """
     e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    p = e / e.sum(axis=axis, keepdims=True)
+    if np.issubdtype(p.dtype, np.floating):
+        p[p < np.finfo(p.dtype).tiny] = 0  # subnormal probabilities -> 0 (they slow every later product)
+    return p
 
 
 def softmax_backward(dy, z, a, axis=-1):

@@ -91,8 +91,11 @@ class CategoricalCrossentropy(Loss):
         shifted = z - z.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         per_sample = -(y * log_p).sum(axis=-1)
-        dz = (np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y) / z.shape[0]
-        return per_sample, dz.astype(z.dtype)
+        dz = ((np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y) / z.shape[0]).astype(z.dtype)
+        # A confident model has p ~ exp(-100) for the wrong classes: subnormal floats, which make every
+        # product they enter ~100x slower on x86. Flush them to zero, as TensorFlow's flush-to-zero mode does.
+        dz[np.abs(dz) < np.finfo(dz.dtype).tiny] = 0
+        return per_sample, dz
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
