@@ -73,17 +73,9 @@ def worker_keras(x, y, labels, tx, warm, steps):
     import keras
     import tensorflow as tf
 
-    L = keras.layers
-    model = keras.Sequential([keras.Input((28, 28, 1))])
-    for i, filters in enumerate([32, 32, 64, 64]):
-        model.add(L.Conv2D(filters, (3, 3), padding="same"))
-        model.add(L.Activation("relu"))
-        model.add(L.BatchNormalization(axis=-1))
-        if i % 2:
-            model.add(L.MaxPooling2D(pool_size=(2, 2)))
-    for layer in (L.Flatten(), L.Dense(512), L.Activation("relu"), L.BatchNormalization(), L.Dropout(0.5),
-                  L.Dense(10), L.Activation("softmax")):
-        model.add(layer)
+    from compare_keras import keras_course_cnn  # the same Keras model as the side-by-side comparison
+
+    model = keras_course_cnn(keras, dropout=0.5)
     lr = keras.optimizers.schedules.InverseTimeDecay(0.01, 1, 0.01 / 25)
     model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(lr, momentum=0.9),
                   metrics=["accuracy"])
