@@ -58,17 +58,11 @@ FRAMEWORKS = ("tinycnn", "keras")
 
 # ----------------------------------------------------------------------------------------------- models
 def tiny_course_cnn(dropout):
-    return Sequential([
-        tl.Conv2D(32, (3, 3), padding="same", input_shape=(28, 28, 1)), tl.Activation("relu"),
-        tl.BatchNormalization(axis=-1),
-        tl.Conv2D(32, (3, 3), padding="same"), tl.Activation("relu"), tl.BatchNormalization(axis=-1),
-        tl.MaxPooling2D(pool_size=(2, 2)),
-        tl.Conv2D(64, (3, 3), padding="same"), tl.Activation("relu"), tl.BatchNormalization(axis=-1),
-        tl.Conv2D(64, (3, 3), padding="same"), tl.Activation("relu"), tl.BatchNormalization(axis=-1),
-        tl.MaxPooling2D(pool_size=(2, 2)),
-        tl.Flatten(), tl.Dense(512), tl.Activation("relu"), tl.BatchNormalization(), tl.Dropout(dropout),
-        tl.Dense(10), tl.Activation("softmax"),
-    ])
+    """The course model of ``examples/fashion_mnist_cnn.py`` (one definition for the demo and this benchmark)."""
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    from fashion_mnist_cnn import build
+
+    return build(dropout=dropout)
 
 
 def keras_course_cnn(keras, dropout):

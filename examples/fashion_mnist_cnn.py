@@ -25,8 +25,8 @@ from tinycnn.utils import set_random_seed, to_categorical
 
 
 # %%
-def build(width=28, height=28, depth=1, classes=10):
-    """The course model (a small VGG-style network)."""
+def build(width=28, height=28, depth=1, classes=10, dropout=0.5):
+    """The course model (a small VGG-style network); ``dropout`` is the rate before the classifier."""
     model = Sequential()
     input_shape = (height, width, depth)
     chan_dim = -1
@@ -51,7 +51,7 @@ def build(width=28, height=28, depth=1, classes=10):
     model.add(Dense(512))
     model.add(Activation("relu"))
     model.add(BatchNormalization())
-    model.add(Dropout(0.5))
+    model.add(Dropout(dropout))
     model.add(Dense(classes))
     model.add(Activation("softmax"))
     return model
