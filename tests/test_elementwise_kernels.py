@@ -37,6 +37,18 @@ def test_batchnorm_forward_and_backward_match_reference(m, c, dtype, seed, loc):
 
 
 @settings(max_examples=25, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 40), DTYPES, st.integers(0, 2**31 - 1))
+def test_batchnorm_inference_matches_reference(m, c, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(3.0, 2.0, size=(m, c)).astype(dtype)
+    scale, shift = rng.normal(size=c).astype(dtype), rng.normal(size=c).astype(dtype)
+    y = fast.batchnorm_inference(x, scale, shift)
+    assert y.dtype == np.dtype(dtype) and y.shape == (m, c)
+    np.testing.assert_allclose(y, ref.batchnorm_inference(x, scale, shift), **tol(dtype))
+    np.testing.assert_allclose(y[:, 0], x[:, 0] * scale[0] + shift[0], **tol(dtype))  # the formula, by hand
+
+
+@settings(max_examples=25, deadline=None)
 @given(st.integers(1, 500), DTYPES, st.floats(0.0, 0.99), st.booleans(), st.integers(0, 2**31 - 1))
 def test_sgd_update_matches_reference(n, dtype, momentum, nesterov, seed):
     rng = np.random.default_rng(seed)
@@ -65,6 +77,7 @@ def test_elementwise_kernels_run_without_jit():
         "g, b = np.ones(3), np.zeros(3)\n"
         "for a, c in zip(f.batchnorm_forward(x, g, b, 1e-3), r.batchnorm_forward(x, g, b, 1e-3)):\n"
         "    assert np.allclose(a, c)\n"
+        "assert np.allclose(f.batchnorm_inference(x, g + 1, b + 2), r.batchnorm_inference(x, g + 1, b + 2))\n"
         "print('ok')\n"
     )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", TINYCNN_BACKEND="reference")

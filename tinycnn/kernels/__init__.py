@@ -29,6 +29,7 @@ KERNELS = (
     "pool2d_forward",
     "pool2d_backward",
     "batchnorm_forward",
+    "batchnorm_inference",
     "batchnorm_backward",
     "relu_forward",
     "relu_backward",

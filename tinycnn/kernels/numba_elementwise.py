@@ -5,6 +5,8 @@ memory into one or two.
 * ``batchnorm_forward``  -- same math as ``reference.batchnorm_forward``: pass 1 accumulates, per channel and in
   float64, the sum and the sum of squares of ``x - shift`` (``shift`` = the first row, which keeps the
   one-pass variance exact to float64 rounding); pass 2 writes ``x_hat`` and ``y`` together.
+* ``batchnorm_inference`` -- same math as ``reference.batchnorm_inference``: ``y = x * scale + shift`` in one
+  parallel pass (NumPy makes two, with a temporary the size of ``x``).
 * ``batchnorm_backward`` -- same math as ``reference.batchnorm_backward``: pass 1 accumulates ``sum dy`` and
   ``sum dy * x_hat`` in float64, pass 2 writes ``dx``.
 * ``relu_forward``, ``relu_backward`` -- same math as their ``reference`` twins, one parallel pass each.
@@ -58,6 +60,13 @@ def _bn_normalize(x, mean, inv_std, gamma, beta, y, x_hat):
             y[i, j] = h * gamma[j] + beta[j]
 
 
+def _bn_affine(x, scale, shift, y):
+    m, c = x.shape
+    for i in prange(m):
+        for j in range(c):
+            y[i, j] = x[i, j] * scale[j] + shift[j]
+
+
 def _bn_grad_sums(dy, x_hat):
     m, c = dy.shape
     step = (m + _BLOCKS - 1) // _BLOCKS
@@ -106,6 +115,7 @@ def _sgd_plain(w, g, lr):
 
 _bn_stats_jit = njit(parallel=True, cache=True)(_bn_stats)
 _bn_normalize_jit = njit(parallel=True, cache=True)(_bn_normalize)
+_bn_affine_jit = njit(parallel=True, cache=True)(_bn_affine)
 _bn_grad_sums_jit = njit(parallel=True, cache=True)(_bn_grad_sums)
 _bn_dx_jit = njit(parallel=True, cache=True)(_bn_dx)
 _relu_jit = njit(parallel=True, cache=True)(_relu)
@@ -124,6 +134,14 @@ def batchnorm_forward(x, gamma, beta, epsilon):
     x_hat = np.empty_like(x)
     _bn_normalize_jit(x, mean, inv_std, np.asarray(gamma, dt), np.asarray(beta, dt), y, x_hat)
     return y, x_hat, mean, var, inv_std
+
+
+def batchnorm_inference(x, scale, shift):
+    """Same math as :func:`tinycnn.kernels.reference.batchnorm_inference` (one parallel pass)."""
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    _bn_affine_jit(x, np.asarray(scale, x.dtype), np.asarray(shift, x.dtype), y)
+    return y
 
 
 def batchnorm_backward(dy, x_hat, gamma, inv_std):

@@ -320,6 +320,17 @@ def batchnorm_forward(x, gamma, beta, epsilon):
     return x_hat * gamma + beta, x_hat, mean, var, inv_std
 
 
+def batchnorm_inference(x, scale, shift):
+    """Inference-mode batch normalization of a ``(M, C)`` array: a fixed affine map per channel::
+
+        y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta = x * scale + shift
+
+    with ``scale = gamma / sqrt(moving_variance + epsilon)`` and ``shift = beta - moving_mean * scale``
+    (``(C,)``, computed once by the layer). Returns ``y`` like ``x``.
+    """
+    return x * scale + shift
+
+
 def batchnorm_backward(dy, x_hat, gamma, inv_std):
     """Gradient of :func:`batchnorm_forward` (training mode), for ``(M, C)`` arrays::
 

@@ -142,12 +142,11 @@ class BatchNormalization(Layer):
             return self._from_rows(y, x.shape)
         # inference: a fixed affine map per channel, y = x * scale + shift
         inv_std = (1.0 / np.sqrt(self.state["moving_variance"].astype(np.float64) + self.epsilon)).astype(self.dtype)
-        shape = [1] * x.ndim
-        shape[self._axis] = c
         self._inv_std = inv_std
         self._x = x
-        scale = (gamma * inv_std).reshape(shape)
-        return x * scale + (beta - self.state["moving_mean"] * gamma * inv_std).reshape(shape)
+        scale = gamma * inv_std
+        shift = beta - self.state["moving_mean"] * scale
+        return self._from_rows(kernels.batchnorm_inference(self._as_rows(x), scale, shift), x.shape)
 
     def backward(self, dy):
         c = dy.shape[self._axis]
