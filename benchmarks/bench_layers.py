@@ -13,6 +13,11 @@ Targets (issue): Numba convolutions >= 10x the reference; >= 40% of the GEMM pea
 for the 32->32 and 64->64 layers.
 
     python benchmarks/bench_layers.py [--repeats 5] [--batch 32]
+    OPENBLAS_CORETYPE=SKYLAKEX python benchmarks/bench_layers.py --out benchmarks/results/bench_layers_skylakex.json
+
+The GEMMs run on NumPy's OpenBLAS with whatever kernels it chose or was told to use (``OPENBLAS_CORETYPE``;
+the development machine pins ``Haswell``, the AVX2 kernels); the JSON records them, and the GEMM peak is
+measured with the same kernels. The second command measures the same CPU with OpenBLAS's AVX-512 kernels.
 
 Prints a table and writes ``benchmarks/results/bench_layers.json``.
 """
@@ -28,7 +33,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))  # run from a checkout without installing
 
+from tinycnn import kernels  # noqa: E402
 from tinycnn.kernels import numba_kernels, reference  # noqa: E402
+from tinycnn.utils import atomic_open  # noqa: E402
 
 BACKENDS = {"reference": reference, "numba": numba_kernels}
 
@@ -181,10 +188,11 @@ def main(argv=None):
             "numba_threads": numba.get_num_threads(),
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
             "im2col_limit_bytes": numba_kernels.IM2COL_LIMIT_BYTES,
+            "blas": kernels.blas_info(),
         },
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with atomic_open(args.out, "w") as fh:
         json.dump(result, fh, indent=2)
     print("wrote", args.out)
 

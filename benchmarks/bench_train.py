@@ -10,10 +10,19 @@ of the shared machine's speed hits all of them alike. Within a worker:
 * inference: ``predict`` on ``--infer`` test images with the course's batch size 32;
 * peak resident memory of the process (``ru_maxrss``).
 
+NumPy's matrix products (tinycnn's GEMMs) run on OpenBLAS, whose kernels can be forced with the environment
+variable ``OPENBLAS_CORETYPE`` (this development machine pins ``Haswell``, OpenBLAS's AVX2 kernels, although
+its CPU has AVX-512; TensorFlow's oneDNN picks AVX-512 by itself). ``--tinycnn-blas env SKYLAKEX`` runs
+tinycnn once with the environment as it is and once with ``OPENBLAS_CORETYPE=SKYLAKEX`` (the AVX-512
+kernels), side by side; every worker records the OpenBLAS kernels it actually ran.
+
+Ratios: besides the ratio of the medians, each round gives its own ``tinycnn / Keras`` ratio from two
+measurements a few seconds apart; their median is the figure least moved by the machine's drift.
+
 Separately, the one-off Numba cost: time to the end of the first training step in a fresh process with an
 empty kernel cache (cold) and with the cache filled (warm), against the same process's second step.
 
-    python benchmarks/bench_train.py [--rounds 3] [--steps 60] [--infer 2000]
+    python benchmarks/bench_train.py [--rounds 5] [--steps 200] [--infer 5000] [--tinycnn-blas env SKYLAKEX]
 
 Writes ``benchmarks/results/bench_train.json`` and prints a table; quote the ratios, not the absolute speeds.
 """
@@ -31,6 +40,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 BATCH = 32
 
 
@@ -65,7 +76,7 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     t = time.perf_counter()
     model.predict(tx, batch_size=BATCH)
     infer = time.perf_counter() - t
-    return train, infer, {"backend": kernels.get_backend()}
+    return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info()}
 
 
 def worker_keras(x, y, labels, tx, warm, steps):
@@ -168,6 +179,36 @@ def first_step_worker():
     print(json.dumps({"import_build_s": t1 - t0, "first_step_s": t2 - t1, "second_step_s": t3 - t2}))
 
 
+def blas_env(coretype):
+    """The environment of a worker: as it is (``"env"``) or with ``OPENBLAS_CORETYPE=coretype``."""
+    if coretype == "env":
+        return None
+    return dict(os.environ, OPENBLAS_CORETYPE=coretype)
+
+
+def label(name, coretype):
+    return name if coretype == "env" else f"{name} [{coretype}]"
+
+
+def cpu_model():
+    """The CPU's model name, family/model numbers and whether it has AVX-512 (from /proc/cpuinfo)."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key in ("model name", "cpu family", "model") and key not in info:
+                    info[key] = value
+                if key == "flags":
+                    flags = set(value.split())
+                    info["avx2"], info["avx512f"] = "avx2" in flags, "avx512f" in flags
+                    break
+    except OSError:
+        pass
+    return info
+
+
 def spawn(args, env=None):
     out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True,
                          env=env, cwd=ROOT)
@@ -191,10 +232,12 @@ def compile_times():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=60, help="timed training steps (batches of 32)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
     parser.add_argument("--warmup", type=int, default=10, help="warm-up steps")
-    parser.add_argument("--infer", type=int, default=2000, help="test images for the inference timing")
+    parser.add_argument("--infer", type=int, default=5000, help="test images for the inference timing")
+    parser.add_argument("--tinycnn-blas", nargs="+", default=["env"], metavar="CORETYPE",
+                        help="run tinycnn under each OPENBLAS_CORETYPE given ('env': the environment as it is)")
     parser.add_argument("--frameworks", nargs="+", default=None)
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.json"))
@@ -212,25 +255,29 @@ def main(argv=None):
         import importlib.util
 
         frameworks = ["tinycnn", "keras"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    variants = [(name, ct) for name in frameworks
+                for ct in (args.tinycnn_blas if name == "tinycnn" else ["env"])]
     rows = []
     for r in range(args.rounds):
-        for name in frameworks:
+        for name, coretype in variants:
             res = spawn(["--worker", name, "--steps", str(args.steps), "--infer", str(args.infer),
-                         "--warmup", str(args.warmup)])
-            res["round"] = r
+                         "--warmup", str(args.warmup)], env=blas_env(coretype))
+            res["framework"], res["round"] = label(name, coretype), r
             rows.append(res)
-            print(f"round {r}  {name:<8} train {res['train_images_per_s']:7.1f} img/s   "
-                  f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB", flush=True)
-    med = {}
-    for name in frameworks:
-        mine = [row for row in rows if row["framework"] == name]
-        med[name] = {k: statistics.median(row[k] for row in mine)
-                     for k in ("train_images_per_s", "infer_images_per_s", "peak_rss_mib")}
+            blas = res.get("blas", {}).get("openblas_coretype")
+            print(f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
+                  f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB"
+                  + (f"   OpenBLAS kernels: {blas}" if blas else ""), flush=True)
+    names = [label(n, ct) for n, ct in variants]
+    keys = ("train_images_per_s", "infer_images_per_s", "peak_rss_mib")
+    med = {name: {k: statistics.median(row[k] for row in rows if row["framework"] == name) for k in keys}
+           for name in names}
     result = {"benchmark": "course_cnn_throughput", "batch_size": BATCH, "steps": args.steps,
               "infer_images": args.infer, "rounds": rows, "median": med,
               "command": " ".join(["python", "benchmarks/bench_train.py"] + (argv or sys.argv[1:])),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": cpu_model(),
+                          "python": platform.python_version(),
+                          "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     if "keras" in med:
         k = med["keras"]
@@ -238,22 +285,36 @@ def main(argv=None):
             name: {"train": m["train_images_per_s"] / k["train_images_per_s"],
                    "infer": m["infer_images_per_s"] / k["infer_images_per_s"],
                    "peak_memory": m["peak_rss_mib"] / k["peak_rss_mib"]} for name, m in med.items()}
+        per_round = {}
+        for name in names:
+            pairs = [(row, next(kr for kr in rows if kr["framework"] == "keras" and kr["round"] == row["round"]))
+                     for row in rows if row["framework"] == name]
+            per_round[name] = {
+                "train": [a["train_images_per_s"] / b["train_images_per_s"] for a, b in pairs],
+                "infer": [a["infer_images_per_s"] / b["infer_images_per_s"] for a, b in pairs]}
+            per_round[name]["median_train"] = statistics.median(per_round[name]["train"])
+            per_round[name]["median_infer"] = statistics.median(per_round[name]["infer"])
+        result["per_round_ratios_vs_keras"] = per_round
     if not args.no_compile_times and "tinycnn" in frameworks:
         result["numba_first_step"] = compile_times()
-    print("\nmedians over rounds:")
-    print(f"{'framework':<10}{'train img/s':>12}{'infer img/s':>13}{'peak MiB':>10}{'train x Keras':>15}"
+    print("\nmedians over rounds (and median of the per-round ratios):")
+    print(f"{'framework':<22}{'train img/s':>12}{'infer img/s':>13}{'peak MiB':>10}{'train x Keras':>15}"
           f"{'infer x Keras':>15}{'mem x Keras':>13}")
     for name, m in med.items():
         ratio = result.get("ratios_vs_keras", {}).get(name, {})
-        print(f"{name:<10}{m['train_images_per_s']:>12.1f}{m['infer_images_per_s']:>13.1f}{m['peak_rss_mib']:>10.0f}"
-              f"{ratio.get('train', float('nan')):>15.2f}{ratio.get('infer', float('nan')):>15.2f}"
+        rnd = result.get("per_round_ratios_vs_keras", {}).get(name, {})
+        print(f"{name:<22}{m['train_images_per_s']:>12.1f}{m['infer_images_per_s']:>13.1f}{m['peak_rss_mib']:>10.0f}"
+              f"{ratio.get('train', float('nan')):>8.2f} ({rnd.get('median_train', float('nan')):.2f})"
+              f"{ratio.get('infer', float('nan')):>8.2f} ({rnd.get('median_infer', float('nan')):.2f})"
               f"{ratio.get('peak_memory', float('nan')):>13.2f}")
     if "numba_first_step" in result:
         c = result["numba_first_step"]
         print(f"\nNumba one-off cost on the first step: cold cache +{c['cold_extra_s']:.1f} s, "
               f"warm cache +{c['warm_extra_s']:.2f} s")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
+    from tinycnn.utils import atomic_open  # here, not at the top: a Keras worker must not load tinycnn
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with atomic_open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.out}")
 

@@ -21,14 +21,23 @@ def load(name):
 
 def train_table(d):
     med, ratios = d["median"], d.get("ratios_vs_keras", {})
-    lines = [f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds, medians; "
-             f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference)", "",
-             "| framework | train img/s | × Keras | inference img/s | × Keras | peak memory (MiB) | × Keras |",
-             "|---|---|---|---|---|---|---|"]
+    per_round = d.get("per_round_ratios_vs_keras", {})
+    cpu = d.get("machine", {}).get("cpu", {})
+    lines = [f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds; "
+             f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
+             + (f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
+                f"{'yes' if cpu.get('avx512f') else 'no'}" if cpu else "") + ")", "",
+             "| framework | OpenBLAS kernels | train img/s | × Keras (per-round median) | inference img/s "
+             "| × Keras (per-round median) | peak memory (MiB) | × Keras |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, m in med.items():
-        r = ratios.get(name, {})
-        lines.append(f"| {name} | {m['train_images_per_s']:.0f} | {r.get('train', float('nan')):.2f} | "
-                     f"{m['infer_images_per_s']:.0f} | {r.get('infer', float('nan')):.2f} | "
+        r, pr = ratios.get(name, {}), per_round.get(name, {})
+        kernels = sorted({str((row.get("blas") or {}).get("openblas_coretype")) for row in d["rounds"]
+                          if row["framework"] == name and row.get("blas")})
+        lines.append(f"| {name} | {', '.join(kernels)} | {m['train_images_per_s']:.0f} | "
+                     f"{r.get('train', float('nan')):.2f} ({pr.get('median_train', float('nan')):.2f}) | "
+                     f"{m['infer_images_per_s']:.0f} | "
+                     f"{r.get('infer', float('nan')):.2f} ({pr.get('median_infer', float('nan')):.2f}) | "
                      f"{m['peak_rss_mib']:.0f} | {r.get('peak_memory', float('nan')):.2f} |")
     c = d.get("numba_first_step")
     if c:
@@ -39,8 +48,11 @@ def train_table(d):
 
 
 def layers_table(d):
-    lines = [f"`python benchmarks/bench_layers.py` (batch {d['batch']}, {d['dtype']}; GEMM peak measured in the same "
-             f"run: {d['gemm_peak_gflops']:.0f} GFLOP/s)", "",
+    blas = d.get("machine", {}).get("blas") or {}
+    env = blas.get("OPENBLAS_CORETYPE")
+    command = ("" if env is None else f"OPENBLAS_CORETYPE={env} ") + "python benchmarks/bench_layers.py"
+    lines = [f"`{command}` (batch {d['batch']}, {d['dtype']}; OpenBLAS kernels: {blas.get('openblas_coretype')}; "
+             f"GEMM peak measured in the same run with the same kernels: {d['gemm_peak_gflops']:.0f} GFLOP/s)", "",
              "| layer | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s | % of GEMM peak |",
              "|---|---|---|---|---|---|"]
     for r in d["layers"]:
@@ -97,6 +109,7 @@ def compare_fashion_table(d):
 
 
 TABLES = [("bench_train.json", train_table), ("bench_layers.json", layers_table),
+          ("bench_layers_skylakex.json", layers_table),
           ("bench_autompg.json", autompg_fit_table), ("compare_autompg.json", compare_autompg_table),
           ("compare_fashion.json", compare_fashion_table)]
 

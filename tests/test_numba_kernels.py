@@ -297,3 +297,33 @@ def test_output_dtypes_follow_the_reference_for_mixed_inputs():
         assert actual.dtype == expected.dtype
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# Which BLAS kernels the GEMMs run on (the benchmarks record it)
+# ----------------------------------------------------------------------------------------------------
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+@pytest.mark.skipif("avx2" not in _cpu_flags(), reason="forcing OpenBLAS's Haswell kernels needs AVX2")
+@pytest.mark.parametrize("coretype, expected", [("Haswell", "Haswell"), ("SKYLAKEX", "SkylakeX")])
+def test_blas_info_reports_the_openblas_kernels_in_use(coretype, expected):
+    if expected == "SkylakeX" and not {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"} <= _cpu_flags():
+        pytest.skip("OpenBLAS's SkylakeX kernels need AVX-512")
+    pytest.importorskip("threadpoolctl")
+    code = "import json, tinycnn.kernels as k; print(json.dumps(k.blas_info()))"
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["OPENBLAS_CORETYPE"] == coretype
+    assert info["openblas_coretype"] == expected
+    assert info["blas_threads"] >= 1
