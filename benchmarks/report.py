@@ -1,11 +1,16 @@
 """Print the README's benchmark tables (Markdown) from the committed JSON in ``benchmarks/results/``.
 
-    python benchmarks/report.py            # every table whose JSON exists
+    python benchmarks/report.py                  # every table whose JSON exists
+    python benchmarks/report.py --update-readme  # rewrite the tables inside README.md
 
-The numbers are copied, never recomputed: rerun the benchmark that wrote a JSON to refresh its table.
+The numbers are copied, never recomputed: rerun the benchmark that wrote a JSON to refresh its table. In the
+README each table sits between ``<!-- report: NAME.json -->`` and ``<!-- /report -->``; ``--update-readme``
+replaces what is between them (written atomically), and ``tests/test_benchmarks.py`` fails while the README
+and the JSON disagree.
 """
 import json
 import os
+import re
 import sys
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -108,17 +113,74 @@ def compare_fashion_table(d):
     return "\n".join(lines)
 
 
-TABLES = [("bench_train.json", train_table), ("bench_layers.json", layers_table),
+def profile_table(d):
+    blas = (d.get("blas") or {}).get("openblas_coretype")
+    step = d["train_step_ms"]
+    lines = [f"`{d['command']}` ({d['date']}; OpenBLAS kernels: {blas}): one training step of the course CNN "
+             f"took {step:.1f} ms per batch of {d['batch_size']}, `predict` {d['predict_batch_ms']:.1f} ms; "
+             f"where the step goes:", "",
+             "| part of the training step | ms per batch | share |", "|---|---|---|"]
+    for kind, ms in sorted(d["train_by_kind_ms"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {kind} | {ms:.2f} | {100 * ms / step:.0f}% |")
+    convs = [r for r in d["layers"] if r["type"] == "Conv2D"]
+    lines += ["", "Convolutions, forward + both gradients: " + ", ".join(
+        f"{r['layer']} {r['train_forward_ms'] + r['train_backward_ms']:.1f} ms ({r['train_gflops']:.0f} GFLOP/s)"
+        for r in convs) + "."]
+    return "\n".join(lines)
+
+
+TABLES = [("bench_train.json", train_table), ("profile_step.json", profile_table),
+          ("bench_layers.json", layers_table),
           ("bench_layers_skylakex.json", layers_table),
           ("bench_autompg.json", autompg_fit_table), ("compare_autompg.json", compare_autompg_table),
           ("compare_fashion.json", compare_fashion_table)]
 
 
-def main():
+BLOCK = re.compile(r"<!-- report: (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /report -->", re.S)
+
+
+def render(name):
+    """The Markdown table of ``benchmarks/results/<name>``."""
+    d = load(name)
+    if d is None:
+        raise FileNotFoundError(f"benchmarks/results/{name} does not exist: run its benchmark first")
+    return dict(TABLES)[name](d)
+
+
+def readme_blocks(text):
+    """``[(name, body)]`` of every report block of a README text."""
+    return [(m["name"], m["body"][:-1] if m["body"].endswith("\n") else m["body"]) for m in BLOCK.finditer(text)]
+
+
+def update_readme(path):
+    """Replace every report block of the README at ``path`` with the table rendered from its JSON."""
+    from tinycnn.utils import atomic_open
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    new = BLOCK.sub(lambda m: f"<!-- report: {m['name']} -->\n{render(m['name'])}\n<!-- /report -->", text)
+    if new != text:
+        mode = os.stat(path).st_mode & 0o777
+        with atomic_open(path, "wb") as f:
+            f.write(new.encode("utf-8"))
+        os.chmod(path, mode)  # the temporary file was private (0600)
+    return len(readme_blocks(new))
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--update-readme"]:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(RESULTS)))
+        n = update_readme(os.path.join(os.path.dirname(os.path.dirname(RESULTS)), "README.md"))
+        print(f"README.md: {n} tables rendered from benchmarks/results/")
+        return 0
+    if argv:
+        print("usage: python benchmarks/report.py [--update-readme]", file=sys.stderr)
+        return 2
     for name, fn in TABLES:
         d = load(name)
         if d is not None:
-            print(f"<!-- from benchmarks/results/{name} -->\n{fn(d)}\n")
+            print(f"<!-- report: {name} -->\n{fn(d)}\n<!-- /report -->\n")
     return 0
 
 

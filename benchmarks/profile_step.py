@@ -1,0 +1,143 @@
+"""Where a training step of the course CNN spends its time, layer by layer (tinycnn only).
+
+Wraps every layer's ``forward`` and ``backward`` (and the optimizer's ``apply_gradients``) with a timer, trains
+``--steps`` batches of 32 fresh Fashion-MNIST images with the course recipe after a warm-up, then times
+``predict`` the same way. Prints milliseconds per batch for each layer and phase, the share of the step, and
+GFLOP/s of the convolutions; writes ``benchmarks/results/profile_step.json``.
+
+    python benchmarks/profile_step.py [--steps 200]
+    OPENBLAS_CORETYPE=SKYLAKEX python benchmarks/profile_step.py --out benchmarks/results/profile_step_skylakex.json
+
+A profile shows shares, not speed against anything: compare frameworks with ``bench_train.py``.
+"""
+import argparse
+import collections
+import json
+import os
+import platform
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+
+import numpy as np  # noqa: E402
+
+from tinycnn import kernels  # noqa: E402
+from tinycnn.optimizers import SGD  # noqa: E402
+from tinycnn.utils import atomic_open  # noqa: E402
+
+BATCH = 32
+
+
+def timed(obj, method, key, totals):
+    """Replace ``obj.method`` by a wrapper that adds its wall time to ``totals[key]``."""
+    inner = getattr(obj, method)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            totals[key] += time.perf_counter() - start
+
+    setattr(obj, method, wrapper)
+
+
+def conv_flops(layer, batch):
+    """Multiply-adds x 2 of one forward pass of a Conv2D layer."""
+    kh, kw, c, f = layer.params["kernel"].shape
+    _, oh, ow, _ = layer.output_shape
+    return 2 * batch * oh * ow * kh * kw * c * f
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "profile_step.json"))
+    args = parser.parse_args(argv)
+
+    import fashion_mnist_cnn as course
+    from tinycnn.datasets import fashion_mnist
+
+    (x, y), (tx, _) = fashion_mnist.load_data()
+    n = (args.warmup + args.steps) * BATCH
+    x = x[:n].reshape(-1, 28, 28, 1).astype("float32") / 255.0
+    y = np.eye(10, dtype="float32")[y[:n]]
+    tx = tx[: args.steps * BATCH].reshape(-1, 28, 28, 1).astype("float32") / 255.0
+
+    model = course.build()
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01 / 25),
+                  metrics=["accuracy"])
+    warm = args.warmup * BATCH
+    model.fit(x[:warm], y[:warm], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+
+    totals = collections.defaultdict(float)
+    for layer in model.layers:
+        timed(layer, "forward", (layer.name, "forward"), totals)
+        timed(layer, "backward", (layer.name, "backward"), totals)
+    timed(model.optimizer, "apply_gradients", ("SGD update", "update"), totals)
+    start = time.perf_counter()
+    model.fit(x[warm:], y[warm:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    train_s = time.perf_counter() - start
+    train = dict(totals)
+    totals.clear()
+    start = time.perf_counter()
+    model.predict(tx, batch_size=BATCH)
+    infer_s = time.perf_counter() - start
+    infer = dict(totals)
+
+    steps = args.steps
+    step_ms = train_s / steps * 1e3
+    infer_ms = infer_s / (len(tx) / BATCH) * 1e3
+    rows = []
+    for layer in model.layers:
+        row = {"layer": layer.name, "type": type(layer).__name__,
+               "train_forward_ms": train.get((layer.name, "forward"), 0.0) / steps * 1e3,
+               "train_backward_ms": train.get((layer.name, "backward"), 0.0) / steps * 1e3,
+               "predict_forward_ms": infer.get((layer.name, "forward"), 0.0) / (len(tx) / BATCH) * 1e3}
+        if type(layer).__name__ == "Conv2D":
+            f = conv_flops(layer, BATCH)
+            row["train_gflops"] = 3 * f / ((row["train_forward_ms"] + row["train_backward_ms"]) / 1e3) / 1e9
+            row["predict_gflops"] = f / (row["predict_forward_ms"] / 1e3) / 1e9
+        rows.append(row)
+    update_ms = train.get(("SGD update", "update"), 0.0) / steps * 1e3
+    by_type = collections.defaultdict(float)
+    for row in rows:
+        by_type[row["type"]] += row["train_forward_ms"] + row["train_backward_ms"]
+    by_type["SGD update"] = update_ms
+    by_type["rest of fit (loss, metrics, checks, Python)"] = step_ms - sum(by_type.values())
+
+    print(f"OpenBLAS kernels: {kernels.blas_info().get('openblas_coretype')}; backend: {kernels.get_backend()}")
+    print(f"training step: {step_ms:.2f} ms per batch of {BATCH} ({BATCH / step_ms * 1e3:.0f} images/s); "
+          f"predict: {infer_ms:.2f} ms per batch ({BATCH / infer_ms * 1e3:.0f} images/s)")
+    print(f"{'layer':<24}{'fwd ms':>8}{'bwd ms':>8}{'% step':>8}{'GFLOP/s':>9}{'predict ms':>12}")
+    for row in rows:
+        both = row["train_forward_ms"] + row["train_backward_ms"]
+        gf = row.get("train_gflops")
+        print(f"{row['layer']:<24}{row['train_forward_ms']:8.2f}{row['train_backward_ms']:8.2f}"
+              f"{100 * both / step_ms:8.1f}{'' if gf is None else f'{gf:9.0f}':>9}{row['predict_forward_ms']:12.2f}")
+    print("by kind of layer (training step, fwd + bwd):")
+    for kind, ms in sorted(by_type.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:<46}{ms:7.2f} ms  {100 * ms / step_ms:5.1f}%")
+
+    result = {"benchmark": "profile_step", "batch_size": BATCH, "steps": steps,
+              "command": " ".join(["python", "benchmarks/profile_step.py"] + (argv or sys.argv[1:])),
+              "blas": kernels.blas_info(), "backend": kernels.get_backend(),
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                          "python": platform.python_version()},
+              "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "train_step_ms": step_ms, "predict_batch_ms": infer_ms, "layers": rows,
+              "train_by_kind_ms": dict(by_type)}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with atomic_open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {os.path.relpath(args.out)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
