@@ -7,7 +7,9 @@ For each layer of the course CNN (batch 32, float32, 3x3 "same" convolutions, 2x
   ``--repeats`` (the minimum is the least disturbed by other work on a shared machine);
 * GFLOP/s of the convolutions: ``2*N*OH*OW*KH*KW*C*F`` per forward, twice that per backward;
 * the fraction of this machine's GEMM peak, measured in the same run: the best GFLOP/s of a float32
-  ``2048 x 2048`` ``np.matmul``, timed before every layer (so a quiet moment anywhere counts).
+  ``2048 x 2048`` ``np.matmul``, timed before every layer (so a quiet moment anywhere counts);
+* the forward pass's matrix products alone (same chunk shapes, no im2col): their GFLOP/s and their share of
+  the Numba forward time, which says how much of a convolution is BLAS and how much is the rest.
 
 Targets (issue): Numba convolutions >= 10x the reference; >= 40% of the GEMM peak (forward + backward)
 for the 32->32 and 64->64 layers.
@@ -93,6 +95,25 @@ def layer_calls(kind, hw, c, f, batch, rng):
     }, None
 
 
+def forward_gemms(hw, c, f, batch, rng):
+    """The matrix products of ``numba_kernels.conv2d_forward`` alone: same chunks, same shapes, no im2col.
+
+    Timing them beside the whole forward pass splits it into BLAS time and the rest (the im2col gather, the
+    bias, the hand-overs between Numba's and OpenBLAS's threads).
+    """
+    width = 9 * c
+    ranges = numba_kernels._chunks(batch * hw, hw * width, 4, "bench_layers")
+    cols = rng.standard_normal(((ranges[0][1] - ranges[0][0]) * hw, width)).astype(np.float32)
+    k2d = rng.standard_normal((width, f)).astype(np.float32)
+    y = np.empty((batch * hw * hw, f), np.float32)
+
+    def gemms():
+        for t0, t1 in ranges:
+            np.matmul(cols[: (t1 - t0) * hw], k2d, out=y[t0 * hw : t1 * hw])
+
+    return gemms
+
+
 def run(repeats, batch, seed=0):
     rng = np.random.default_rng(seed)
     peaks = [gemm_peak()]
@@ -104,10 +125,14 @@ def run(repeats, batch, seed=0):
                 fn(module)
         peaks.append(gemm_peak())
         times = {(b, p): float("inf") for b in BACKENDS for p in calls}
+        gemms = forward_gemms(hw, c, f, batch, rng) if kind == "conv" else None
+        gemm_time = float("inf")
         for _ in range(repeats):  # alternate the backends so both see the same machine
             for phase, fn in calls.items():
                 for backend, module in BACKENDS.items():
                     times[backend, phase] = min(times[backend, phase], best_time(lambda: fn(module), 1))
+            if gemms is not None:
+                gemm_time = min(gemm_time, best_time(gemms, 1))
         row = {"layer": name, "kind": kind, "input": [batch, hw, hw, c], "filters": f if kind == "conv" else None}
         for backend in BACKENDS:
             for phase in calls:
@@ -117,6 +142,9 @@ def run(repeats, batch, seed=0):
         row["speedup_total"] = (sum(times["reference", p] for p in calls)
                                 / sum(times["numba", p] for p in calls))
         if flops is not None:
+            row["gemm_only_forward_ms"] = gemm_time * 1e3
+            row["gemm_only_forward_gflops"] = flops / gemm_time / 1e9
+            row["gemm_share_of_numba_forward"] = gemm_time / times["numba", "forward"]
             row["gflop_forward"] = flops / 1e9
             row["gflop_backward"] = 2 * flops / 1e9
             for backend in BACKENDS:
@@ -130,6 +158,7 @@ def run(repeats, batch, seed=0):
         if row["kind"] == "conv":
             for key in ("forward", "backward", "total"):
                 row[f"numba_{key}_peak_fraction"] = row[f"numba_{key}_gflops"] / peak
+            row["gemm_only_forward_peak_fraction"] = row["gemm_only_forward_gflops"] / peak
     return rows, peak, peaks
 
 

@@ -58,15 +58,19 @@ def layers_table(d):
     command = ("" if env is None else f"OPENBLAS_CORETYPE={env} ") + "python benchmarks/bench_layers.py"
     lines = [f"`{command}` (batch {d['batch']}, {d['dtype']}; OpenBLAS kernels: {blas.get('openblas_coretype')}; "
              f"GEMM peak measured in the same run with the same kernels: {d['gemm_peak_gflops']:.0f} GFLOP/s)", "",
-             "| layer | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s | % of GEMM peak |",
-             "|---|---|---|---|---|---|"]
+             "| layer | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s | % of GEMM peak "
+             "| forward GEMMs alone: % of peak | share of the Numba forward |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in d["layers"]:
         ref = r["reference_forward_ms"] + r["reference_backward_ms"]
         nb = r["numba_forward_ms"] + r["numba_backward_ms"]
         gf = r.get("numba_total_gflops")
         frac = r.get("numba_total_peak_fraction")
+        gemm = r.get("gemm_only_forward_peak_fraction")
+        share = r.get("gemm_share_of_numba_forward")
         lines.append(f"| {r['layer']} | {ref:.1f} | {nb:.1f} | {ref / nb:.1f}× | "
-                     f"{'' if gf is None else f'{gf:.0f}'} | {'' if frac is None else f'{100 * frac:.0f}%'} |")
+                     f"{'' if gf is None else f'{gf:.0f}'} | {'' if frac is None else f'{100 * frac:.0f}%'} | "
+                     f"{'' if gemm is None else f'{100 * gemm:.0f}%'} | {'' if share is None else f'{100 * share:.0f}%'} |")
     return "\n".join(lines)
 
 
