@@ -98,3 +98,20 @@ def test_update_readme_rewrites_a_stale_table_and_keeps_the_rest(tmp_path):
     assert text.startswith("intro\n<!-- report: bench_train.json -->\n") and text.endswith("\n<!-- /report -->\nafter\n")
     assert "| old | table |" not in text and report.render("bench_train.json") in text
     assert readme.stat().st_mode & 0o777 == 0o644
+
+
+def test_direct_convolution_probe_computes_the_convolution():
+    """The probe's two direct convolutions agree with the engine (so its GFLOP/s are of the right thing)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import probe_direct_conv as probe
+    finally:
+        sys.path.remove(str(BENCH))
+    import numpy as np
+
+    out = probe.probe(hw=6, c=3, f=5, batch=2, tile=3, repeats=1, rng=np.random.default_rng(0))
+    for name in ("loop", "blocked"):
+        assert out[name]["max_rel_diff"] < 1e-5
+        assert out[name]["gflops"] > 0
+    with pytest.raises(ValueError, match="must divide"):
+        probe.probe(hw=6, c=3, f=5, batch=2, tile=4, repeats=1, rng=np.random.default_rng(0))
