@@ -46,6 +46,8 @@ BATCH = 32
 
 
 def load_data(n_train, n_test):
+    """Fashion-MNIST as the workers use it (read by the parent process, which passes it on as a .npz file, so
+    a Keras or PyTorch worker never loads tinycnn)."""
     import numpy as np
 
     from tinycnn.datasets import fashion_mnist
@@ -54,7 +56,7 @@ def load_data(n_train, n_test):
     x = x[:n_train].reshape(-1, 28, 28, 1).astype("float32") / 255.0
     tx = tx[:n_test].reshape(-1, 28, 28, 1).astype("float32") / 255.0
     onehot = np.eye(10, dtype="float32")[y[:n_train]]
-    return x, onehot, y[:n_train].astype("int64"), tx
+    return {"x": x, "y": onehot, "labels": y[:n_train].astype("int64"), "tx": tx}
 
 
 # ------------------------------------------------------------------------------------------------- workers
@@ -84,7 +86,7 @@ def worker_keras(x, y, labels, tx, warm, steps):
     import keras
     import tensorflow as tf
 
-    from compare_keras import keras_course_cnn  # the same Keras model as the side-by-side comparison
+    from keras_models import keras_course_cnn  # the same Keras model as the side-by-side comparison
 
     model = keras_course_cnn(keras, dropout=0.5)
     lr = keras.optimizers.schedules.InverseTimeDecay(0.01, 1, 0.01 / 25)
@@ -148,13 +150,17 @@ def worker_torch(x, y, labels, tx, warm, steps):
 WORKERS = {"tinycnn": worker_tinycnn, "keras": worker_keras, "torch": worker_torch}
 
 
-def run_worker(name, steps, infer, warm_steps):
+def run_worker(name, data_path, steps, warm_steps):
+    import numpy as np
+
     warm = warm_steps * BATCH
-    x, y, labels, tx = load_data(warm + steps * BATCH, infer)
+    with np.load(data_path) as data:
+        x, y, labels, tx = (data[k] for k in ("x", "y", "labels", "tx"))
     train, inference, info = WORKERS[name](x, y, labels, tx, warm, steps)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"framework": name, "train_images_per_s": steps * BATCH / train,
-                      "infer_images_per_s": len(tx) / inference, "peak_rss_mib": rss_mib, **info}))
+                      "infer_images_per_s": len(tx) / inference, "peak_rss_mib": rss_mib,
+                      "tinycnn_loaded": "tinycnn" in sys.modules, **info}))
 
 
 def first_step_worker():
@@ -242,11 +248,12 @@ def main(argv=None):
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--first-step", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        return run_worker(args.worker, args.steps, args.infer, args.warmup)
+        return run_worker(args.worker, args.data, args.steps, args.warmup)
     if args.first_step:
         return first_step_worker()
 
@@ -257,17 +264,25 @@ def main(argv=None):
         frameworks = ["tinycnn", "keras"] + (["torch"] if importlib.util.find_spec("torch") else [])
     variants = [(name, ct) for name in frameworks
                 for ct in (args.tinycnn_blas if name == "tinycnn" else ["env"])]
+    import numpy as np
+
+    data_dir = tempfile.mkdtemp(prefix="tinycnn-bench-train-")
+    data_path = os.path.join(data_dir, "data.npz")
+    np.savez(data_path, **load_data((args.warmup + args.steps) * BATCH, args.infer))
     rows = []
-    for r in range(args.rounds):
-        for name, coretype in variants:
-            res = spawn(["--worker", name, "--steps", str(args.steps), "--infer", str(args.infer),
-                         "--warmup", str(args.warmup)], env=blas_env(coretype))
-            res["framework"], res["round"] = label(name, coretype), r
-            rows.append(res)
-            blas = res.get("blas", {}).get("openblas_coretype")
-            print(f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
-                  f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB"
-                  + (f"   OpenBLAS kernels: {blas}" if blas else ""), flush=True)
+    try:
+        for r in range(args.rounds):
+            for name, coretype in variants:
+                res = spawn(["--worker", name, "--data", data_path, "--steps", str(args.steps),
+                             "--warmup", str(args.warmup)], env=blas_env(coretype))
+                res["framework"], res["round"] = label(name, coretype), r
+                rows.append(res)
+                blas = res.get("blas", {}).get("openblas_coretype")
+                print(f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
+                      f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB"
+                      + (f"   OpenBLAS kernels: {blas}" if blas else ""), flush=True)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
     names = [label(n, ct) for n, ct in variants]
     keys = ("train_images_per_s", "infer_images_per_s", "peak_rss_mib")
     med = {name: {k: statistics.median(row[k] for row in rows if row["framework"] == name) for k in keys}

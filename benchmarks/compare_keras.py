@@ -41,8 +41,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for path in (ROOT, HERE):  # tinycnn from this checkout; keras_models beside this file
+    if path not in sys.path:
+        sys.path.insert(0, path)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tinycnn  # noqa: E402
@@ -52,6 +53,8 @@ from tinycnn.callbacks import Callback  # noqa: E402
 from tinycnn.models import Sequential  # noqa: E402
 from tinycnn.optimizers import SGD  # noqa: E402
 from tinycnn.utils import atomic_open, set_random_seed, to_categorical  # noqa: E402
+
+from keras_models import keras_course_cnn, keras_regressor  # noqa: E402  (tinycnn-free, see there)
 
 FRAMEWORKS = ("tinycnn", "keras")
 
@@ -65,29 +68,9 @@ def tiny_course_cnn(dropout):
     return build(dropout=dropout)
 
 
-def keras_course_cnn(keras, dropout):
-    L = keras.layers
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(), L.Dense(512), L.Activation("relu"), L.BatchNormalization(), L.Dropout(dropout),
-        L.Dense(10), L.Activation("softmax"),
-    ])
-
-
 def tiny_regressor(n_features):
     return Sequential([tl.Dense(64, activation="relu", input_shape=(n_features,)), tl.Dense(64, activation="relu"),
                        tl.Dense(1)])
-
-
-def keras_regressor(keras, n_features):
-    return keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(64, activation="relu"),
-                             keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
 
 
 # ----------------------------------------------------------------------------------------------- data

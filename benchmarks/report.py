@@ -174,8 +174,9 @@ def update_readme(path):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv == ["--update-readme"]:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(RESULTS)))
-        n = update_readme(os.path.join(os.path.dirname(os.path.dirname(RESULTS)), "README.md"))
+        root = os.path.dirname(os.path.dirname(RESULTS))
+        sys.path.insert(0, root)  # tinycnn.utils.atomic_open from this checkout
+        n = update_readme(os.path.join(root, "README.md"))
         print(f"README.md: {n} tables rendered from benchmarks/results/")
         return 0
     if argv:

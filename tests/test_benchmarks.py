@@ -34,6 +34,8 @@ def test_bench_train_side_by_side_records_ratios_and_blas(tmp_path):
     for row in d["rounds"]:
         assert row["train_images_per_s"] > 0 and row["infer_images_per_s"] > 0 and row["peak_rss_mib"] > 0
     tiny = [r for r in d["rounds"] if r["framework"] == "tinycnn"]
+    # each worker holds only its own framework (its peak memory is that framework's)
+    assert [r["tinycnn_loaded"] for r in d["rounds"]] == [True, False] * 2
     assert all(r["blas"]["OPENBLAS_CORETYPE"] == os.environ.get("OPENBLAS_CORETYPE") for r in tiny)
     # the ratios are what the two rounds measured, not something else
     per_round = d["per_round_ratios_vs_keras"]["tinycnn"]["train"]
