@@ -5,10 +5,14 @@ Every kernel of :mod:`tinycnn.kernels.numba_kernels` is compared with its twin i
 and float64. Two implementations of ours agreeing proves nothing about the math itself (the Keras parity
 tests do that); these tests prove the fast engine is a faithful copy of the textbook one.
 
+The convolutions have two routes (``numba_kernels.DIRECT``): direct register tiles (:mod:`tinycnn.kernels.simd`)
+where the output channels are whole vectors, im2col + BLAS elsewhere. The random cases run under both.
+
 Tolerances: the two sides sum the same products in different orders (BLAS blocking, chunks), so they
 differ by rounding only. We allow ``rtol`` plus an ``atol`` relative to the largest value of the result
 (an element that cancels to ~0 carries the rounding error of its large terms).
 """
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,11 +24,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycnn.kernels import numba_kernels, reference
+from tinycnn.kernels import numba_kernels, reference, simd
 
 REPO = Path(__file__).resolve().parents[1]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 SETTINGS = settings(max_examples=25, deadline=None)
+ROUTES = ["direct", "im2col"]
+needs_jit = pytest.mark.skipif(not simd.enabled(), reason="the direct route is compiled LLVM IR")
+
+
+@contextlib.contextmanager
+def route(name):
+    """Run the convolutions on one route: ``"direct"`` (where it applies) or ``"im2col"`` (everywhere)."""
+    saved = numba_kernels.DIRECT
+    numba_kernels.DIRECT = name == "direct" and simd.enabled()
+    try:
+        yield
+    finally:
+        numba_kernels.DIRECT = saved
 
 
 def assert_close(actual, expected, dtype):
@@ -53,8 +70,10 @@ def conv_cases(draw):
     h = draw(st.integers(lo[0], lo[0] + 8))
     w = draw(st.integers(lo[1], lo[1] + 8))
     n = draw(st.integers(1, 3))
-    c = draw(st.sampled_from([1, 3, 8, 11]))  # < 8 and >= 8: both copy paths of the gathers
-    f = draw(st.sampled_from([1, 4, 8, 13]))
+    # < 8 and >= 8: both copy paths of the gathers; multiples of 16 (8 in float64): the direct route,
+    # with one or two vectors per tile (48 = 2 + 1 vectors of 16).
+    c = draw(st.sampled_from([1, 3, 8, 11, 16, 32]))
+    f = draw(st.sampled_from([1, 4, 8, 13, 16, 32, 48]))
     (oh, ow), pads = reference.conv_geometry((h, w), (kh, kw), strides, dilation, padding)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
@@ -64,35 +83,43 @@ def conv_cases(draw):
     return dtype, x, kernel, bias, dy, strides, pads, dilation
 
 
+@pytest.mark.parametrize("path", ROUTES)
 @SETTINGS
-@given(conv_cases())
-def test_conv2d_forward_matches_reference(case):
+@given(case=conv_cases())
+def test_conv2d_forward_matches_reference(path, case):
     dtype, x, kernel, bias, _, strides, pads, dilation = case
     expected = reference.conv2d_forward(x, kernel, bias, strides, pads, dilation)
-    assert_close(numba_kernels.conv2d_forward(x, kernel, bias, strides, pads, dilation), expected, dtype)
+    with route(path):
+        actual = numba_kernels.conv2d_forward(x, kernel, bias, strides, pads, dilation)
+    assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("path", ROUTES)
 @SETTINGS
-@given(conv_cases())
-def test_conv2d_backward_input_matches_reference(case):
+@given(case=conv_cases())
+def test_conv2d_backward_input_matches_reference(path, case):
     dtype, x, kernel, _, dy, strides, pads, dilation = case
     expected = reference.conv2d_backward_input(dy, kernel, x.shape, strides, pads, dilation)
-    actual = numba_kernels.conv2d_backward_input(dy, kernel, x.shape, strides, pads, dilation)
+    with route(path):
+        actual = numba_kernels.conv2d_backward_input(dy, kernel, x.shape, strides, pads, dilation)
     assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("path", ROUTES)
 @SETTINGS
-@given(conv_cases())
-def test_conv2d_backward_kernel_matches_reference(case):
+@given(case=conv_cases())
+def test_conv2d_backward_kernel_matches_reference(path, case):
     dtype, x, kernel, _, dy, strides, pads, dilation = case
     expected = reference.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, dilation)
-    actual = numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, dilation)
+    with route(path):
+        actual = numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, dilation)
     assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("path", ROUTES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("c, f", [(1, 8), (8, 8), (8, 16), (16, 12)])
-def test_conv2d_course_shapes_match_reference(dtype, c, f):
+@pytest.mark.parametrize("c, f", [(1, 8), (8, 8), (8, 16), (16, 12), (1, 32), (32, 32), (32, 64), (64, 64)])
+def test_conv2d_course_shapes_match_reference(path, dtype, c, f):
     """The shapes the course trains (3x3, "same", stride 1), small: both input-gradient routes (F <= C
     gathers, F > C scatters) and both copy paths (C < 8 element loops, C >= 8 slices)."""
     rng = np.random.default_rng(c * f)
@@ -101,12 +128,43 @@ def test_conv2d_course_shapes_match_reference(dtype, c, f):
     bias = rng.standard_normal(f).astype(dtype)
     dy = rng.standard_normal((3, 10, 10, f)).astype(dtype)
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
-    assert_close(numba_kernels.conv2d_forward(x, kernel, bias, *args),
-                 reference.conv2d_forward(x, kernel, bias, *args), dtype)
-    assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
-                 reference.conv2d_backward_input(dy, kernel, x.shape, *args), dtype)
-    assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
-                 reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), dtype)
+    with route(path):
+        assert_close(numba_kernels.conv2d_forward(x, kernel, bias, *args),
+                     reference.conv2d_forward(x, kernel, bias, *args), dtype)
+        assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+                     reference.conv2d_backward_input(dy, kernel, x.shape, *args), dtype)
+        assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+                     reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), dtype)
+
+
+@needs_jit
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_course_convolutions_take_the_direct_route(dtype):
+    """The course's layers (32 and 64 filters) must not silently fall back to im2col: it is 2-3x slower."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 14, 14, 32)).astype(dtype)
+    kernel = rng.standard_normal((3, 3, 32, 64)).astype(dtype)
+    dy = rng.standard_normal((2, 14, 14, 64)).astype(dtype)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1))
+    calls = {
+        "conv2d_forward": lambda: numba_kernels.conv2d_forward(x, kernel, None, *args),
+        "conv2d_backward_input": lambda: numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+        "conv2d_backward_kernel": lambda: numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+    }
+    for name, call in calls.items():
+        call()
+        info = numba_kernels.buffer_info()
+        assert (info["kernel"], info["route"]) == (name, "direct")
+
+
+def test_direct_route_is_off_without_the_jit_or_when_switched_off():
+    """``TINYCNN_DIRECT=0`` selects im2col everywhere (a fresh interpreter reads it at import)."""
+    script = ("import numpy as np; from tinycnn.kernels import numba_kernels as nk; assert not nk.DIRECT; "
+              "x = np.ones((1, 4, 4, 16), np.float32); k = np.ones((3, 3, 16, 16), np.float32); "
+              "nk.conv2d_forward(x, k, None, (1, 1), (1, 1, 1, 1), (1, 1)); "
+              "assert nk.buffer_info()['route'] == 'im2col'")
+    env = {**os.environ, "TINYCNN_DIRECT": "0"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=REPO)
 
 
 def test_conv2d_accepts_non_contiguous_inputs():
@@ -184,8 +242,9 @@ def test_pool2d_rejects_unknown_mode():
 # ----------------------------------------------------------------------------------------------------
 # The im2col scratch buffer stays bounded, and results never alias it
 # ----------------------------------------------------------------------------------------------------
-def test_large_batch_is_processed_in_bounded_chunks():
+def test_large_batch_is_processed_in_bounded_chunks(monkeypatch):
     """A batch whose im2col matrix exceeds the limit is cut into chunks no bigger than the limit."""
+    monkeypatch.setattr(numba_kernels, "DIRECT", False)
     limit = numba_kernels.IM2COL_LIMIT_BYTES
     per_image = 12 * 12 * 3 * 3 * 8 * 4  # rows (OH*OW) x width (KH*KW*C) x float32
     n = 2 * (limit // per_image) + 3  # more than twice the limit
@@ -204,6 +263,7 @@ def test_large_batch_is_processed_in_bounded_chunks():
 
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])  # (2, 2): the col2im path of the input gradient
 def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
+    monkeypatch.setattr(numba_kernels, "DIRECT", False)
     monkeypatch.setattr(numba_kernels, "IM2COL_LIMIT_BYTES", 4096)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((5, 6, 6, 8))
@@ -225,6 +285,36 @@ def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
         assert info["lines"] == lines and info["chunk_lines"] == per_chunk
         assert info["chunks"] == -(-lines // per_chunk) >= 2 and info["chunk_bytes"] <= 4096
         assert_close(actual, call(reference), np.float64)
+
+
+@needs_jit
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
+def test_direct_route_pads_in_bounded_chunks(monkeypatch, strides):
+    """The direct route's only temporary, the zero-padded copy of the images, is cut into chunks too."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 6, 6, 16)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    (oh, ow), pads = reference.conv_geometry((6, 6), (3, 3), strides, (1, 1), "same")
+    dy = rng.standard_normal((7, oh, ow, 16)).astype(np.float32)
+    padded_image = 8 * 8 * 16 * 4  # (6 + 2) x (6 + 2) pixels x 16 channels x float32 (x, or dy at stride 1)
+    if strides == (2, 2):  # "same" at stride 2 pads 6 -> 7 (0 before, 1 after)
+        padded_image = 7 * 7 * 16 * 4
+    monkeypatch.setattr(numba_kernels, "IM2COL_LIMIT_BYTES", 3 * padded_image)
+    calls = {
+        "conv2d_forward": lambda m: m.conv2d_forward(x, kernel, None, strides, pads, (1, 1)),
+        "conv2d_backward_kernel": lambda m: m.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, (1, 1)),
+    }
+    if strides == (1, 1):
+        calls["conv2d_backward_input"] = lambda m: m.conv2d_backward_input(dy, kernel, x.shape, strides, pads,
+                                                                           (1, 1))
+    for name, call in calls.items():
+        with route("direct"):
+            actual = call(numba_kernels)
+        info = numba_kernels.buffer_info()
+        assert (info["kernel"], info["route"], info["images"]) == (name, "direct", 7)
+        assert info["chunk_images"] == 3 and info["chunks"] == 3 and info["chunk_bytes"] == 3 * padded_image
+        assert all(size <= 3 * padded_image for size in info["scratch_bytes"].values())
+        assert_close(actual, call(reference), np.float32)
 
 
 def test_results_do_not_alias_the_scratch_buffer():

@@ -75,7 +75,9 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from . import simd  # noqa: E402
 from .reference import POOL_MODES  # noqa: E402
+from .simd import INIT_BIAS, INIT_LOAD, INIT_ZERO, TILE_ROWS, VECTOR_BYTES, tile  # noqa: E402
 
 # Prefer OpenMP over TBB/workqueue when Numba has not chosen yet (TBB is absent on most installs anyway).
 if numba.config.THREADING_LAYER == "default":
@@ -89,11 +91,17 @@ __all__ = [
     "pool2d_backward",
     "buffer_info",
     "IM2COL_LIMIT_BYTES",
+    "DIRECT",
 ]
 
 #: Largest im2col scratch matrix (bytes); a bigger batch is processed in chunks of image rows. 2 MiB is
 #: both the memory bound and the speed optimum measured here (see "Bounded, cache-sized buffers").
 IM2COL_LIMIT_BYTES = 2 * 2**20
+
+#: Use the direct (register-tiled, no im2col) convolutions where they apply (see "Direct convolutions"
+#: above). ``TINYCNN_DIRECT=0`` in the environment, or setting this to False, forces the im2col + BLAS route
+#: everywhere; ``NUMBA_DISABLE_JIT=1`` forces it too (the tiles are LLVM IR, which plain Python cannot run).
+DIRECT = simd.enabled() and os.environ.get("TINYCNN_DIRECT", "1").strip() != "0"
 
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
 _pjit = njit(cache=True, parallel=True, error_model="numpy")
@@ -330,6 +338,99 @@ def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
                                 dx[n, r, q, k] += share[k] * x[n, r, q, k]
 
 
+# ----------------------------------------------------------------------------------------------------
+# Direct convolutions: register tiles read straight from the (padded) image; see "Direct convolutions".
+# ----------------------------------------------------------------------------------------------------
+def _rows_for(remaining):
+    """The tallest tile in ``simd.TILE_ROWS`` with at most ``remaining`` rows (rows are split greedily)."""
+    for rows in TILE_ROWS:
+        if rows <= remaining:
+            return rows
+    return 1
+
+
+def _pad(x, n0, pt, pl, xp):
+    """``xp[m] = x[n0 + m]`` shifted down by ``pt`` rows and right by ``pl`` columns, zeros all around."""
+    h, w = x.shape[1], x.shape[2]
+    hp = xp.shape[1]
+    for t in prange(xp.shape[0] * hp):
+        m, r = t // hp, t % hp
+        row = xp[m, r]  # (Wp, C)
+        if r < pt or r >= pt + h:
+            row[:, :] = 0
+        else:
+            row[:pl, :] = 0
+            row[pl:pl + w, :] = x[n0 + m, r - pt]
+            row[pl + w:, :] = 0
+
+
+def _conv_tiles(xp, kernel, bias, init, sh, sw, dh, dw, y):
+    """``y[m, i, j, :] = sum_{a, b, c} xp[m, i*SH + a*DH, j*SW + b*DW, c] * kernel[a, b, c, :]`` (+ bias).
+
+    The convolution of an already padded ``xp`` as a matrix product whose rows are output pixels and whose
+    columns are ``(a, b, c)``, computed tile by tile (:func:`simd.tile`): a tile is ``MR`` neighbouring pixels
+    of one output row (``MR`` from ``TILE_ROWS``, greedily: a row of 28 is two tiles of 14) times one or two
+    vectors of filters. Its loop nest runs over ``a`` (stride ``DH`` rows of ``xp``; ``KW*C*F`` in
+    ``kernel``), ``b`` (``DW`` pixels; ``C*F``) and ``c`` (1; ``F``); its rows lie ``SW`` pixels apart.
+    ``init`` is ``INIT_BIAS`` (start from ``bias``) or ``INIT_ZERO``. ``F`` must be a multiple of the
+    vector length. Parallel over output rows ``(m, i)``.
+    """
+    n_img, oh, ow, f = y.shape
+    hp, wp, c = xp.shape[1], xp.shape[2], xp.shape[3]
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    xf, kf, yf = xp.reshape(xp.size), kernel.reshape(kernel.size), y.reshape(y.size)
+    vl = VECTOR_BYTES // xp.itemsize
+    for t in prange(n_img * oh):
+        m, i = t // oh, t % oh
+        j0 = 0
+        while j0 < ow:
+            mr = _rows_for(ow - j0)
+            x0 = ((m * hp + i * sh) * wp + j0 * sw) * c
+            y0 = ((m * oh + i) * ow + j0) * f
+            f0 = 0
+            while f0 < f:
+                nv = 2 if f - f0 >= 2 * vl else 1
+                tile(mr, nv, xf, x0, sw * c, dh * wp * c, dw * c, 1, kh, kw, c,
+                     kf, f0, kw * c * f, c * f, f,
+                     yf, y0 + f0, f, init, bias, f0)
+                f0 += nv * vl
+            j0 += mr
+
+
+def _kernel_grad_tiles(xp, dy, sh, sw, dh, dw, parts):
+    """``parts[t, a, b, c, :] += sum_{m, i, j} xp[m, i*SH + a*DH, j*SW + b*DW, c] * dy[m, i, j, :]``.
+
+    The kernel gradient as a matrix product whose rows are ``(a, b, c)`` and whose long inner dimension is
+    the output pixels ``(i, j)``: a tile is ``MR`` neighbouring channels ``c`` of one tap ``(a, b)`` (rows 1
+    apart in ``xp``) times one or two vectors of filters, its loop nest running over ``i`` and ``j``. Thread
+    ``t`` of ``T = parts.shape[0]`` takes the images ``m = t, t + T, ...`` into its own partial sum (the
+    caller adds the ``T`` parts); one image's ``xp`` and ``dy`` stay in cache while all its tiles run.
+    """
+    n_img, oh, ow, f = dy.shape
+    hp, wp, c = xp.shape[1], xp.shape[2], xp.shape[3]
+    threads, kh, kw = parts.shape[0], parts.shape[1], parts.shape[2]
+    xf, dyf = xp.reshape(xp.size), dy.reshape(dy.size)
+    vl = VECTOR_BYTES // xp.itemsize
+    for t in prange(threads):
+        part = parts[t].reshape(kh * kw * c * f)
+        for m in range(t, n_img, threads):
+            for a in range(kh):
+                for b in range(kw):
+                    c0 = 0
+                    while c0 < c:
+                        mr = _rows_for(c - c0)
+                        x0 = ((m * hp + a * dh) * wp + b * dw) * c + c0
+                        k0 = ((a * kw + b) * c + c0) * f
+                        f0 = 0
+                        while f0 < f:
+                            nv = 2 if f - f0 >= 2 * vl else 1
+                            tile(mr, nv, xf, x0, 1, sh * wp * c, sw * c, 0, oh, ow, 1,
+                                 dyf, m * oh * ow * f + f0, ow * f, f, 0,
+                                 part, k0 + f0, f, INIT_LOAD, part, 0)
+                            f0 += nv * vl
+                        c0 += mr
+
+
 # The two block helpers are compiled first and inlined into the kernels that call them.
 _copy_block = njit(cache=True, inline="always")(_copy_block)
 _zero_block = njit(cache=True, inline="always")(_zero_block)
@@ -338,6 +439,10 @@ dy2col_kernel = _pjit(_dy2col)
 col2im_kernel = _pjit(_col2im)
 pool_forward_kernel = _pjit(_pool_forward)
 pool_backward_kernel = _pjit(_pool_backward)
+_rows_for = njit(cache=True, inline="always")(_rows_for)
+pad_kernel = _pjit(_pad)
+conv_tiles_kernel = _pjit(_conv_tiles)
+kernel_grad_tiles_kernel = _pjit(_kernel_grad_tiles)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -373,6 +478,7 @@ def _chunks(lines, line_elements, itemsize, kernel):
     ranges = [] if empty else [(t0, min(t0 + step, lines)) for t0 in range(0, lines, step)]
     _local.last = {
         "kernel": kernel,
+        "route": "im2col",
         "lines": lines,
         "chunk_lines": step,
         "chunks": len(ranges),
@@ -397,6 +503,48 @@ def buffer_info():
 def _float_dtype(*arrays):
     dtype = np.result_type(*arrays)
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _direct_applies(dtype, channels_out):
+    """The direct route applies: compiled kernels, float32/float64, output channels a whole number of vectors."""
+    return (DIRECT and dtype in (np.float32, np.float64)
+            and channels_out % (VECTOR_BYTES // dtype.itemsize) == 0)
+
+
+def _image_chunks(n, image_bytes, kernel):
+    """Split ``n`` images into chunks whose padded copy fits in ``IM2COL_LIMIT_BYTES`` (at least one image).
+
+    The direct route's only big temporary is a zero-padded copy of a chunk of images (about the size of
+    the input, not ``KH*KW`` times it as an im2col matrix). Records the split for :func:`buffer_info`.
+    """
+    step = int(max(1, min(n, IM2COL_LIMIT_BYTES // max(image_bytes, 1))))
+    ranges = [(n0, min(n0 + step, n)) for n0 in range(0, n, step)]
+    _local.last = {"kernel": kernel, "route": "direct", "images": n, "chunk_images": step,
+                   "chunks": len(ranges), "chunk_bytes": step * image_bytes, "limit_bytes": IM2COL_LIMIT_BYTES}
+    return ranges
+
+
+def _padded(x, n0, n1, pads_before, size, dtype):
+    """Images ``x[n0:n1]`` zero-padded to ``size = (Hp, Wp)``, ``pads_before = (top, left)``: a view of
+    ``x`` when nothing needs padding, else this thread's scratch buffer filled by :func:`_pad`."""
+    (pt, pl), (hp, wp) = pads_before, size
+    if pt == 0 and pl == 0 and (hp, wp) == x.shape[1:3]:
+        return x[n0:n1]
+    xp = _scratch((n1 - n0) * hp, wp * x.shape[3], dtype).reshape(n1 - n0, hp, wp, x.shape[3])
+    pad_kernel(x, n0, pt, pl, xp)
+    return xp
+
+
+def _direct_conv(x, kernel, bias, strides, dilation, pads_before, size, y, kernel_name):
+    """``y = conv(pad(x), kernel) (+ bias)`` by :func:`_conv_tiles`, a chunk of images at a time."""
+    dtype = y.dtype
+    init = INIT_ZERO if bias is None else INIT_BIAS
+    bias = kernel.reshape(kernel.size) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    image_bytes = size[0] * size[1] * x.shape[3] * dtype.itemsize
+    for n0, n1 in _image_chunks(x.shape[0], image_bytes, kernel_name):
+        xp = _padded(x, n0, n1, pads_before, size, dtype)
+        conv_tiles_kernel(xp, kernel, bias, init, strides[0], strides[1], dilation[0], dilation[1], y[n0:n1])
+    return y
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -427,6 +575,10 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     oh = (h + pt + pb - (kh - 1) * dh - 1) // sh + 1
     ow = (w + pl + pr - (kw - 1) * dw - 1) // sw + 1
     y = np.empty((n, oh, ow, f), dtype=dtype)
+    if _direct_applies(dtype, f):
+        kernel = np.ascontiguousarray(kernel, dtype=dtype)
+        return _direct_conv(x, kernel, bias, (sh, sw), (dh, dw), (pt, pl), (h + pt + pb, w + pl + pr), y,
+                            "conv2d_forward")
     y2d = y.reshape(n * oh * ow, f)
     width = kh * kw * c
     for t0, t1 in _chunks(n * oh, ow * width, dtype.itemsize, "conv2d_forward"):
@@ -458,7 +610,15 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
     n, oh, ow, _ = dy.shape
     dy2d = np.ascontiguousarray(dy, dtype=dtype).reshape(n * oh * ow, f)
     (sh, sw), (dh, dw) = strides, dilation
-    pt, _, pl, _ = pads
+    pt, pb, pl, pr = pads
+    if _direct_applies(dtype, f):
+        dy = np.ascontiguousarray(dy, dtype=dtype)
+        h, w = x.shape[1] + pt + pb, x.shape[2] + pl + pr
+        parts = np.zeros((numba.get_num_threads(), kh, kw, c, f), dtype=dtype)
+        for n0, n1 in _image_chunks(n, h * w * c * dtype.itemsize, "conv2d_backward_kernel"):
+            xp = _padded(x, n0, n1, (pt, pl), (h, w), dtype)
+            kernel_grad_tiles_kernel(xp, dy[n0:n1], sh, sw, dh, dw, parts)
+        return parts.sum(axis=0)
     width = kh * kw * c
     dk = np.zeros((width, f), dtype=dtype)
     part = np.empty((width, f), dtype=dtype)
@@ -512,6 +672,15 @@ def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
     kernel = np.ascontiguousarray(kernel, dtype=dtype)
     (sh, sw), (dh, dw) = strides, dilation
     pt, _, pl, _ = pads
+    # Stride 1: dx is the forward convolution of dy, zero-padded by (KH-1)*DH - pt on top (and so on), with
+    # the flipped, transposed kernel kt[a', b', f, c] = kernel[KH-1-a', KW-1-b', c, f] (module docstring).
+    top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
+    size = (h + (kh - 1) * dh, w + (kw - 1) * dw)
+    if (sh == 1 and sw == 1 and _direct_applies(dtype, c) and min(top, left) >= 0
+            and size[0] - top - oh >= 0 and size[1] - left - ow >= 0):
+        kt = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+        dx = np.empty((n, h, w, c), dtype=dtype)
+        return _direct_conv(dy, kt, None, (1, 1), (dh, dw), (top, left), size, dx, "conv2d_backward_input")
     if sh == 1 and sw == 1 and f <= c:
         # Kt[(a, b', f), c] = kernel[a, KW - 1 - b', c, f]: the transposed taps, rows in the order of
         # _dy2col's columns (each kernel row reversed).
