@@ -182,3 +182,53 @@ def test_regression_with_mse_and_mae_metrics():
     history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.05
     assert isinstance(model.loss, losses.MeanSquaredError)
+
+
+@pytest.mark.parametrize("first", ["conv", "dense"])
+def test_first_layer_skips_its_input_gradient_while_training(first):
+    """``fit`` asks the first layer for no ``dx`` (layers.base); its weight gradients and the step do not change,
+    and the layer answers ``dx`` again afterwards."""
+    set_random_seed(5)
+    rng = np.random.default_rng(5)
+    if first == "conv":
+        layers = [Conv2D(16, 3, padding="same", input_shape=(6, 6, 2), dtype="float64"), Flatten(dtype="float64"),
+                  Dense(3, activation="softmax", dtype="float64")]
+        x = rng.standard_normal((4, 6, 6, 2))
+    else:
+        layers = [Dense(16, activation="relu", input_shape=(2,), dtype="float64"),
+                  Dense(3, activation="softmax", dtype="float64")]
+        x = rng.standard_normal((4, 2))
+    y = to_categorical(rng.integers(0, 3, 4), 3)
+    model = Sequential(layers)
+    model.compile(optimizer=SGD(0.1), loss="categorical_crossentropy")
+    model.build((None,) + x.shape[1:])
+    start = model.get_weights()
+    # The same step by hand, asking every layer for dx.
+    out = x
+    for layer in model.layers:
+        out = layer.forward(out, training=True)
+    d = model.layers[-1].backward_logits((out - y) / len(x))
+    for layer in model.layers[-2::-1]:
+        d = layer.backward(d)
+    assert d is not None and d.shape == x.shape
+    expected = [g.copy() for g in model.layers[0].grads.values()]
+    calls = []
+    original = type(model.layers[0]).backward
+
+    def spy(self, dy):
+        result = original(self, dy)
+        calls.append(result)
+        return result
+
+    type(model.layers[0]).backward = spy
+    try:
+        model.train_on_batch(x, y)
+    finally:
+        type(model.layers[0]).backward = original
+    assert len(calls) == 1 and calls[0] is None  # called once, and no dx computed
+    for g, e in zip(model.layers[0].grads.values(), expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    assert model.layers[0].input_gradient is True  # restored: used on its own, the layer returns dx
+    model.set_weights(start)
+    out = model.layers[0].forward(x, training=True)
+    assert model.layers[0].backward(np.ones_like(out)).shape == x.shape

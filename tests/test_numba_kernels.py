@@ -417,3 +417,35 @@ def test_blas_info_reports_the_openblas_kernels_in_use(coretype, expected):
     assert info["OPENBLAS_CORETYPE"] == coretype
     assert info["openblas_coretype"] == expected
     assert info["blas_threads"] >= 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# Dense: the matrix products by tiles (columns padded to whole vectors), or BLAS with DIRECT off
+# ----------------------------------------------------------------------------------------------------
+@st.composite
+def dense_cases(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    n = draw(st.sampled_from([0, 1, 3, 14, 15, 32, 33]))  # row bands of 14: whole, partial, empty
+    d_in = draw(st.sampled_from([0, 1, 5, 64, 100]))
+    units = draw(st.sampled_from([1, 10, 16, 32, 48, 512]))  # padded to vectors or not, 1 or 2 per tile
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, d_in)).astype(dtype)
+    kernel = rng.standard_normal((d_in, units)).astype(dtype)
+    bias = draw(st.sampled_from([None, rng.standard_normal(units).astype(dtype)]))
+    dz = rng.standard_normal((n, units)).astype(dtype)
+    return dtype, x, kernel, bias, dz
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@SETTINGS
+@given(case=dense_cases())
+def test_dense_kernels_match_reference(path, case):
+    dtype, x, kernel, bias, dz = case
+    with route(path):
+        forward = numba_kernels.dense_forward(x, kernel, bias)
+        d_input = numba_kernels.dense_backward_input(dz, kernel)
+        d_kernel = numba_kernels.dense_backward_kernel(dz, x)
+    assert_close(forward, reference.dense_forward(x, kernel, bias), dtype)
+    assert_close(d_input, reference.dense_backward_input(dz, kernel), dtype)
+    assert_close(d_kernel, reference.dense_backward_kernel(dz, x), dtype)
+    assert d_input.flags.c_contiguous and forward.flags.c_contiguous

@@ -5,7 +5,7 @@ One training step on a batch ``(x, y)`` is the whole of backpropagation::
     a_0 = x;   a_l = layer_l.forward(a_{l-1}, training=True)        forward, each layer caches what it needs
     L   = loss(y, a_L)                                              the batch mean
     d_L = dL/da_L                     (or (p - y) / N at the logits, for softmax + cross-entropy)
-    d_{l-1} = layer_l.backward(d_l)                                 fills layer_l.grads
+    d_{l-1} = layer_l.backward(d_l)                                 fills layer_l.grads (d_0 is skipped)
     optimizer.apply_gradients(every (grad, param) pair)
 
 >>> import numpy as np
@@ -327,8 +327,16 @@ class Sequential:
                     layers = self.layers[-2::-1]
                 else:
                     layers = self.layers[::-1]
+                first = self.layers[0]
                 for layer in layers:
-                    d = layer.backward(d)
+                    if layer is first:  # its dx would go nowhere: let it skip computing it (layers.base)
+                        first.input_gradient = False
+                        try:
+                            d = layer.backward(d)
+                        finally:
+                            first.input_gradient = True
+                    else:
+                        d = layer.backward(d)
                 pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._params()]
                 if all(np.isfinite(g.sum()) for g, _ in pairs):
                     weights = [w for _, w in pairs]

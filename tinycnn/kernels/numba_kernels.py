@@ -67,7 +67,10 @@ Every kernel is written as a plain Python function ``_name`` and compiled with `
 import os
 
 # Must happen before Numba starts its OpenMP layer (first parallel call) -- see "Threads" above.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+if os.environ.get("TINYCNN_DIRECT", "1").strip() != "0":
+    os.environ.setdefault("GOMP_SPINCOUNT", "100000")  # no BLAS in the engine: idle threads spin ~3 ms
+else:
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # im2col + BLAS: idle threads must not spin
 
 import threading  # noqa: E402
 
@@ -89,6 +92,9 @@ __all__ = [
     "conv2d_backward_kernel",
     "pool2d_forward",
     "pool2d_backward",
+    "dense_forward",
+    "dense_backward_input",
+    "dense_backward_kernel",
     "buffer_info",
     "IM2COL_LIMIT_BYTES",
     "DIRECT",
@@ -431,6 +437,33 @@ def _kernel_grad_tiles(xp, dy, sh, sw, dh, dw, parts):
                         c0 += mr
 
 
+def _gemm_tiles(a, a_row, a_k, m, k, b, c, bias, init):
+    """``c[i, :] = sum_q a[i*a_row + q*a_k] * b[q, :]`` (+ ``bias``) for ``i < M``: a matrix product by tiles.
+
+    ``a`` is a flat array read with strides, so a transposed matrix is read in place (``a_row = 1``);
+    ``b`` is ``(K, N)`` and ``c`` ``(M, N)``, both C-contiguous, ``N`` a multiple of the vector length. The
+    work items are (block of two vectors of columns, band of ``TILE_ROWS[0]`` rows); a thread takes a run of
+    neighbouring items, so the rows of one column block follow each other while ``b``'s block is in cache.
+    """
+    n = c.shape[1]
+    vl = VECTOR_BYTES // c.itemsize
+    bf, cf = b.reshape(b.size), c.reshape(c.size)
+    band = TILE_ROWS[0]
+    bands = (m + band - 1) // band
+    blocks = (n + 2 * vl - 1) // (2 * vl)
+    for t in prange(blocks * bands):
+        f0 = (t // bands) * 2 * vl
+        nv = 2 if n - f0 >= 2 * vl else 1
+        i0 = (t % bands) * band
+        i1 = min(i0 + band, m)
+        while i0 < i1:
+            mr = _rows_for(i1 - i0)
+            tile(mr, nv, a, i0 * a_row, a_row, 0, 0, a_k, 1, 1, k,
+                 bf, f0, 0, 0, n,
+                 cf, i0 * n + f0, n, init, bias, f0)
+            i0 += mr
+
+
 # The two block helpers are compiled first and inlined into the kernels that call them.
 _copy_block = njit(cache=True, inline="always")(_copy_block)
 _zero_block = njit(cache=True, inline="always")(_zero_block)
@@ -443,6 +476,7 @@ _rows_for = njit(cache=True, inline="always")(_rows_for)
 pad_kernel = _pjit(_pad)
 conv_tiles_kernel = _pjit(_conv_tiles)
 kernel_grad_tiles_kernel = _pjit(_kernel_grad_tiles)
+gemm_tiles_kernel = _pjit(_gemm_tiles)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -585,9 +619,7 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
         cols = _scratch((t1 - t0) * ow, width, dtype)
         im2col_kernel(x, t0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
         y_part = y2d[t0 * ow : t1 * ow]
-        np.matmul(cols, k2d, out=y_part)  # BLAS
-        if bias is not None:
-            y_part += bias  # while the chunk is still in cache
+        _matmul(cols, k2d, bias, out=y_part)
     return y
 
 
@@ -625,7 +657,7 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
     for t0, t1 in _chunks(n * oh, ow * width, dtype.itemsize, "conv2d_backward_kernel"):
         cols = _scratch((t1 - t0) * ow, width, dtype)
         im2col_kernel(x, t0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
-        np.matmul(cols.T, dy2d[t0 * ow : t1 * ow], out=part)  # BLAS reads cols.T without a copy
+        _matmul(cols.T, dy2d[t0 * ow : t1 * ow], out=part)  # cols.T is read without a copy
         dk += part
     return dk.reshape(kernel_shape)
 
@@ -691,17 +723,113 @@ def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
         for t0, t1 in _chunks(n * h, w * width, dtype.itemsize, "conv2d_backward_input"):
             cols = _scratch((t1 - t0) * w, width, dtype)
             dy2col_kernel(dy, t0, kh, kw, pt, pl, dh, dw, h, w, cols)
-            np.matmul(cols, kt, out=dx2d[t0 * w : t1 * w])
+            _matmul(cols, kt, out=dx2d[t0 * w : t1 * w])
         return dx
-    k2d = kernel.reshape(kh * kw * c, f)
+    k2d_t = np.ascontiguousarray(kernel.reshape(kh * kw * c, f).T)
     dy2d = dy.reshape(n * oh * ow, f)
     dx = np.zeros((n, h, w, c), dtype=dtype)
     width = kh * kw * c
     for t0, t1 in _chunks(n * oh, ow * width, dtype.itemsize, "conv2d_backward_input"):
         dcols = _scratch((t1 - t0) * ow, width, dtype)
-        np.matmul(dy2d[t0 * ow : t1 * ow], k2d.T, out=dcols)
+        _matmul(dy2d[t0 * ow : t1 * ow], k2d_t, out=dcols)
         col2im_kernel(dcols, t0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx)
     return dx
+
+
+# ----------------------------------------------------------------------------------------------------
+# Dense: the three matrix products of reference.dense_*, by the same tiles (no BLAS; see "Threads")
+# ----------------------------------------------------------------------------------------------------
+def _matmul(a, b, bias=None, out=None):
+    """``a @ b (+ bias)`` by :func:`_gemm_tiles`, into ``out`` if given; ``a`` ``(M, K)`` is read in place if
+    C- or F-contiguous (a transposed matrix costs no copy).
+
+    Columns are padded with zeros to a whole number of vectors (and cut off again) when ``N`` is not one.
+    With ``DIRECT`` off (or the JIT disabled, or dtypes other than one float32/float64) it is NumPy's
+    ``matmul``, i.e. BLAS: the engine as it was before the tiles, kept for comparison.
+    """
+    dtype = np.result_type(a, b)
+    if not (DIRECT and dtype in (np.float32, np.float64) and a.dtype == b.dtype == dtype
+            and (bias is None or bias.dtype == dtype) and (out is None or out.dtype == dtype)):
+        out = np.matmul(a, b, out=out)
+        if bias is not None:
+            out += bias
+        return out
+    m, k = a.shape
+    n = b.shape[1]
+    if a.flags.c_contiguous:
+        flat, a_row, a_k = a.reshape(a.size), k, 1
+    elif a.flags.f_contiguous:  # e.g. x.T: read the rows of x as columns
+        flat, a_row, a_k = a.T.reshape(a.size), 1, m
+    else:
+        flat, a_row, a_k = np.ascontiguousarray(a).reshape(a.size), k, 1
+    vl = VECTOR_BYTES // dtype.itemsize
+    n_pad = -(-n // vl) * vl
+    b = np.ascontiguousarray(b)
+    if n_pad != n:
+        b = np.concatenate([b, np.zeros((k, n_pad - n), dtype)], axis=1)
+        if bias is not None:
+            bias = np.concatenate([bias, np.zeros(n_pad - n, dtype)])
+    init = INIT_ZERO if bias is None else INIT_BIAS
+    bias = b.reshape(b.size) if bias is None else np.ascontiguousarray(bias)
+    if out is not None and n_pad == n and out.flags.c_contiguous:
+        c = out
+    else:
+        c = np.empty((m, n_pad), dtype=dtype)
+    gemm_tiles_kernel(flat, a_row, a_k, m, k, b, c, bias, init)
+    if out is None:
+        return c if n_pad == n else np.ascontiguousarray(c[:, :n])
+    if c is not out:
+        out[...] = c[:, :n]
+    return out
+
+
+def dense_forward(x, kernel, bias):
+    """Same math as ``reference.dense_forward``: ``z = x @ kernel (+ bias)``, by tiles of rows of ``x``.
+
+    Parameters
+    ----------
+    x : (N, D_in)
+    kernel : (D_in, units)
+    bias : (units,) or None
+
+    Returns
+    -------
+    z : (N, units)
+    """
+    return _matmul(x, kernel, bias)
+
+
+def dense_backward_input(dz, kernel):
+    """Same math as ``reference.dense_backward_input``: ``dx = dz @ kernel.T``.
+
+    Computed as ``dx.T = kernel @ dz.T``: ``kernel`` is read in place (its rows are the ``D_in`` outputs),
+    and only the small ``dz`` (``N x units``) and the result are transposed, never the big kernel.
+
+    Parameters
+    ----------
+    dz : (N, units)
+    kernel : (D_in, units)
+
+    Returns
+    -------
+    dx : (N, D_in)
+    """
+    return np.ascontiguousarray(_matmul(kernel, np.ascontiguousarray(dz.T)).T)
+
+
+def dense_backward_kernel(dz, x):
+    """Same math as ``reference.dense_backward_kernel``: ``dkernel = x.T @ dz`` (``x.T`` read in place).
+
+    Parameters
+    ----------
+    dz : (N, units)
+    x : (N, D_in)
+
+    Returns
+    -------
+    dkernel : (D_in, units)
+    """
+    return _matmul(x.T, dz)
 
 
 def _mode_code(mode):

@@ -297,6 +297,58 @@ def pool2d_backward(dy, x, y, mode, pool, strides, pads):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Dense (fully connected): three matrix products
+# --------------------------------------------------------------------------------------------------------------
+def dense_forward(x, kernel, bias):
+    """``z = x @ kernel + bias`` (Goodfellow et al., *Deep Learning*, 6.1).
+
+    Parameters
+    ----------
+    x : (N, D_in)
+    kernel : (D_in, units)
+    bias : (units,) or None
+
+    Returns
+    -------
+    z : (N, units)
+    """
+    z = x @ kernel
+    if bias is not None:
+        z += bias
+    return z
+
+
+def dense_backward_input(dz, kernel):
+    """``dx = dz @ kernel.T``: input ``i`` fed every unit ``j`` through ``kernel[i, j]``.
+
+    Parameters
+    ----------
+    dz : (N, units)
+    kernel : (D_in, units)
+
+    Returns
+    -------
+    dx : (N, D_in)
+    """
+    return dz @ kernel.T
+
+
+def dense_backward_kernel(dz, x):
+    """``dkernel = x.T @ dz``: weight ``(i, j)`` collects ``x[n, i] * dz[n, j]`` over the batch.
+
+    Parameters
+    ----------
+    dz : (N, units)
+    x : (N, D_in)
+
+    Returns
+    -------
+    dkernel : (D_in, units)
+    """
+    return x.T @ dz
+
+
+# --------------------------------------------------------------------------------------------------------------
 # BatchNormalization and the SGD update: the passes over memory that the Numba engine fuses.
 # --------------------------------------------------------------------------------------------------------------
 def batchnorm_forward(x, gamma, beta, epsilon):

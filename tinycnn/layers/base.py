@@ -11,6 +11,12 @@ A layer
   same keys as ``self.params``) with ``dL/dparam``;
 * exposes ``get_weights()/set_weights()`` in Keras's order and shapes, so Keras weights load unchanged.
 
+A model's first layer has no one to hand ``dx`` to: while training, ``Sequential`` sets its
+``input_gradient`` to False for the backward pass, and the layers whose ``dx`` costs real work (Conv2D, Dense)
+then return None instead of computing it -- as Keras, which differentiates only with respect to the weights
+unless asked for the inputs. ``input_gradient`` is True otherwise, and a layer used on its own always returns
+``dx``.
+
 ``params`` holds trainable arrays (updated by the optimizer), ``state`` non-trainable ones (BatchNorm's
 moving statistics); ``weight_names`` gives their Keras order.
 """
@@ -63,6 +69,9 @@ def check_padding(padding):
 
 class Layer:
     """Base class: weight bookkeeping, naming, dtype and the default shape logic."""
+
+    #: False while a model trains this layer as its first: ``backward`` may then skip ``dx`` (module docstring).
+    input_gradient = True
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, input_dim=None, **kwargs):
         if kwargs:

@@ -146,6 +146,8 @@ class Conv2D(ActivationStep, Layer):
                                                               self.strides, self._pads, self.dilation_rate)
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+        if not self.input_gradient:  # the model's first layer while training: nobody reads dx
+            return None
         return kernels.conv2d_backward_input(dz, self.params["kernel"], self._x.shape, self.strides,
                                              self._pads, self.dilation_rate)
 

@@ -25,6 +25,7 @@ array([[6.5, 5.5]], dtype=float32)
 """
 import numpy as np
 
+from .. import kernels
 from ..errors import InvalidArgumentError
 from .activation import ActivationStep
 from .base import Layer
@@ -71,9 +72,9 @@ class Dense(ActivationStep, Layer):
 
     def forward(self, x, training=False):
         x = self._cast(x)
-        z = x @ self.params["kernel"]
-        if self.use_bias:
-            z += self.params["bias"]
+        x2 = x.reshape(-1, x.shape[-1])  # Keras: a Dense layer acts on the last axis
+        z = kernels.dense_forward(x2, self.params["kernel"], self.params.get("bias"))
+        z = z.reshape(x.shape[:-1] + (self.units,))
         self._x = x
         return self._activate(z)
 
@@ -84,10 +85,12 @@ class Dense(ActivationStep, Layer):
         """Backward from ``dL/dz`` (skips the activation; used by fused softmax + cross-entropy)."""
         x2 = self._x.reshape(-1, self._x.shape[-1])
         dz2 = dz.reshape(-1, self.units)
-        self.grads["kernel"] = x2.T @ dz2
+        self.grads["kernel"] = kernels.dense_backward_kernel(dz2, x2)
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.params["kernel"].T
+        if not self.input_gradient:  # the model's first layer while training: nobody reads dx
+            return None
+        return kernels.dense_backward_input(dz2, self.params["kernel"]).reshape(self._x.shape)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
