@@ -75,7 +75,7 @@ def _host_vector_bytes():
 VECTOR_BYTES = _host_vector_bytes()
 #: Row counts of the tiles compiled (the callers split a row of ``W`` pixels greedily into these).
 #: 14 rows x 2 vectors = 28 accumulators suit AVX-512's 32 registers; AVX2 has 16, hence 6 there.
-TILE_ROWS = (14, 7, 4, 2, 1) if VECTOR_BYTES >= 64 else (6, 4, 2, 1)
+TILE_ROWS = (14, 8, 7, 4, 2, 1) if VECTOR_BYTES >= 64 else (6, 4, 2, 1)
 #: Vectors per tile row: 2, and 1 for a leftover block of channels.
 TILE_VECTORS = (2, 1)
 
