@@ -3,23 +3,24 @@
 For each layer of the course CNN (batch 32, float32, 3x3 "same" convolutions, 2x2 max pooling):
 
 * forward time and backward time (convolution: input gradient + kernel gradient; pooling: input gradient)
-  for ``tinycnn.kernels.reference`` and ``tinycnn.kernels.numba_kernels``, run alternately, best of
-  ``--repeats`` (the minimum is the least disturbed by other work on a shared machine);
+  for ``tinycnn.kernels.reference`` and ``tinycnn.kernels.numba_kernels``, run alternately (``--repeats``
+  turns, each a pause and ``BURST`` calls back to back), best call (the minimum is the least disturbed by
+  other work on a shared machine);
 * GFLOP/s of the convolutions: ``2*N*OH*OW*KH*KW*C*F`` per forward, twice that per backward;
 * the fraction of this machine's GEMM peak, measured in the same run: the best GFLOP/s of a float32
-  ``2048 x 2048`` ``np.matmul``, timed before every layer (so a quiet moment anywhere counts);
-* the forward pass's matrix products alone (same chunk shapes, no im2col): their GFLOP/s and their share of
-  the Numba forward time, which says how much of a convolution is BLAS and how much is the rest.
+  ``2048 x 2048`` matrix product by any of NumPy's OpenBLAS with the kernels the environment chose (timed
+  before every layer, so a quiet moment anywhere counts), OpenBLAS with its AVX-512 kernels
+  (``OPENBLAS_CORETYPE=SKYLAKEX``, in a subprocess, on a CPU with AVX-512) and tinycnn's own tiles
+  (``numba_kernels._matmul``). The highest is the peak: the development machine pins OpenBLAS to its AVX2
+  kernels, whose peak the engine's convolutions exceed.
 
 Targets (issue): Numba convolutions >= 10x the reference; >= 40% of the GEMM peak (forward + backward)
 for the 32->32 and 64->64 layers.
 
     python benchmarks/bench_layers.py [--repeats 5] [--batch 32]
-    OPENBLAS_CORETYPE=SKYLAKEX python benchmarks/bench_layers.py --out benchmarks/results/bench_layers_skylakex.json
 
-The GEMMs run on NumPy's OpenBLAS with whatever kernels it chose or was told to use (``OPENBLAS_CORETYPE``;
-the development machine pins ``Haswell``, the AVX2 kernels); the JSON records them, and the GEMM peak is
-measured with the same kernels. The second command measures the same CPU with OpenBLAS's AVX-512 kernels.
+The engine's convolutions take the direct route (``tinycnn/kernels/simd.py``); the im2col + BLAS route it
+replaced is compared end to end, in its own processes, by ``bench_train.py --tinycnn-im2col``.
 
 Prints a table and writes ``benchmarks/results/bench_layers.json``.
 """
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -36,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))  # run from a checkout without installing
 
 from tinycnn import kernels  # noqa: E402
-from tinycnn.kernels import numba_kernels, reference  # noqa: E402
+from tinycnn.kernels import numba_kernels, reference, simd  # noqa: E402
 from tinycnn.utils import atomic_open  # noqa: E402
 
 BACKENDS = {"reference": reference, "numba": numba_kernels}
@@ -51,6 +53,14 @@ LAYERS = [
     ("maxpool 2x2 @14x64", "pool", 14, 64, 64),
 ]
 PEAK_TARGET = {"conv 32->32 @28", "conv 64->64 @14"}
+#: Pause before each timed call. The reference runs on OpenBLAS, whose idle threads keep spinning for a while
+#: after a call, and the engine's OpenMP threads spin ~3 ms after theirs: timed right after the other, either
+#: side would share the cores with the other's spinning threads (measured: the engine's 32->64 backward 17.9
+#: ms instead of 1.2). A training step never mixes them (the engine calls no BLAS).
+SETTLE_S = 0.2
+#: Calls timed back to back after the pause (the best counts): the first wakes the sleeping threads, as the
+#: previous layer's kernels keep them awake in a training step.
+BURST = 3
 
 
 def best_time(fn, repeats):
@@ -63,11 +73,26 @@ def best_time(fn, repeats):
     return best
 
 
-def gemm_peak(size=2048, repeats=3):
-    """GFLOP/s of a large float32 square matmul: this machine's practical BLAS peak right now."""
+def gemm_peak(size=2048, repeats=3, matmul=np.matmul):
+    """GFLOP/s of a large float32 square matrix product: this machine's practical GEMM peak right now."""
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
-    a @ a  # warm-up (threads, pages)
-    return 2 * size**3 / best_time(lambda: a @ a, repeats) / 1e9
+    matmul(a, a)  # warm-up (threads, pages, compilation)
+    return 2 * size**3 / best_time(lambda: matmul(a, a), repeats) / 1e9
+
+
+def avx512_blas_peak():
+    """:func:`gemm_peak` of OpenBLAS's AVX-512 kernels, in a subprocess (OpenBLAS picks them at load time);
+    None on a CPU without AVX-512."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            if " avx512f" not in f.read():
+                return None
+    except OSError:
+        return None
+    code = ("import sys; sys.path.insert(0, %r); import bench_layers; print(bench_layers.gemm_peak())" % HERE)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, OPENBLAS_CORETYPE="SKYLAKEX"))
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def layer_calls(kind, hw, c, f, batch, rng):
@@ -95,45 +120,29 @@ def layer_calls(kind, hw, c, f, batch, rng):
     }, None
 
 
-def forward_gemms(hw, c, f, batch, rng):
-    """The matrix products of ``numba_kernels.conv2d_forward`` alone: same chunks, same shapes, no im2col.
-
-    Timing them beside the whole forward pass splits it into BLAS time and the rest (the im2col gather, the
-    bias, the hand-overs between Numba's and OpenBLAS's threads).
-    """
-    width = 9 * c
-    ranges = numba_kernels._chunks(batch * hw, hw * width, 4, "bench_layers")
-    cols = rng.standard_normal(((ranges[0][1] - ranges[0][0]) * hw, width)).astype(np.float32)
-    k2d = rng.standard_normal((width, f)).astype(np.float32)
-    y = np.empty((batch * hw * hw, f), np.float32)
-
-    def gemms():
-        for t0, t1 in ranges:
-            np.matmul(cols[: (t1 - t0) * hw], k2d, out=y[t0 * hw : t1 * hw])
-
-    return gemms
-
-
 def run(repeats, batch, seed=0):
     rng = np.random.default_rng(seed)
-    peaks = [gemm_peak()]
+    peaks = {"openblas_env": [gemm_peak()], "openblas_avx512": [avx512_blas_peak()],
+             "tinycnn_tiles": [gemm_peak(matmul=numba_kernels._matmul)]}
     rows = []
     for name, kind, hw, c, f in LAYERS:
         calls, flops = layer_calls(kind, hw, c, f, batch, rng)
         for fn in calls.values():  # warm-up: compile, allocate scratch
             for module in BACKENDS.values():
                 fn(module)
-        peaks.append(gemm_peak())
+        peaks["openblas_env"].append(gemm_peak())
+        peaks["tinycnn_tiles"].append(gemm_peak(matmul=numba_kernels._matmul))
         times = {(b, p): float("inf") for b in BACKENDS for p in calls}
-        gemms = forward_gemms(hw, c, f, batch, rng) if kind == "conv" else None
-        gemm_time = float("inf")
         for _ in range(repeats):  # alternate the backends so both see the same machine
             for phase, fn in calls.items():
                 for backend, module in BACKENDS.items():
-                    times[backend, phase] = min(times[backend, phase], best_time(lambda: fn(module), 1))
-            if gemms is not None:
-                gemm_time = min(gemm_time, best_time(gemms, 1))
-        row = {"layer": name, "kind": kind, "input": [batch, hw, hw, c], "filters": f if kind == "conv" else None}
+                    time.sleep(SETTLE_S)
+                    times[backend, phase] = min(times[backend, phase], best_time(lambda: fn(module), BURST))
+        if kind == "conv":
+            calls["forward"](numba_kernels)
+            route = numba_kernels.buffer_info()["route"]
+        row = {"layer": name, "kind": kind, "input": [batch, hw, hw, c], "filters": f if kind == "conv" else None,
+               "numba_route": route if kind == "conv" else None}
         for backend in BACKENDS:
             for phase in calls:
                 row[f"{backend}_{phase}_ms"] = times[backend, phase] * 1e3
@@ -142,9 +151,6 @@ def run(repeats, batch, seed=0):
         row["speedup_total"] = (sum(times["reference", p] for p in calls)
                                 / sum(times["numba", p] for p in calls))
         if flops is not None:
-            row["gemm_only_forward_ms"] = gemm_time * 1e3
-            row["gemm_only_forward_gflops"] = flops / gemm_time / 1e9
-            row["gemm_share_of_numba_forward"] = gemm_time / times["numba", "forward"]
             row["gflop_forward"] = flops / 1e9
             row["gflop_backward"] = 2 * flops / 1e9
             for backend in BACKENDS:
@@ -153,17 +159,18 @@ def run(repeats, batch, seed=0):
                 both = times[backend, "forward"] + times[backend, "backward"]
                 row[f"{backend}_total_gflops"] = 3 * flops / both / 1e9
         rows.append(row)
-    peak = max(peaks)
+    best = {k: max((p for p in v if p is not None), default=None) for k, v in peaks.items()}
+    peak = max(p for p in best.values() if p is not None)
     for row in rows:
         if row["kind"] == "conv":
             for key in ("forward", "backward", "total"):
                 row[f"numba_{key}_peak_fraction"] = row[f"numba_{key}_gflops"] / peak
-            row["gemm_only_forward_peak_fraction"] = row["gemm_only_forward_gflops"] / peak
-    return rows, peak, peaks
+    return rows, peak, peaks, best
 
 
-def print_table(rows, peak):
-    print(f"GEMM peak (float32 2048^3 matmul, best in run): {peak:.1f} GFLOP/s")
+def print_table(rows, peak, best):
+    print(f"GEMM peak (float32 2048^3 matrix product, best in run): {peak:.1f} GFLOP/s  "
+          + ", ".join(f"{k}: {'n/a' if v is None else f'{v:.0f}'}" for k, v in best.items()))
     head = (f"{'layer':<20} {'ref fwd':>8} {'nb fwd':>7} {'ref bwd':>8} {'nb bwd':>7} {'speedup':>8} "
             f"{'nb GFLOP/s f/b':>15} {'% peak f/b/total':>17}")
     print(head)
@@ -188,8 +195,8 @@ def main(argv=None):
 
     import numba
 
-    rows, peak, peaks = run(args.repeats, args.batch)
-    print_table(rows, peak)
+    rows, peak, peaks, best = run(args.repeats, args.batch)
+    print_table(rows, peak, best)
     convs = [r for r in rows if r["kind"] == "conv"]
     targets = {
         "conv_speedup_at_least_10x": all(r["speedup_total"] >= 10 for r in convs),
@@ -203,6 +210,7 @@ def main(argv=None):
         "dtype": "float32",
         "repeats": args.repeats,
         "gemm_peak_gflops": peak,
+        "gemm_peaks_gflops": best,
         "gemm_peak_samples_gflops": peaks,
         "layers": rows,
         "targets": targets,
@@ -216,6 +224,8 @@ def main(argv=None):
             "numba_threading_layer": numba.threading_layer(),
             "numba_threads": numba.get_num_threads(),
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+            "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT"),
+            "simd_vector_bytes": simd.VECTOR_BYTES,
             "im2col_limit_bytes": numba_kernels.IM2COL_LIMIT_BYTES,
             "blas": kernels.blas_info(),
         },

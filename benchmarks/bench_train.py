@@ -10,11 +10,13 @@ of the shared machine's speed hits all of them alike. Within a worker:
 * inference: ``predict`` on ``--infer`` test images with the course's batch size 32;
 * peak resident memory of the process (``ru_maxrss``).
 
-NumPy's matrix products (tinycnn's GEMMs) run on OpenBLAS, whose kernels can be forced with the environment
-variable ``OPENBLAS_CORETYPE`` (this development machine pins ``Haswell``, OpenBLAS's AVX2 kernels, although
-its CPU has AVX-512; TensorFlow's oneDNN picks AVX-512 by itself). ``--tinycnn-blas env SKYLAKEX`` runs
-tinycnn once with the environment as it is and once with ``OPENBLAS_CORETYPE=SKYLAKEX`` (the AVX-512
-kernels), side by side; every worker records the OpenBLAS kernels it actually ran.
+tinycnn's engine does its multiply-adds in its own SIMD tiles (``tinycnn/kernels/simd.py``), not in BLAS.
+``--tinycnn-im2col`` adds the engine as it was before them, side by side: ``TINYCNN_DIRECT=0``, im2col +
+NumPy's matrix products on OpenBLAS, whose kernels can be forced with the environment variable
+``OPENBLAS_CORETYPE`` (this development machine pins ``Haswell``, OpenBLAS's AVX2 kernels, although its CPU
+has AVX-512; TensorFlow's oneDNN picks AVX-512 by itself). ``--tinycnn-blas env SKYLAKEX`` runs that route
+once more with ``OPENBLAS_CORETYPE=SKYLAKEX`` (the AVX-512 kernels). Every worker records the route and the
+OpenBLAS kernels it ran.
 
 Ratios: besides the ratio of the medians, each round gives its own ``tinycnn / Keras`` ratio from two
 measurements a few seconds apart; their median is the figure least moved by the machine's drift.
@@ -22,7 +24,8 @@ measurements a few seconds apart; their median is the figure least moved by the 
 Separately, the one-off Numba cost: time to the end of the first training step in a fresh process with an
 empty kernel cache (cold) and with the cache filled (warm), against the same process's second step.
 
-    python benchmarks/bench_train.py [--rounds 5] [--steps 200] [--infer 5000] [--tinycnn-blas env SKYLAKEX]
+    python benchmarks/bench_train.py [--rounds 5] [--steps 200] [--infer 5000] [--tinycnn-im2col]
+                                     [--tinycnn-blas env SKYLAKEX]
 
 Writes ``benchmarks/results/bench_train.json`` and prints a table; quote the ratios, not the absolute speeds.
 """
@@ -65,6 +68,7 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     import fashion_mnist_cnn as course
 
     from tinycnn import kernels
+    from tinycnn.kernels import numba_kernels
     from tinycnn.optimizers import SGD
 
     model = course.build()
@@ -78,7 +82,8 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     t = time.perf_counter()
     model.predict(tx, batch_size=BATCH)
     infer = time.perf_counter() - t
-    return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info()}
+    return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info(),
+                          "route": "direct" if numba_kernels.DIRECT else "im2col+BLAS"}
 
 
 def worker_keras(x, y, labels, tx, warm, steps):
@@ -185,15 +190,17 @@ def first_step_worker():
     print(json.dumps({"import_build_s": t1 - t0, "first_step_s": t2 - t1, "second_step_s": t3 - t2}))
 
 
-def blas_env(coretype):
-    """The environment of a worker: as it is (``"env"``) or with ``OPENBLAS_CORETYPE=coretype``."""
-    if coretype == "env":
-        return None
-    return dict(os.environ, OPENBLAS_CORETYPE=coretype)
-
-
-def label(name, coretype):
-    return name if coretype == "env" else f"{name} [{coretype}]"
+def variant_list(frameworks, im2col, coretypes):
+    """``[(framework, label, environment changes)]``: each framework once; with ``im2col``, tinycnn's im2col +
+    BLAS route once more (``TINYCNN_DIRECT=0``), under each OpenBLAS kernel set in ``coretypes``."""
+    out = []
+    for name in frameworks:
+        out.append((name, name, {}))
+        if name == "tinycnn" and im2col:
+            for ct in coretypes:
+                env = {"TINYCNN_DIRECT": "0"} if ct == "env" else {"TINYCNN_DIRECT": "0", "OPENBLAS_CORETYPE": ct}
+                out.append((name, "tinycnn [im2col+BLAS]" + ("" if ct == "env" else f" [{ct}]"), env))
+    return out
 
 
 def cpu_model():
@@ -242,8 +249,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
     parser.add_argument("--warmup", type=int, default=10, help="warm-up steps")
     parser.add_argument("--infer", type=int, default=5000, help="test images for the inference timing")
+    parser.add_argument("--tinycnn-im2col", action="store_true",
+                        help="also run tinycnn's im2col + BLAS route (TINYCNN_DIRECT=0), the engine before the tiles")
     parser.add_argument("--tinycnn-blas", nargs="+", default=["env"], metavar="CORETYPE",
-                        help="run tinycnn under each OPENBLAS_CORETYPE given ('env': the environment as it is)")
+                        help="with --tinycnn-im2col: run that route under each OPENBLAS_CORETYPE given "
+                             "('env': the environment as it is)")
     parser.add_argument("--frameworks", nargs="+", default=None)
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.json"))
@@ -262,8 +272,7 @@ def main(argv=None):
         import importlib.util
 
         frameworks = ["tinycnn", "keras"] + (["torch"] if importlib.util.find_spec("torch") else [])
-    variants = [(name, ct) for name in frameworks
-                for ct in (args.tinycnn_blas if name == "tinycnn" else ["env"])]
+    variants = variant_list(frameworks, args.tinycnn_im2col, args.tinycnn_blas)
     import numpy as np
 
     data_dir = tempfile.mkdtemp(prefix="tinycnn-bench-train-")
@@ -272,10 +281,10 @@ def main(argv=None):
     rows = []
     try:
         for r in range(args.rounds):
-            for name, coretype in variants:
+            for name, label, changes in variants:
                 res = spawn(["--worker", name, "--data", data_path, "--steps", str(args.steps),
-                             "--warmup", str(args.warmup)], env=blas_env(coretype))
-                res["framework"], res["round"] = label(name, coretype), r
+                             "--warmup", str(args.warmup)], env=dict(os.environ, **changes) if changes else None)
+                res["framework"], res["round"] = label, r
                 rows.append(res)
                 blas = res.get("blas", {}).get("openblas_coretype")
                 print(f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
@@ -283,7 +292,7 @@ def main(argv=None):
                       + (f"   OpenBLAS kernels: {blas}" if blas else ""), flush=True)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    names = [label(n, ct) for n, ct in variants]
+    names = [label for _, label, _ in variants]
     keys = ("train_images_per_s", "infer_images_per_s", "peak_rss_mib")
     med = {name: {k: statistics.median(row[k] for row in rows if row["framework"] == name) for k in keys}
            for name in names}

@@ -1,9 +1,10 @@
-"""Probe: could a direct Numba convolution (no im2col) beat the engine's im2col + BLAS on the course's layers?
+"""Probe: can a direct convolution written as plain Numba loops beat im2col + BLAS on the course's layers?
 
-Not used by tinycnn: a measurement that tells the next engineer which way is closed. The engine's forward
-convolution is an im2col gather plus one BLAS GEMM per chunk (:func:`tinycnn.kernels.numba_kernels.conv2d_forward`).
-Keras's oneDNN instead convolves straight from the image with register-blocked SIMD loops. Two direct
-convolutions written for Numba, 3x3 "same", stride 1, forward only, checked against the engine:
+Not used by tinycnn: the measurement that decided how the engine's direct convolutions are written. Two
+direct convolutions written as plain Numba loops, 3x3 "same", stride 1, forward only, checked against the
+engine, beside the engine's two routes (:func:`tinycnn.kernels.numba_kernels.conv2d_forward`): ``engine``, the
+direct route with register tiles emitted as LLVM vector IR (``tinycnn/kernels/simd.py``), and ``im2col``,
+the im2col gather plus one BLAS GEMM per chunk that it replaced (``TINYCNN_DIRECT=0``):
 
 * ``loop``: output channels innermost, ``y[n, i, j, :] += x[n, i + a, j + b, c] * kernel[a, b, c, :]`` with the
   output row in L1 cache; LLVM vectorises the channel loop (one load, FMA and store of ``y`` per vector).
@@ -13,7 +14,9 @@ convolutions written for Numba, 3x3 "same", stride 1, forward only, checked agai
 
     python benchmarks/probe_direct_conv.py [--repeats 20] [--tile 7]
 
-Prints GFLOP/s of both against the engine, each best of ``--repeats``, in one run.
+Prints GFLOP/s of all four, each best of ``--repeats``, in one run. The plain loops stayed below im2col + BLAS
+(60-70 and 16-18 GFLOP/s against 131-195 when this probe was written): LLVM does not turn them into a
+register tile, hence the explicit vector IR.
 """
 import argparse
 import os
@@ -98,11 +101,19 @@ def probe(hw, c, f, batch, tile, repeats, rng):
     expected = numba_kernels.conv2d_forward(x, kernel, None, *geo)
     out = {}
     flops = 2.0 * batch * hw * hw * 9 * c * f
+    def im2col():
+        saved, numba_kernels.DIRECT = numba_kernels.DIRECT, False
+        try:
+            return numba_kernels.conv2d_forward(x, kernel, None, *geo)
+        finally:
+            numba_kernels.DIRECT = saved
+
     for name, fn in (("engine", lambda: numba_kernels.conv2d_forward(x, kernel, None, *geo)),
+                     ("im2col", im2col),
                      ("loop", lambda: loop_conv(np.pad(x, pad), kernel, y)),
                      ("blocked", lambda: blocked(np.pad(x, pad), kernel, y))):
         ms = best_ms(fn, repeats)
-        result = expected if name == "engine" else y
+        result = {"engine": expected, "im2col": im2col()}.get(name, y)
         out[name] = {"ms": ms, "gflops": flops / ms / 1e6,
                      "max_rel_diff": float(np.abs(result - expected).max() / np.abs(expected).max())}
     return out
@@ -118,12 +129,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = {}
-    print(f"{'layer':<18}{'engine GFLOP/s':>16}{'loop':>8}{'blocked':>9}   max rel. diff loop/blocked")
+    print(f"{'layer':<18}{'engine GFLOP/s':>16}{'im2col':>8}{'loop':>8}{'blocked':>9}   max rel. diff loop/blocked")
     for index in (args.layers if args.layers is not None else range(len(LAYERS))):
         name, hw, c, f = LAYERS[index]
         r = probe(hw, c, f, args.batch, args.tile, args.repeats, rng)
         rows[name] = r
-        print(f"{name:<18}{r['engine']['gflops']:>16.0f}{r['loop']['gflops']:>8.0f}{r['blocked']['gflops']:>9.0f}"
+        print(f"{name:<18}{r['engine']['gflops']:>16.0f}{r['im2col']['gflops']:>8.0f}{r['loop']['gflops']:>8.0f}"
+              f"{r['blocked']['gflops']:>9.0f}"
               f"   {r['loop']['max_rel_diff']:.1e} / {r['blocked']['max_rel_diff']:.1e}", flush=True)
     return rows
 

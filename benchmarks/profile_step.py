@@ -6,7 +6,6 @@ Wraps every layer's ``forward`` and ``backward`` (and the optimizer's ``apply_gr
 GFLOP/s of the convolutions; writes ``benchmarks/results/profile_step.json``.
 
     python benchmarks/profile_step.py [--steps 200]
-    OPENBLAS_CORETYPE=SKYLAKEX python benchmarks/profile_step.py --out benchmarks/results/profile_step_skylakex.json
 
 A profile shows shares, not speed against anything: compare frameworks with ``bench_train.py``.
 """

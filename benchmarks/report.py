@@ -54,23 +54,24 @@ def train_table(d):
 
 def layers_table(d):
     blas = d.get("machine", {}).get("blas") or {}
-    env = blas.get("OPENBLAS_CORETYPE")
-    command = ("" if env is None else f"OPENBLAS_CORETYPE={env} ") + "python benchmarks/bench_layers.py"
-    lines = [f"`{command}` (batch {d['batch']}, {d['dtype']}; OpenBLAS kernels: {blas.get('openblas_coretype')}; "
-             f"GEMM peak measured in the same run with the same kernels: {d['gemm_peak_gflops']:.0f} GFLOP/s)", "",
-             "| layer | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s | % of GEMM peak "
-             "| forward GEMMs alone: % of peak | share of the Numba forward |",
-             "|---|---|---|---|---|---|---|---|"]
+    peaks = d.get("gemm_peaks_gflops") or {}
+    names = {"openblas_env": f"OpenBLAS as configured ({blas.get('openblas_coretype')})",
+             "openblas_avx512": "OpenBLAS AVX-512 (SkylakeX)", "tinycnn_tiles": "tinycnn's tiles"}
+    measured = ", ".join(f"{names.get(k, k)} {v:.0f}" for k, v in peaks.items() if v is not None)
+    lines = [f"`python benchmarks/bench_layers.py` (batch {d['batch']}, {d['dtype']}; GEMM peak = the best float32 "
+             f"2048³ matrix product in the same run: **{d['gemm_peak_gflops']:.0f} GFLOP/s**"
+             + (f" — {measured}" if measured else "") + ")", "",
+             "| layer | Numba route | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s fwd / bwd "
+             "| % of GEMM peak (fwd+bwd) |",
+             "|---|---|---|---|---|---|---|"]
     for r in d["layers"]:
         ref = r["reference_forward_ms"] + r["reference_backward_ms"]
         nb = r["numba_forward_ms"] + r["numba_backward_ms"]
-        gf = r.get("numba_total_gflops")
         frac = r.get("numba_total_peak_fraction")
-        gemm = r.get("gemm_only_forward_peak_fraction")
-        share = r.get("gemm_share_of_numba_forward")
-        lines.append(f"| {r['layer']} | {ref:.1f} | {nb:.1f} | {ref / nb:.1f}× | "
-                     f"{'' if gf is None else f'{gf:.0f}'} | {'' if frac is None else f'{100 * frac:.0f}%'} | "
-                     f"{'' if gemm is None else f'{100 * gemm:.0f}%'} | {'' if share is None else f'{100 * share:.0f}%'} |")
+        gf = ("" if r.get("numba_forward_gflops") is None
+              else f"{r['numba_forward_gflops']:.0f} / {r['numba_backward_gflops']:.0f}")
+        lines.append(f"| {r['layer']} | {r.get('numba_route') or ''} | {ref:.2f} | {nb:.2f} | {ref / nb:.1f}× | {gf} | "
+                     f"{'' if frac is None else f'{100 * frac:.0f}%'} |")
     return "\n".join(lines)
 
 
@@ -135,7 +136,6 @@ def profile_table(d):
 
 TABLES = [("bench_train.json", train_table), ("profile_step.json", profile_table),
           ("bench_layers.json", layers_table),
-          ("bench_layers_skylakex.json", layers_table),
           ("bench_autompg.json", autompg_fit_table), ("compare_autompg.json", compare_autompg_table),
           ("compare_fashion.json", compare_fashion_table)]
 

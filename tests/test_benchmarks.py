@@ -27,10 +27,13 @@ def test_bench_train_side_by_side_records_ratios_and_blas(tmp_path):
     pytest.importorskip("tensorflow")
     out_json = tmp_path / "bench_train.json"
     run([BENCH / "bench_train.py", "--frameworks", "tinycnn", "keras", "--rounds", "2", "--steps", "3",
-         "--warmup", "2", "--infer", "64", "--no-compile-times", "--out", out_json], tmp_path)
+         "--warmup", "2", "--infer", "64", "--no-compile-times", "--tinycnn-im2col", "--out", out_json], tmp_path)
     d = json.loads(out_json.read_text())
-    assert [r["framework"] for r in d["rounds"]] == ["tinycnn", "keras"] * 2
-    assert [r["round"] for r in d["rounds"]] == [0, 0, 1, 1]
+    assert [r["framework"] for r in d["rounds"]] == ["tinycnn", "tinycnn [im2col+BLAS]", "keras"] * 2
+    assert [r["round"] for r in d["rounds"]] == [0, 0, 0, 1, 1, 1]
+    # the engine and, with --tinycnn-im2col, the route it replaced, each in its own process
+    assert [r.get("route") for r in d["rounds"]] == ["direct", "im2col+BLAS", None] * 2
+    d["rounds"] = [r for r in d["rounds"] if r["framework"] != "tinycnn [im2col+BLAS]"]
     for row in d["rounds"]:
         assert row["train_images_per_s"] > 0 and row["infer_images_per_s"] > 0 and row["peak_rss_mib"] > 0
     tiny = [r for r in d["rounds"] if r["framework"] == "tinycnn"]
@@ -112,7 +115,7 @@ def test_direct_convolution_probe_computes_the_convolution():
     import numpy as np
 
     out = probe.probe(hw=6, c=3, f=5, batch=2, tile=3, repeats=1, rng=np.random.default_rng(0))
-    for name in ("loop", "blocked"):
+    for name in ("im2col", "loop", "blocked"):
         assert out[name]["max_rel_diff"] < 1e-5
         assert out[name]["gflops"] > 0
     with pytest.raises(ValueError, match="must divide"):
