@@ -83,7 +83,8 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     model.predict(tx, batch_size=BATCH)
     infer = time.perf_counter() - t
     return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info(),
-                          "route": "direct" if numba_kernels.DIRECT else "im2col+BLAS"}
+                          "route": "direct" if numba_kernels.DIRECT else "im2col+BLAS",
+                          "openmp_settings": numba_kernels.OPENMP_SETTINGS}
 
 
 def worker_keras(x, y, labels, tx, warm, steps):
@@ -153,6 +154,8 @@ def worker_torch(x, y, labels, tx, warm, steps):
 
 
 WORKERS = {"tinycnn": worker_tinycnn, "keras": worker_keras, "torch": worker_torch}
+#: Recorded by every worker: none of them may inherit tinycnn's OpenMP settings (PyTorch runs on OpenMP too).
+OPENMP_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")
 
 
 def run_worker(name, data_path, steps, warm_steps):
@@ -165,7 +168,8 @@ def run_worker(name, data_path, steps, warm_steps):
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"framework": name, "train_images_per_s": steps * BATCH / train,
                       "infer_images_per_s": len(tx) / inference, "peak_rss_mib": rss_mib,
-                      "tinycnn_loaded": "tinycnn" in sys.modules, **info}))
+                      "tinycnn_loaded": "tinycnn" in sys.modules,
+                      "openmp_environment": {k: os.environ.get(k) for k in OPENMP_VARIABLES}, **info}))
 
 
 def first_step_worker():

@@ -39,6 +39,9 @@ def test_bench_train_side_by_side_records_ratios_and_blas(tmp_path):
     tiny = [r for r in d["rounds"] if r["framework"] == "tinycnn"]
     # each worker holds only its own framework (its peak memory is that framework's)
     assert [r["tinycnn_loaded"] for r in d["rounds"]] == [True, False] * 2
+    # ... and no worker inherits OpenMP settings from tinycnn in the parent process
+    assert all(r["openmp_environment"] == {k: os.environ.get(k) for k in r["openmp_environment"]}
+               for r in d["rounds"])
     assert all(r["blas"]["OPENBLAS_CORETYPE"] == os.environ.get("OPENBLAS_CORETYPE") for r in tiny)
     # the ratios are what the two rounds measured, not something else
     per_round = d["per_round_ratios_vs_keras"]["tinycnn"]["train"]

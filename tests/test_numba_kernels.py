@@ -449,3 +449,19 @@ def test_dense_kernels_match_reference(path, case):
     assert_close(d_input, reference.dense_backward_input(dz, kernel), dtype)
     assert_close(d_kernel, reference.dense_backward_kernel(dz, x), dtype)
     assert d_input.flags.c_contiguous and forward.flags.c_contiguous
+
+
+def test_openmp_settings_do_not_leak_into_the_environment():
+    """tinycnn starts Numba's threads with its OpenMP settings but leaves ``os.environ`` as it found it, so
+    child processes (a PyTorch benchmark worker, say) run with their own defaults; a user's value wins."""
+    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
+              "assert 'GOMP_SPINCOUNT' not in os.environ and 'OMP_WAIT_POLICY' not in os.environ, os.environ; "
+              "assert nk.OPENMP_SETTINGS == {'GOMP_SPINCOUNT': '100000'}, nk.OPENMP_SETTINGS")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "TINYCNN_DIRECT")}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=REPO)
+    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
+              "assert os.environ['GOMP_SPINCOUNT'] == '7'; assert nk.OPENMP_SETTINGS == {'GOMP_SPINCOUNT': '7'}")
+    subprocess.run([sys.executable, "-c", script], check=True, env=dict(env, GOMP_SPINCOUNT="7"), cwd=REPO)
+    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
+              "assert 'OMP_WAIT_POLICY' not in os.environ; assert nk.OPENMP_SETTINGS == {'OMP_WAIT_POLICY': 'passive'}")
+    subprocess.run([sys.executable, "-c", script], check=True, env=dict(env, TINYCNN_DIRECT="0"), cwd=REPO)

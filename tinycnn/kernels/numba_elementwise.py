@@ -15,12 +15,10 @@ memory into one or two.
 Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
 added at the end, so the result does not depend on thread timing beyond float64 rounding.
 """
-import os
+import numpy as np
+from numba import njit, prange
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba starts its threads (see numba_kernels)
-
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+from . import numba_kernels  # noqa: F401  (starts Numba's threads with the engine's OpenMP settings, "Threads")
 
 _BLOCKS = 8  # row blocks for the parallel reductions
 

@@ -1,4 +1,4 @@
-"""The engine: the five kernels of :mod:`tinycnn.kernels.reference`, compiled with Numba.
+"""The engine: the convolution, pooling and Dense kernels of :mod:`tinycnn.kernels.reference`, compiled with Numba.
 
 Same functions, same signatures, same return shapes and dtypes (float32 and float64):
 
@@ -7,18 +7,35 @@ Same functions, same signatures, same return shapes and dtypes (float32 and floa
 * :func:`conv2d_backward_kernel` -- same math as ``reference.conv2d_backward_kernel``
 * :func:`pool2d_forward`         -- same math as ``reference.pool2d_forward``
 * :func:`pool2d_backward`        -- same math as ``reference.pool2d_backward``
+* :func:`dense_forward`, :func:`dense_backward_input`, :func:`dense_backward_kernel` -- ``reference.dense_*``
 
 Read the reference module first: the equations are there. This module only changes *how* they run.
 
 Design (measured on the 2-core development machine, float32, batch 32; ``benchmarks/bench_layers.py``)
 ----------------------------------------------------------------------------------------------------
-**Convolution = Numba im2col + one BLAS GEMM.** A direct Numba convolution loop was ~2.5x slower than
-handing the multiply-adds to BLAS (``numpy.matmul``), so Numba does only the memory shuffling (gathering
-windows into rows) and BLAS does the arithmetic::
+**Direct convolutions (the default route).** Each output is computed straight from the zero-padded image
+by register tiles (:mod:`tinycnn.kernels.simd`): 14 neighbouring output pixels x 32 filters held in 28 SIMD
+registers while the loop runs over the kernel taps and channels, so no im2col matrix is ever written
+(:func:`_conv_tiles`). The stride-1 input gradient is the same kind of convolution, of ``dy`` with the
+flipped kernel (see "Input gradient without col2im" below), and the kernel gradient tiles 8 rows ``(a, b, c)``
+x 32 filters over the output pixels (:func:`_kernel_grad_tiles`). On the course's 32- and 64-channel layers
+forward + both gradients run at 380-470 GFLOP/s, 84-100% of the best 2048^3 matrix product this CPU ran
+(OpenBLAS's AVX-512 kernels, ~470 GFLOP/s), against 123-170 GFLOP/s for the im2col route below. The route
+applies where the output channels of the convolution are a whole number of vectors (16 float32 or 8 float64
+with AVX-512: the course's 32 and 64), the JIT is on, and, for the input gradient, the stride is 1.
+
+**Convolution as im2col + one matrix product (the fallback).** Elsewhere Numba gathers the windows into rows
+and one matrix product per chunk does the arithmetic::
 
     forward          cols(x)  (rows_y, KH*KW*C) @ K  (KH*KW*C, F)  -> y
     backward kernel  cols(x).T                  @ dY (rows_y, F)   -> dK   (summed over chunks)
     backward input   cols(dy) (rows_x, KH*KW*F) @ Kt (KH*KW*F, C)  -> dx   (stride 1 and F <= C)
+
+The products run on the same tiles (:func:`_gemm_tiles`; columns padded to whole vectors), and so do the
+Dense layer's three (:func:`dense_forward` ...): the engine calls no BLAS. ``TINYCNN_DIRECT=0`` (read at
+import) or ``DIRECT = False`` switches all of it back to the engine as it was before the tiles: im2col
+everywhere and NumPy's ``matmul`` (OpenBLAS) for every product, for comparison (``bench_train.py
+--tinycnn-im2col``).
 
 **Input gradient without col2im.** With stride 1 the input gradient is itself a convolution: pixel
 ``(p, q)`` of the padded input was read by output ``(p - a*DH, q - b*DW)`` through tap ``(a, b)``, so::
@@ -32,7 +49,10 @@ col2im's adds were vectorised the two measured about even when ``F <= C`` (the g
 and col2im won clearly when ``F > C`` (it is used there, and for strides > 1): see
 :func:`conv2d_backward_input` for the numbers.
 
-**Bounded, cache-sized buffers.** The im2col matrix is the only big temporary. It lives in one flat scratch
+**Bounded, cache-sized buffers.** The direct route's only temporary is a zero-padded copy of the images
+(``x`` for the forward pass and the kernel gradient, ``dy`` for the input gradient), made a chunk of images
+at a time in the scratch array below, at most ``IM2COL_LIMIT_BYTES``. On the im2col route the im2col matrix
+is the only big temporary. It lives in one flat scratch
 array per dtype (and per thread), reused across calls, and never larger than ``IM2COL_LIMIT_BYTES``
 (2 MiB): a batch is processed a chunk of image rows at a time, so ``predict`` on 10,000 images needs the
 same scratch memory as on 10. The small chunk is also the fast choice: gathered and multiplied while it
@@ -40,13 +60,24 @@ is still in cache, the course layers ran ~30% faster (single thread, 32->32 forw
 ms) than with one 29 MB matrix; 1-4 MiB all measured the same. :func:`buffer_info` reports the
 chunking of the last call (the tests use it).
 
-**Threads.** The gathers and the pooling loops are ``prange`` loops (``parallel=True``): on 2 cores the
-in-cache im2col ran 2.0x faster than serial (2.5 vs 5.0 ms for the 32->32 layer), pooling 1.3x. Numba
-uses its OpenMP threading layer (im2col 2.4-2.8 ms vs 3.3-4.0 ms with ``workqueue``; TBB is not
-installed). Numba's loops and OpenBLAS's threads run one after the other, never at the same time; the
-trap is OpenMP's default *spin-waiting*: idle OpenMP threads keep the cores busy after each loop and
-starve the BLAS threads that start right after (measured 4-30x slower). Hence ``OMP_WAIT_POLICY=passive``
-(idle threads sleep), set below before Numba can start its threading layer.
+**Threads.** The tiles, the gathers and the pooling loops are ``prange`` loops (``parallel=True``) on
+Numba's OpenMP threading layer (im2col 2.4-2.8 ms vs 3.3-4.0 ms with ``workqueue``; TBB is not installed).
+How idle OpenMP threads wait decides a lot on 2 cores, and the answer depends on whether BLAS runs in
+between:
+
+* *With BLAS in between* (the im2col route), OpenMP's default spin-waiting starves the BLAS threads that
+  start right after a Numba loop (measured 4-30x slower), so idle threads must sleep at once:
+  ``OMP_WAIT_POLICY=passive``.
+* *Without BLAS* (the default route), sleeping at once costs more than it saves: a parallel loop that
+  starts after a pause of ~10 ms or more, or right after a multi-threaded BLAS call, ran at one core's speed
+  (32->32 forward 2.0-2.2 ms instead of 1.05-1.3 ms: the woken thread was not running on the other core
+  when the work was split). A short spin keeps the thread on its core between the kernels of a training
+  step: ``GOMP_SPINCOUNT=100000``, about 4 ms of CPU after each parallel loop (3.8 ms measured in a 0.5 s
+  pause). Training step of the course CNN, 100 steps: 17.5-18.7 ms with spinning against 22.9-24.3 ms
+  passive (``benchmarks/profile_step.py``).
+
+Either setting is in the environment only while Numba starts its threads, at import (:func:`_start_threads`):
+a value the user set wins, and child processes do not inherit tinycnn's.
 
 **Copies as slices, whole kernel rows at a time.** Numba cannot prove that the two arrays of an element loop
 ``dst[k] = src[k]`` do not overlap, so it leaves the loop scalar; a slice assignment ``dst[a:b] = src`` (or a
@@ -62,29 +93,58 @@ loops) 4% slower.
 (forward) or images (backward, where overlapping windows of one image add into the same cells).
 
 Every kernel is written as a plain Python function ``_name`` and compiled with ``njit`` next to it
-(minitorch style), so ``NUMBA_DISABLE_JIT=1`` runs the very same code as ordinary, debuggable Python.
+(minitorch style), so ``NUMBA_DISABLE_JIT=1`` runs the very same code as ordinary, debuggable Python --
+except the tiles, which are LLVM IR: without the JIT every convolution takes the im2col route and every
+product NumPy's ``matmul``.
 """
 import os
 
-# Must happen before Numba starts its OpenMP layer (first parallel call) -- see "Threads" above.
-if os.environ.get("TINYCNN_DIRECT", "1").strip() != "0":
-    os.environ.setdefault("GOMP_SPINCOUNT", "100000")  # no BLAS in the engine: idle threads spin ~3 ms
-else:
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # im2col + BLAS: idle threads must not spin
+import threading
 
-import threading  # noqa: E402
+import numba
+import numpy as np
+from numba import njit, prange
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-
-from . import simd  # noqa: E402
-from .reference import POOL_MODES  # noqa: E402
-from .simd import INIT_BIAS, INIT_LOAD, INIT_ZERO, TILE_ROWS, VECTOR_BYTES, tile  # noqa: E402
+from . import simd
+from .reference import POOL_MODES
+from .simd import INIT_BIAS, INIT_LOAD, INIT_ZERO, TILE_ROWS, VECTOR_BYTES, tile
 
 # Prefer OpenMP over TBB/workqueue when Numba has not chosen yet (TBB is absent on most installs anyway).
 if numba.config.THREADING_LAYER == "default":
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+
+#: The OpenMP settings Numba's threads started with (the user's value where one was set), for the benchmarks.
+OPENMP_SETTINGS = {}
+
+
+def _start_threads(settings):
+    """Start Numba's threading layer with the OpenMP ``settings`` (see "Threads" above), then put the
+    environment back as it was.
+
+    OpenMP reads its environment once, when its library loads, and Numba loads it when it starts its threads;
+    so the settings are placed in the environment just for that moment. They must not stay there: every
+    child process would inherit them, e.g. a PyTorch worker of ``benchmarks/bench_train.py``, whose own
+    OpenMP would then wait in tinycnn's way. A value the user set is left as it is and wins.
+    """
+    OPENMP_SETTINGS.update({key: os.environ.get(key, value) for key, value in settings.items()})
+    if numba.config.DISABLE_JIT:
+        return
+    added = [key for key in settings if key not in os.environ]
+    for key in added:
+        os.environ[key] = settings[key]
+    try:
+        from numba.np.ufunc import parallel
+
+        parallel._launch_threads()
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+_start_threads({"GOMP_SPINCOUNT": "100000"}  # the engine calls no BLAS: idle threads spin ~4 ms, then sleep
+               if os.environ.get("TINYCNN_DIRECT", "1").strip() != "0"
+               else {"OMP_WAIT_POLICY": "passive"})  # im2col + BLAS: idle threads must sleep at once
 
 __all__ = [
     "conv2d_forward",
@@ -594,7 +654,8 @@ def _direct_conv(x, kernel, bias, strides, dilation, pads_before, size, y, kerne
 # The public kernels (same signatures as reference.py)
 # ----------------------------------------------------------------------------------------------------
 def conv2d_forward(x, kernel, bias, strides, pads, dilation):
-    """Same math as ``reference.conv2d_forward``: ``y = im2col(x) @ kernel + bias``, chunk by chunk.
+    """Same math as ``reference.conv2d_forward``: direct tiles (:func:`_conv_tiles`) when ``F`` is a whole number
+    of vectors, else ``y = im2col(x) @ kernel + bias``, chunk by chunk.
 
     Parameters
     ----------
@@ -633,7 +694,8 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
 
 
 def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
-    """Same math as ``reference.conv2d_backward_kernel``: ``dK = cols.T @ dY``, summed over chunks.
+    """Same math as ``reference.conv2d_backward_kernel``: direct tiles (:func:`_kernel_grad_tiles`) when ``F`` is a
+    whole number of vectors, else ``dK = cols.T @ dY``, summed over chunks.
 
     Parameters
     ----------
@@ -674,12 +736,14 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
 def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
     """Same math as ``reference.conv2d_backward_input``.
 
-    Stride 1 and ``F <= C``: ``dx = cols(dy) @ Kt``, the "full" convolution of ``dy`` (see the module
+    Stride 1 and ``C`` a whole number of vectors: the direct route, :func:`_conv_tiles` on ``dy`` padded by
+    ``(KH - 1)*DH - pt`` rows on top (and so on) with the flipped, transposed kernel. Else, stride 1 and
+    ``F <= C``: ``dx = cols(dy) @ Kt``, the "full" convolution of ``dy`` (see the module
     docstring). Otherwise the reference's route: ``dcols = dY @ K.T``, then col2im.
 
-    Both routes do the same multiply-adds; they differ in the matrix they write and read: ``(N*H*W,
-    KH*KW*F)`` for the gather, ``(N*OH*OW, KH*KW*C)`` plus a read-modify-write of ``dx`` for col2im.
-    Measured (float32, batch 32; gather vs col2im):
+    The gather and col2im do the same multiply-adds; they differ in the matrix they write and read:
+    ``(N*H*W, KH*KW*F)`` for the gather, ``(N*OH*OW, KH*KW*C)`` plus a read-modify-write of ``dx`` for
+    col2im. Measured (float32, batch 32, products on BLAS, before the direct route; gather vs col2im):
 
     ============  ====================  ==================
     layer         1 thread (CPU time)   2 threads (wall)
