@@ -110,7 +110,11 @@ def main(argv=None):
     by_type["SGD update"] = update_ms
     by_type["rest of fit (loss, metrics, checks, Python)"] = step_ms - sum(by_type.values())
 
-    print(f"OpenBLAS kernels: {kernels.blas_info().get('openblas_coretype')}; backend: {kernels.get_backend()}")
+    from tinycnn.kernels import numba_kernels
+
+    route = ("tinycnn's SIMD tiles" if kernels.get_backend() == "numba" and numba_kernels.DIRECT
+             else f"im2col + OpenBLAS ({kernels.blas_info().get('openblas_coretype')})")
+    print(f"backend: {kernels.get_backend()}; convolutions by {route}")
     print(f"training step: {step_ms:.2f} ms per batch of {BATCH} ({BATCH / step_ms * 1e3:.0f} images/s); "
           f"predict: {infer_ms:.2f} ms per batch ({BATCH / infer_ms * 1e3:.0f} images/s)")
     print(f"{'layer':<24}{'fwd ms':>8}{'bwd ms':>8}{'% step':>8}{'GFLOP/s':>9}{'predict ms':>12}")
@@ -125,7 +129,7 @@ def main(argv=None):
 
     result = {"benchmark": "profile_step", "batch_size": BATCH, "steps": steps,
               "command": " ".join(["python", "benchmarks/profile_step.py"] + (argv or sys.argv[1:])),
-              "blas": kernels.blas_info(), "backend": kernels.get_backend(),
+              "blas": kernels.blas_info(), "backend": kernels.get_backend(), "route": route,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S"),

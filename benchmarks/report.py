@@ -24,6 +24,19 @@ def load(name):
         return json.load(f)
 
 
+def engine(d, name):
+    """What did a framework's multiply-adds in ``bench_train``: tinycnn's route (and OpenBLAS's kernels, if it
+    ran on them), or the framework's own library."""
+    rows = [row for row in d["rounds"] if row["framework"] == name]
+    routes = {row.get("route") for row in rows}
+    if routes == {"direct"}:
+        return "tinycnn's SIMD tiles"
+    if routes == {"im2col+BLAS"} or (routes == {None} and any(row.get("blas") for row in rows)):
+        kernels = sorted({str((row.get("blas") or {}).get("openblas_coretype")) for row in rows})
+        return f"im2col + OpenBLAS ({', '.join(kernels)})"
+    return {"keras": "TensorFlow (oneDNN)", "torch": "PyTorch"}.get(name, "")
+
+
 def train_table(d):
     med, ratios = d["median"], d.get("ratios_vs_keras", {})
     per_round = d.get("per_round_ratios_vs_keras", {})
@@ -32,14 +45,12 @@ def train_table(d):
              f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
              + (f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
                 f"{'yes' if cpu.get('avx512f') else 'no'}" if cpu else "") + ")", "",
-             "| framework | OpenBLAS kernels | train img/s | × Keras (per-round median) | inference img/s "
+             "| framework | multiply-adds by | train img/s | × Keras (per-round median) | inference img/s "
              "| × Keras (per-round median) | peak memory (MiB) | × Keras |",
              "|---|---|---|---|---|---|---|---|"]
     for name, m in med.items():
         r, pr = ratios.get(name, {}), per_round.get(name, {})
-        kernels = sorted({str((row.get("blas") or {}).get("openblas_coretype")) for row in d["rounds"]
-                          if row["framework"] == name and row.get("blas")})
-        lines.append(f"| {name} | {', '.join(kernels)} | {m['train_images_per_s']:.0f} | "
+        lines.append(f"| {name} | {engine(d, name)} | {m['train_images_per_s']:.0f} | "
                      f"{r.get('train', float('nan')):.2f} ({pr.get('median_train', float('nan')):.2f}) | "
                      f"{m['infer_images_per_s']:.0f} | "
                      f"{r.get('infer', float('nan')):.2f} ({pr.get('median_infer', float('nan')):.2f}) | "
@@ -119,9 +130,9 @@ def compare_fashion_table(d):
 
 
 def profile_table(d):
-    blas = (d.get("blas") or {}).get("openblas_coretype")
     step = d["train_step_ms"]
-    lines = [f"`{d['command']}` ({d['date']}; OpenBLAS kernels: {blas}): one training step of the course CNN "
+    route = d.get("route") or f"im2col + OpenBLAS ({(d.get('blas') or {}).get('openblas_coretype')})"
+    lines = [f"`{d['command']}` ({d['date']}; convolutions by {route}): one training step of the course CNN "
              f"took {step:.1f} ms per batch of {d['batch_size']}, `predict` {d['predict_batch_ms']:.1f} ms; "
              f"where the step goes:", "",
              "| part of the training step | ms per batch | share |", "|---|---|---|"]
