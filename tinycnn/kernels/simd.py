@@ -43,6 +43,10 @@ the LLVM IR of the loop nest above with ``<VL x float>`` values, ``llvm.fma`` an
 registers, schedules and picks the instructions for the CPU it runs on (``VL * NV`` numbers is one
 vector block of ``VECTOR_BYTES``; on a CPU with narrower vectors LLVM splits them, still correct).
 
+Editing this file: Numba's on-disk cache (``cache=True``) keys a compiled kernel on the source file of the
+kernel that calls :func:`tile` (``numba_kernels.py``), not on this one. After changing the IR here, delete
+``tinycnn/kernels/__pycache__/*.nbi`` (or touch ``numba_kernels.py``), or the old code keeps running.
+
 Limits: ``a``, ``b``, ``c`` (and ``bias``) must share one float dtype; nothing checks bounds, so the callers
 in ``numba_kernels`` compute every offset from the array shapes. ``NUMBA_DISABLE_JIT=1`` cannot run IR:
 the callers then take the im2col route (``numba_kernels.DIRECT``).
