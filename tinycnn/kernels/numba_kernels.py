@@ -594,9 +594,11 @@ def _chunks(lines, line_elements, itemsize, kernel):
 def buffer_info():
     """What the last convolution call on this thread did with its scratch matrix, and the scratch sizes.
 
-    Returns a dict: ``kernel`` (its name), ``lines`` (image rows ``(n, i)`` it gathered), ``chunk_lines``
-    (rows per chunk), ``chunks``, ``chunk_bytes`` (size of one chunk's matrix), ``limit_bytes``, and
-    ``scratch_bytes`` (bytes held by this thread's reusable scratch arrays, by dtype name).
+    Returns a dict: ``kernel`` (its name), ``route`` (``"direct"`` or ``"im2col"``), ``chunks``,
+    ``chunk_bytes`` (size of one chunk's temporary), ``limit_bytes``, ``scratch_bytes`` (bytes held by this
+    thread's reusable scratch arrays, by dtype name), and by route: ``images`` and ``chunk_images`` (direct:
+    images padded, images per chunk) or ``lines`` and ``chunk_lines`` (im2col: image rows ``(n, i)``
+    gathered, rows per chunk).
     """
     info = dict(getattr(_local, "last", {}))
     info["scratch_bytes"] = {np.dtype(d).name: a.nbytes for d, a in _local.__dict__.get("buffers", {}).items()}
