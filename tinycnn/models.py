@@ -328,15 +328,12 @@ class Sequential:
                 else:
                     layers = self.layers[::-1]
                 first = self.layers[0]
-                for layer in layers:
-                    if layer is first:  # its dx would go nowhere: let it skip computing it (layers.base)
-                        first.input_gradient = False
-                        try:
-                            d = layer.backward(d)
-                        finally:
-                            first.input_gradient = True
-                    else:
+                first.input_gradient = False  # its dx would go nowhere: let it skip computing it (layers.base)
+                try:
+                    for layer in layers:
                         d = layer.backward(d)
+                finally:
+                    first.input_gradient = True
                 pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._params()]
                 if all(np.isfinite(g.sum()) for g, _ in pairs):
                     weights = [w for _, w in pairs]

@@ -142,8 +142,9 @@ def _start_threads(settings):
             os.environ.pop(key, None)
 
 
+_DIRECT_REQUESTED = os.environ.get("TINYCNN_DIRECT", "1").strip() != "0"
 _start_threads({"GOMP_SPINCOUNT": "100000"}  # the engine calls no BLAS: idle threads spin ~4 ms, then sleep
-               if os.environ.get("TINYCNN_DIRECT", "1").strip() != "0"
+               if _DIRECT_REQUESTED
                else {"OMP_WAIT_POLICY": "passive"})  # im2col + BLAS: idle threads must sleep at once
 
 __all__ = [
@@ -167,7 +168,7 @@ IM2COL_LIMIT_BYTES = 2 * 2**20
 #: Use the direct (register-tiled, no im2col) convolutions where they apply (see "Direct convolutions"
 #: above). ``TINYCNN_DIRECT=0`` in the environment, or setting this to False, forces the im2col + BLAS route
 #: everywhere; ``NUMBA_DISABLE_JIT=1`` forces it too (the tiles are LLVM IR, which plain Python cannot run).
-DIRECT = simd.enabled() and os.environ.get("TINYCNN_DIRECT", "1").strip() != "0"
+DIRECT = simd.enabled() and _DIRECT_REQUESTED
 
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
 _pjit = njit(cache=True, parallel=True, error_model="numpy")
@@ -610,10 +611,14 @@ def _float_dtype(*arrays):
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
+def _tiles_apply(dtype):
+    """The SIMD tiles can run: ``DIRECT`` is on (compiled kernels) and the dtype is float32 or float64."""
+    return DIRECT and dtype in (np.float32, np.float64)
+
+
 def _direct_applies(dtype, channels_out):
-    """The direct route applies: compiled kernels, float32/float64, output channels a whole number of vectors."""
-    return (DIRECT and dtype in (np.float32, np.float64)
-            and channels_out % (VECTOR_BYTES // dtype.itemsize) == 0)
+    """The direct route applies: tiles on, and the output channels a whole number of vectors."""
+    return _tiles_apply(dtype) and channels_out % (VECTOR_BYTES // dtype.itemsize) == 0
 
 
 def _image_chunks(n, image_bytes, kernel):
@@ -718,10 +723,10 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
     pt, pb, pl, pr = pads
     if _direct_applies(dtype, f):
         dy = np.ascontiguousarray(dy, dtype=dtype)
-        h, w = x.shape[1] + pt + pb, x.shape[2] + pl + pr
+        hp, wp = x.shape[1] + pt + pb, x.shape[2] + pl + pr
         parts = np.zeros((numba.get_num_threads(), kh, kw, c, f), dtype=dtype)
-        for n0, n1 in _image_chunks(n, h * w * c * dtype.itemsize, "conv2d_backward_kernel"):
-            xp = _padded(x, n0, n1, (pt, pl), (h, w), dtype)
+        for n0, n1 in _image_chunks(n, hp * wp * c * dtype.itemsize, "conv2d_backward_kernel"):
+            xp = _padded(x, n0, n1, (pt, pl), (hp, wp), dtype)
             kernel_grad_tiles_kernel(xp, dy[n0:n1], sh, sw, dh, dw, parts)
         return parts.sum(axis=0)
     width = kh * kw * c
@@ -823,7 +828,7 @@ def _matmul(a, b, bias=None, out=None):
     ``matmul``, i.e. BLAS: the engine as it was before the tiles, kept for comparison.
     """
     dtype = np.result_type(a, b)
-    if not (DIRECT and dtype in (np.float32, np.float64) and a.dtype == b.dtype == dtype
+    if not (_tiles_apply(dtype) and a.dtype == b.dtype == dtype
             and (bias is None or bias.dtype == dtype) and (out is None or out.dtype == dtype)):
         out = np.matmul(a, b, out=out)
         if bias is not None:
