@@ -465,3 +465,50 @@ def test_openmp_settings_do_not_leak_into_the_environment():
     script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
               "assert 'OMP_WAIT_POLICY' not in os.environ; assert nk.OPENMP_SETTINGS == {'OMP_WAIT_POLICY': 'passive'}")
     subprocess.run([sys.executable, "-c", script], check=True, env=dict(env, TINYCNN_DIRECT="0"), cwd=REPO)
+
+
+_NARROW_VECTORS_SCRIPT = textwrap.dedent("""
+    import importlib.util, sys
+    import numpy as np
+    # Load simd.py on its own and narrow its vectors before tinycnn's kernels are imported and compiled.
+    spec = importlib.util.spec_from_file_location("tinycnn.kernels.simd", sys.argv[1])
+    simd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(simd)
+    simd.VECTOR_BYTES, simd.TILE_ROWS = 32, (6, 4, 2, 1)   # what an AVX2 CPU gets
+    sys.modules["tinycnn.kernels.simd"] = simd
+    from tinycnn.kernels import numba_kernels as nk, reference as ref
+    assert nk.VECTOR_BYTES == 32
+    rng = np.random.default_rng(0)
+    def close(a, b, dtype):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+    for dtype in (np.float32, np.float64):
+        for n, h, w, c, f, s, padding in [(2, 9, 11, 8, 16, 1, "same"), (2, 10, 13, 16, 24, 2, "same"),
+                                          (1, 7, 9, 32, 8, 1, "valid")]:
+            (oh, ow), pads = ref.conv_geometry((h, w), (3, 3), (s, s), (1, 1), padding)
+            x = rng.standard_normal((n, h, w, c)).astype(dtype)
+            kernel = rng.standard_normal((3, 3, c, f)).astype(dtype)
+            bias = rng.standard_normal(f).astype(dtype)
+            dy = rng.standard_normal((n, oh, ow, f)).astype(dtype)
+            a = ((s, s), pads, (1, 1))
+            close(nk.conv2d_forward(x, kernel, bias, *a), ref.conv2d_forward(x, kernel, bias, *a), dtype)
+            assert nk.buffer_info()["route"] == "direct"   # f = 8, 16, 24: whole 32-byte vectors
+            close(nk.conv2d_backward_kernel(dy, x, kernel.shape, *a), ref.conv2d_backward_kernel(dy, x, kernel.shape, *a), dtype)
+            close(nk.conv2d_backward_input(dy, kernel, x.shape, *a), ref.conv2d_backward_input(dy, kernel, x.shape, *a), dtype)
+            w2 = rng.standard_normal((h * w * c, f)).astype(dtype)
+            close(nk.dense_forward(x.reshape(n, -1), w2, bias), ref.dense_forward(x.reshape(n, -1), w2, bias), dtype)
+    print("ok")
+""")
+
+
+@needs_jit
+def test_tiles_are_right_with_narrower_vectors(tmp_path):
+    """A CPU without AVX-512 compiles the tiles with 32-byte vectors and 6-row tiles (``simd.VECTOR_BYTES``):
+    the same kernels, compiled that way here (in a fresh process with its own Numba cache), still match the
+    reference -- including F = 8 and 24, which take the direct route only with 8-float vectors."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    env.pop("TINYCNN_DIRECT", None)
+    out = subprocess.run([sys.executable, "-c", _NARROW_VECTORS_SCRIPT, str(REPO / "tinycnn" / "kernels" / "simd.py")],
+                         capture_output=True, text=True, env=env, cwd=REPO)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
