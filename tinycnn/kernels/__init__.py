@@ -77,12 +77,12 @@ def current_kernels():
 
 
 def blas_info():
-    """The BLAS that NumPy's matrix products (the convolutions' GEMMs, Dense) run on, as a dict.
+    """The BLAS that NumPy's matrix products run on, as a dict: the reference backend's convolutions and Dense,
+    and the Numba engine's only with ``TINYCNN_DIRECT=0`` (otherwise it does its products in its own tiles).
 
     ``openblas_coretype`` is the kernel family OpenBLAS runs (e.g. ``"SkylakeX"``: AVX-512, ``"Haswell"``:
     AVX2), ``blas_threads`` its thread count (both None without ``threadpoolctl``); ``OPENBLAS_CORETYPE`` the
-    environment variable that forces that choice, if set. The benchmarks record it: the same CPU runs the
-    course's convolutions up to ~1.5x faster with the AVX-512 kernels (``benchmarks/bench_layers.py``).
+    environment variable that forces that choice, if set. The benchmarks record it.
     """
     info = {"openblas_coretype": None, "blas_threads": None, "blas_version": None,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}

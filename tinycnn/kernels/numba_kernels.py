@@ -678,8 +678,8 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     """
     dtype = _float_dtype(x, kernel)
     x = np.ascontiguousarray(x, dtype=dtype)
+    kernel = np.ascontiguousarray(kernel, dtype=dtype)
     kh, kw, c, f = kernel.shape
-    k2d = np.ascontiguousarray(kernel, dtype=dtype).reshape(kh * kw * c, f)
     n, h, w, _ = x.shape
     (sh, sw), (dh, dw) = strides, dilation
     pt, pb, pl, pr = pads
@@ -687,9 +687,9 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     ow = (w + pl + pr - (kw - 1) * dw - 1) // sw + 1
     y = np.empty((n, oh, ow, f), dtype=dtype)
     if _direct_applies(dtype, f):
-        kernel = np.ascontiguousarray(kernel, dtype=dtype)
         return _direct_conv(x, kernel, bias, (sh, sw), (dh, dw), (pt, pl), (h + pt + pb, w + pl + pr), y,
                             "conv2d_forward")
+    k2d = kernel.reshape(kh * kw * c, f)
     y2d = y.reshape(n * oh * ow, f)
     width = kh * kw * c
     for t0, t1 in _chunks(n * oh, ow * width, dtype.itemsize, "conv2d_forward"):
