@@ -36,25 +36,25 @@ class ActivationStep:
     """
 
     def _init_activation(self, activation):
-        self.activation_name = "linear" if activation is None else activation
-        self._act, self._act_backward = activations.get(self.activation_name)
-        self.activation_name = self.activation_name.lower()
+        self.activation = activations.get(activation)  # refuses callables it cannot differentiate
+        self.activation_name = self.activation.name
 
     @property
     def ends_with_softmax(self):
-        return self.activation_name == "softmax"
+        return self.activation_name == "softmax" and self.activation.params.get("axis", -1) == -1
 
     def _activate(self, z):
-        a = self._act(z)
+        a = self.activation(z)
         self._z, self._a = z, a
         return a
 
     def _deactivate(self, da):
-        return self._act_backward(da, self._z, self._a).astype(self.dtype, copy=False)
+        return self.activation.backward(da, self._z, self._a).astype(self.dtype, copy=False)
 
 
 class Activation(ActivationStep, Layer):
-    """Applies an activation function by name: ``Activation("relu")``."""
+    """Applies an activation function: ``Activation("relu")``, ``Activation(tinycnn.nn.gelu)`` (any name or
+    function of :mod:`tinycnn.activations`)."""
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -115,6 +115,42 @@ class ReLU(Layer):
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
                 "threshold": self.threshold}
+
+
+class LeakyReLU(Layer):
+    """Leaky ReLU (Maas, Hannun & Ng 2013), as ``keras.layers.LeakyReLU(negative_slope=0.3)``::
+
+        y  = x                    if x > 0, else negative_slope * x
+        dx = dy                   if x > 0, else negative_slope * dy     (the left slope at x == 0)
+
+    Keras 2's spelling ``LeakyReLU(alpha=0.1)`` is accepted, as Keras 3 still accepts it. Note that the layer's
+    default slope is 0.3 while the function ``tinycnn.activations.leaky_relu`` defaults to 0.2, as in Keras.
+
+    >>> import numpy as np
+    >>> LeakyReLU().forward(np.array([[-1.0, 2.0]]))
+    array([[-0.3,  2. ]], dtype=float32)
+    """
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if "alpha" in kwargs:
+            negative_slope = kwargs.pop("alpha")
+        super().__init__(**kwargs)
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(negative_slope) or negative_slope < 0:
+            raise InvalidArgumentError(f"LeakyReLU negative_slope (Keras 2: alpha) must be a finite number >= 0, "
+                                       f"got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        self._x = x
+        return np.where(x > 0, x, self.negative_slope * x).astype(self.dtype, copy=False)
+
+    def backward(self, dy):
+        return (dy * np.where(self._x > 0, 1.0, self.negative_slope)).astype(self.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
 class Softmax(Layer):
