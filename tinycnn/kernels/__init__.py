@@ -5,7 +5,7 @@ chosen backend:
 
 * ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
 * ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels` (convolution, pooling) and
-  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, SGD), compiled with Numba (the engine, default).
+  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, the optimizers' updates), compiled with Numba (the engine, default).
 
 Both modules define the same functions with the same signatures. Choose with the environment variable
 ``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
@@ -37,6 +37,12 @@ KERNELS = (
     "relu_forward",
     "relu_backward",
     "sgd_update",
+    "adam_update",
+    "adamax_update",
+    "nadam_update",
+    "rmsprop_update",
+    "adagrad_update",
+    "adadelta_update",
 )
 
 _state = {"name": None, "table": None}

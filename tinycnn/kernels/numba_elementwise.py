@@ -11,6 +11,12 @@ memory into one or two.
   ``sum dy * x_hat`` in float64, pass 2 writes ``dx``.
 * ``relu_forward``, ``relu_backward`` -- same math as their ``reference`` twins, one parallel pass each.
 * ``sgd_update``         -- same math as ``reference.sgd_update``: one pass updates ``v`` and ``w``.
+* ``adam_update``, ``adamax_update``, ``nadam_update``, ``rmsprop_update``, ``adagrad_update``,
+  ``adadelta_update`` -- same math as their ``reference`` twins: one parallel pass reads ``g`` and each slot
+  once and writes the slots and ``w`` (NumPy makes one pass per operation, with temporaries). The step's
+  scalars (Adam's ``alpha``, Nadam's momentum schedule ...) are computed once, outside the loop, and cast to
+  ``w``'s dtype so float32 weights are updated in float32 arithmetic like the reference. Slots the options
+  leave out (``v_hat`` without amsgrad ...) are passed as empty arrays with a flag.
 
 Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
 added at the end, so the result does not depend on thread timing beyond float64 rounding.
@@ -96,19 +102,99 @@ def _relu_grad(dy, z, out):
         out[i] = dy[i] if z[i] > 0 else 0
 
 
-def _sgd_momentum(w, g, v, lr, momentum, nesterov):
+def _sgd_momentum(w, g, v, lr, momentum, nesterov, wd):
     for i in prange(w.size):
+        wi = w[i] - w[i] * wd
         vi = momentum * v[i] - lr * g[i]
         v[i] = vi
         if nesterov:
-            w[i] += momentum * vi - lr * g[i]
+            w[i] = wi + (momentum * vi - lr * g[i])
         else:
-            w[i] += vi
+            w[i] = wi + vi
 
 
-def _sgd_plain(w, g, lr):
+def _sgd_plain(w, g, lr, wd):
     for i in prange(w.size):
-        w[i] -= lr * g[i]
+        wi = w[i] - w[i] * wd
+        w[i] = wi - lr * g[i]
+
+
+def _adam(w, g, m, v, v_hat, amsgrad, one_minus_b1, one_minus_b2, alpha, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * one_minus_b1
+        vi = v[i] + (gi * gi - v[i]) * one_minus_b2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            vi = max(v_hat[i], vi)
+            v_hat[i] = vi
+        w[i] = wi - mi * alpha / (np.sqrt(vi) + epsilon)
+
+
+def _adamax(w, g, m, u, one_minus_b1, beta_2, lr, bias, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * one_minus_b1
+        ui = max(beta_2 * u[i], abs(gi))
+        m[i] = mi
+        u[i] = ui
+        w[i] = wi - lr * mi / (bias * (ui + epsilon))
+
+
+def _nadam(w, g, m, v, one_minus_b1, one_minus_b2, u_t1, c_m, c_g_num, c_g, c_v, lr, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * one_minus_b1
+        vi = v[i] + (gi * gi - v[i]) * one_minus_b2
+        m[i] = mi
+        v[i] = vi
+        m_hat = u_t1 * mi / c_m + c_g_num * gi / c_g
+        w[i] = wi - m_hat * lr / (np.sqrt(vi / c_v) + epsilon)
+
+
+def _rmsprop(w, g, v, mom, avg_g, use_momentum, centered, rho, one_minus_rho, momentum, lr, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        vi = rho * v[i] + one_minus_rho * (gi * gi)
+        v[i] = vi
+        if centered:
+            ai = rho * avg_g[i] + one_minus_rho * gi
+            avg_g[i] = ai
+            denominator = vi - ai * ai + epsilon
+        else:
+            denominator = vi + epsilon
+        increment = lr * gi / np.sqrt(denominator)
+        if use_momentum:
+            mi = momentum * mom[i] + increment
+            mom[i] = mi
+            w[i] = wi - mi
+        else:
+            w[i] = wi - increment
+
+
+def _adagrad(w, g, acc, lr, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        ai = acc[i] + gi * gi
+        acc[i] = ai
+        w[i] = wi - lr * gi / np.sqrt(ai + epsilon)
+
+
+def _adadelta(w, g, acc_g, acc_dx, lr, rho, one_minus_rho, epsilon, wd):
+    for i in prange(w.size):
+        wi = w[i] - w[i] * wd
+        gi = g[i]
+        ag = rho * acc_g[i] + one_minus_rho * (gi * gi)
+        acc_g[i] = ag
+        dx = -(np.sqrt(acc_dx[i] + epsilon) * gi / np.sqrt(ag + epsilon))
+        acc_dx[i] = rho * acc_dx[i] + one_minus_rho * (dx * dx)
+        w[i] = wi + lr * dx
 
 
 _bn_stats_jit = njit(parallel=True, cache=True)(_bn_stats)
@@ -120,6 +206,12 @@ _relu_jit = njit(parallel=True, cache=True)(_relu)
 _relu_grad_jit = njit(parallel=True, cache=True)(_relu_grad)
 _sgd_momentum_jit = njit(parallel=True, cache=True)(_sgd_momentum)
 _sgd_plain_jit = njit(parallel=True, cache=True)(_sgd_plain)
+_adam_jit = njit(parallel=True, cache=True)(_adam)
+_adamax_jit = njit(parallel=True, cache=True)(_adamax)
+_nadam_jit = njit(parallel=True, cache=True)(_nadam)
+_rmsprop_jit = njit(parallel=True, cache=True)(_rmsprop)
+_adagrad_jit = njit(parallel=True, cache=True)(_adagrad)
+_adadelta_jit = njit(parallel=True, cache=True)(_adadelta)
 
 
 def batchnorm_forward(x, gamma, beta, epsilon):
@@ -170,12 +262,75 @@ def relu_backward(dy, z):
     return out
 
 
-def sgd_update(w, g, v, lr, momentum, nesterov):
+def _flat(a, dtype):
+    """``a`` as a contiguous 1-D view (no copy when it already is one; weights and slots always are)."""
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+
+def _flat_slot(a):
+    """A slot array as the 1-D view the kernel writes through; refuses a copy, which would lose the update."""
+    flat = a.reshape(-1)
+    if not np.shares_memory(flat, a):
+        raise ValueError("optimizer slot arrays must be contiguous (they are updated in place)")
+    return flat
+
+
+def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
     """Same math as :func:`tinycnn.kernels.reference.sgd_update` (``w`` and ``v`` updated in place)."""
     dt = w.dtype.type
-    flat_w = w.reshape(-1)
-    flat_g = np.ascontiguousarray(g, dtype=w.dtype).reshape(-1)
+    flat_w = _flat_slot(w)
+    flat_g = _flat(g, w.dtype)
     if momentum == 0.0:
-        _sgd_plain_jit(flat_w, flat_g, dt(lr))
+        _sgd_plain_jit(flat_w, flat_g, dt(lr), dt(wd))
     else:
-        _sgd_momentum_jit(flat_w, flat_g, v.reshape(-1), dt(lr), dt(momentum), bool(nesterov))
+        _sgd_momentum_jit(flat_w, flat_g, _flat_slot(v), dt(lr), dt(momentum), bool(nesterov), dt(wd))
+
+
+def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
+    """Same math as :func:`tinycnn.kernels.reference.adam_update`, one pass (``alpha`` computed once)."""
+    dt = w.dtype.type
+    amsgrad = v_hat is not None
+    alpha = dt(lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step))
+    _adam_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(v),
+              _flat_slot(v_hat) if amsgrad else np.empty(0, w.dtype), amsgrad, dt(1 - beta_1), dt(1 - beta_2),
+              alpha, dt(epsilon), dt(wd))
+
+
+def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
+    """Same math as :func:`tinycnn.kernels.reference.adamax_update`, one pass."""
+    dt = w.dtype.type
+    _adamax_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(u), dt(1 - beta_1), dt(beta_2),
+                dt(lr), dt(1 - beta_1**step), dt(epsilon), dt(wd))
+
+
+def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
+    """Same math as :func:`tinycnn.kernels.reference.nadam_update`, one pass (the schedule computed once)."""
+    from .reference import nadam_momentum_schedule
+
+    dt = w.dtype.type
+    u_t, u_t1 = nadam_momentum_schedule(beta_1, step), nadam_momentum_schedule(beta_1, step + 1)
+    _nadam_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(v), dt(1 - beta_1), dt(1 - beta_2),
+               dt(u_t1), dt(1 - u_product * u_t1), dt(1 - u_t), dt(1 - u_product), dt(1 - beta_2**step), dt(lr),
+               dt(epsilon), dt(wd))
+
+
+def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
+    """Same math as :func:`tinycnn.kernels.reference.rmsprop_update`, one pass."""
+    dt = w.dtype.type
+    empty = np.empty(0, w.dtype)
+    _rmsprop_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(v), empty if mom is None else _flat_slot(mom),
+                 empty if avg_g is None else _flat_slot(avg_g), mom is not None, avg_g is not None, dt(rho),
+                 dt(1 - rho), dt(momentum), dt(lr), dt(epsilon), dt(wd))
+
+
+def adagrad_update(w, g, acc, lr, epsilon, wd):
+    """Same math as :func:`tinycnn.kernels.reference.adagrad_update`, one pass."""
+    dt = w.dtype.type
+    _adagrad_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(acc), dt(lr), dt(epsilon), dt(wd))
+
+
+def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
+    """Same math as :func:`tinycnn.kernels.reference.adadelta_update`, one pass."""
+    dt = w.dtype.type
+    _adadelta_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(acc_g), _flat_slot(acc_dx), dt(lr), dt(rho),
+                  dt(1 - rho), dt(epsilon), dt(wd))
