@@ -56,9 +56,10 @@ from .. import kernels
 from ..errors import InvalidArgumentError, InvalidInputError
 from .activation import ActivationStep
 from .base import Layer, as_pair, check_padding
+from .variables import KernelBiasAttributes, WeightRegularizers
 
 
-class Conv2D(ActivationStep, Layer):
+class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     """2-D convolution layer, as ``keras.layers.Conv2D``.
 
     Parameters
@@ -71,11 +72,14 @@ class Conv2D(ActivationStep, Layer):
     padding : "valid" or "same", default "valid"
     dilation_rate : int or (int, int), default (1, 1)
         Cannot be combined with strides > 1 (as in Keras).
-    activation : str or None
-        Applied after the bias: linear (None), relu, sigmoid, tanh, softmax.
+    activation : str, activation function or None
+        Applied after the bias: a name of :mod:`tinycnn.activations` (linear for None, relu, sigmoid, tanh,
+        softmax, elu ...) or one of its functions (``tinycnn.nn.relu``).
     use_bias : bool, default True
     kernel_initializer, bias_initializer : str
         Defaults ``"glorot_uniform"`` and ``"zeros"``.
+    kernel_regularizer, bias_regularizer : str or Regularizer, default None
+        Penalties added to the loss (:mod:`tinycnn.regularizers`).
     input_shape : (H, W, C), optional
         For the first layer of a model, without the batch axis.
     dtype : "float32" (default) or "float64"
@@ -83,7 +87,8 @@ class Conv2D(ActivationStep, Layer):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise InvalidArgumentError(f"Conv2D filters must be a positive int, got {filters!r}")
@@ -101,6 +106,8 @@ class Conv2D(ActivationStep, Layer):
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+                                bias_constraint)
 
     def _geometry(self, hw):
         (oh, ow), pads = kernels.conv_geometry(hw, self.kernel_size, self.strides, self.dilation_rate, self.padding)
@@ -155,4 +162,153 @@ class Conv2D(ActivationStep, Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
                 "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                **self._regularizer_config()}
+
+
+def as_single(value, what):
+    """``3 -> 3``; ``(3,) -> 3``; refuses anything else, or a non-positive value."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidArgumentError(f"{what} must be a positive int (or a tuple of one), got {value!r}")
+    return int(value)
+
+
+class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
+    """1-D convolution over a sequence, as ``keras.layers.Conv1D`` (the course's pattern detector in a signal).
+
+    Forward (cross-correlation, as Conv2D; ``xp`` the padded input)::
+
+        z[n, t, f] = bias[f] + sum_{a<K, c<C} xp[n, t*S + a*D, c] * kernel[a, c, f]
+        y = activation(z)
+
+        x: (N, L, C)   kernel: (K, C, F)   bias: (F,)   y: (N, OL, F)
+
+    With ``K_eff = (K - 1) * D + 1``: ``padding="valid"`` gives ``OL = floor((L - K_eff) / S) + 1``;
+    ``"same"`` gives ``OL = ceil(L / S)`` with TensorFlow's split (the odd cell on the right);
+    ``"causal"`` pads ``(K - 1) * D`` zeros on the *left* only, so ``y[t]`` depends on ``x[..t]`` and never on
+    the future (van den Oord et al., *WaveNet*, 2016, sec. 2.1): ``OL = ceil(L / S)``.
+
+    Backward is Conv2D's (:mod:`tinycnn.layers.convolutional`) on a height-1 image: the sequence is viewed as
+    ``(N, 1, L, C)`` and the kernel as ``(1, K, C, F)``, so the very same kernels compute ``dkernel``,
+    ``dbias = sum_{n,t} dz`` and ``dx``.
+
+    Parameters
+    ----------
+    filters : int
+    kernel_size : int
+    strides : int, default 1
+    padding : "valid" (default), "same" or "causal"
+    dilation_rate : int, default 1
+        Cannot be combined with strides > 1 (as in Keras).
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        As :class:`Conv2D`.
+
+    Weights in Keras order: ``[kernel (K, C, F), bias (F,)]``.
+
+    >>> layer = Conv1D(1, 3, use_bias=False)
+    >>> layer.build((None, 6, 1))
+    >>> layer.set_weights([np.array([-1.0, 2.0, -1.0]).reshape(3, 1, 1)])   # a spike detector
+    >>> signal = np.array([0, 0, 1, 0, 0, 0], dtype=float).reshape(1, 6, 1)
+    >>> layer.forward(signal)[0, :, 0]
+    array([-1.,  2., -1.,  0.], dtype=float32)
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise InvalidArgumentError(f"Conv1D filters must be a positive int, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise InvalidArgumentError(f"tinycnn is channels-last only: data_format must be 'channels_last', "
+                                       f"got {data_format!r}")
+        if groups != 1:
+            raise InvalidArgumentError(f"Conv1D: grouped convolutions are not supported (groups={groups!r}); "
+                                       f"use groups=1")
+        self.filters = int(filters)
+        self.kernel_size = as_single(kernel_size, "Conv1D kernel_size")
+        self.strides = as_single(strides, "Conv1D strides")
+        self.dilation_rate = as_single(dilation_rate, "Conv1D dilation_rate")
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
+            raise InvalidArgumentError(f"Conv1D padding must be 'valid', 'same' or 'causal', got {padding!r}")
+        self.padding = padding.lower()
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise InvalidArgumentError("Conv1D: strides > 1 together with dilation_rate > 1 is not supported "
+                                       "(Keras refuses it too)")
+        self._init_activation(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+                                bias_constraint)
+
+    def _geometry(self, length):
+        """``(OL, (left, right))``."""
+        k, s, d = self.kernel_size, self.strides, self.dilation_rate
+        if self.padding == "causal":
+            pads = ((k - 1) * d, 0)
+            ol = (length + pads[0] - ((k - 1) * d + 1)) // s + 1
+        else:
+            (_, ol), (_, _, pl, pr) = kernels.conv_geometry((1, length), (1, k), (1, s), (1, d), self.padding)
+            pads = (pl, pr)
+        if ol <= 0:
+            raise InvalidInputError(f"{self.name}: kernel {k} (effective {(k - 1) * d + 1} with dilation) is longer "
+                                    f"than its input of length {length} with padding={self.padding!r}; use a "
+                                    f"smaller kernel or padding='same'")
+        return ol, pads
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise InvalidInputError(f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape "
+                                    f"{tuple(input_shape)}")
+        if input_shape[-1] is None:
+            raise InvalidInputError(f"{self.name}: the channel axis must be known to build Conv1D")
+        if input_shape[1] is not None:
+            self._geometry(input_shape[1])
+        self.add_weight("kernel", (self.kernel_size, input_shape[-1], self.filters), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, length, _ = input_shape
+        return (n, None if length is None else self._geometry(length)[0], self.filters)
+
+    def _2d(self):
+        return (1, self.strides), (1, self.dilation_rate)
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        if x.ndim != 3:
+            raise InvalidInputError(f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape "
+                                    f"{x.shape}")
+        _, (pl, pr) = self._geometry(x.shape[1])
+        strides, dilation = self._2d()
+        self._x4, self._pads = x[:, None], (0, 0, pl, pr)   # (N, 1, L, C): a height-1 image
+        z = kernels.conv2d_forward(self._x4, self.params["kernel"][None], self.params.get("bias"), strides,
+                                   self._pads, dilation)
+        return self._activate(z[:, 0])
+
+    def backward(self, dy):
+        dz = self._deactivate(dy)[:, None]                    # (N, 1, OL, F)
+        strides, dilation = self._2d()
+        kernel4 = self.params["kernel"][None]
+        self.grads["kernel"] = kernels.conv2d_backward_kernel(dz, self._x4, kernel4.shape, strides, self._pads,
+                                                              dilation)[0]
+        if self.use_bias:
+            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+        if not self.input_gradient:  # the model's first layer while training: nobody reads dx
+            return None
+        return kernels.conv2d_backward_input(dz, kernel4, self._x4.shape, strides, self._pads, dilation)[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": (self.kernel_size,),
+                "strides": (self.strides,), "padding": self.padding, "dilation_rate": (self.dilation_rate,),
+                "activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                **self._regularizer_config()}
+
+
+Convolution1D = Conv1D

@@ -29,27 +29,32 @@ from .. import kernels
 from ..errors import InvalidArgumentError
 from .activation import ActivationStep
 from .base import Layer
+from .variables import KernelBiasAttributes, WeightRegularizers
 
 
-class Dense(ActivationStep, Layer):
+class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     """Fully connected layer, as ``keras.layers.Dense``.
 
     Parameters
     ----------
     units : int
         Output size.
-    activation : str or None
-        linear (None), relu, sigmoid, tanh, softmax.
+    activation : str, activation function or None
+        A name of :mod:`tinycnn.activations` (linear for None, relu, sigmoid, tanh, softmax, elu, gelu ...) or
+        one of its functions (``tinycnn.nn.relu``).
     use_bias : bool, default True
     kernel_initializer, bias_initializer : str
         Defaults ``"glorot_uniform"`` and ``"zeros"``.
+    kernel_regularizer, bias_regularizer : str or Regularizer, default None
+        Penalties added to the loss (:mod:`tinycnn.regularizers`); ``"l2"`` means ``L2(0.01)``.
     input_shape : tuple, optional
         For the first layer of a model, without the batch axis (``input_dim=`` also works).
     dtype : "float32" (default) or "float64"
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise InvalidArgumentError(f"Dense units must be a positive int, got {units!r}")
@@ -57,6 +62,8 @@ class Dense(ActivationStep, Layer):
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+                                bias_constraint)
 
     def build(self, input_shape):
         d_in = input_shape[-1]
@@ -95,4 +102,4 @@ class Dense(ActivationStep, Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+                "bias_initializer": self.bias_initializer, **self._regularizer_config()}

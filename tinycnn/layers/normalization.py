@@ -53,6 +53,7 @@ import numpy as np
 from .. import kernels
 from ..errors import InvalidArgumentError, InvalidInputError
 from .base import Layer
+from .variables import weight_attribute
 
 
 class BatchNormalization(Layer):
@@ -89,6 +90,12 @@ class BatchNormalization(Layer):
         self.center, self.scale = center, scale
         self.initializers = dict(gamma=gamma_initializer, beta=beta_initializer,
                                  moving_mean=moving_mean_initializer, moving_variance=moving_variance_initializer)
+
+    # Keras's attributes: views of the weights (None when scale/center is off); see tinycnn.layers.variables
+    gamma = property(lambda self: weight_attribute(self, "gamma"))
+    beta = property(lambda self: weight_attribute(self, "beta"))
+    moving_mean = property(lambda self: weight_attribute(self, "moving_mean"))
+    moving_variance = property(lambda self: weight_attribute(self, "moving_variance"))
 
     def build(self, input_shape):
         ndim = len(input_shape)

@@ -43,6 +43,8 @@ array([[2.5 , 1.75]], dtype=float32)
 >>> L2Pooling2D().forward(x)[0, :, :, 0]
 array([[5.477226, 5.196152]], dtype=float32)
 """
+import numpy as np
+
 from .. import kernels
 from ..errors import InvalidInputError
 from .base import Layer, as_pair, check_padding
@@ -122,3 +124,83 @@ class L2Pooling2D(Pooling2D):
 
 
 MaxPool2D, AvgPool2D = MaxPooling2D, AveragePooling2D
+
+
+class Pooling1D(Layer):
+    """Shared code of ``MaxPooling1D`` and ``AveragePooling1D``: the 2-D pooling kernels on a height-1 view.
+
+    ``x: (N, L, C) -> y: (N, OL, C)``, ``OL = floor((L - P) / S) + 1`` ("valid") or ``ceil(L / S)`` ("same");
+    the equations, the tie rule and the "same" padding rule are those of the 2-D layers above, with a
+    ``1 x P`` window on the ``(N, 1, L, C)`` view of the sequence.
+
+    Parameters
+    ----------
+    pool_size : int, default 2
+    strides : int, default None (= pool_size)
+    padding : "valid" or "same", default "valid"
+    """
+
+    mode = None
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        from .convolutional import as_single
+        super().__init__(**kwargs)
+        kind = type(self).__name__
+        self.pool_size = as_single(pool_size, f"{kind} pool_size")
+        self.strides = self.pool_size if strides is None else as_single(strides, f"{kind} strides")
+        self.padding = check_padding(padding)
+        if data_format not in (None, "channels_last"):
+            raise InvalidInputError(f"tinycnn is channels-last only, got data_format={data_format!r}")
+
+    def _geometry(self, length):
+        (_, ol), pads = kernels.conv_geometry((1, length), (1, self.pool_size), (1, self.strides), (1, 1),
+                                              self.padding)
+        if ol <= 0:
+            raise InvalidInputError(f"{self.name}: pool {self.pool_size} is longer than its input of length "
+                                    f"{length} with padding={self.padding!r}; use a smaller pool or padding='same'")
+        return ol, pads
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise InvalidInputError(f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got "
+                                    f"shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        n, length, c = input_shape
+        return (n, None if length is None else self._geometry(length)[0], c)
+
+    def forward(self, x, training=False):
+        x = self._cast(x)
+        if x.ndim != 3:
+            raise InvalidInputError(f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got "
+                                    f"shape {x.shape}")
+        _, pads = self._geometry(x.shape[1])
+        self._x4 = x[:, None]
+        self._y4 = kernels.pool2d_forward(self._x4, self.mode, (1, self.pool_size), (1, self.strides), pads)
+        self._pads = pads
+        return self._y4[:, 0]
+
+    def backward(self, dy):
+        dx = kernels.pool2d_backward(np.ascontiguousarray(dy)[:, None], self._x4, self._y4, self.mode,
+                                     (1, self.pool_size), (1, self.strides), self._pads)
+        return dx[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": (self.pool_size,), "strides": (self.strides,),
+                "padding": self.padding}
+
+
+class MaxPooling1D(Pooling1D):
+    """Max pooling over windows of a sequence, as ``keras.layers.MaxPooling1D(pool_size=2)``."""
+
+    mode = "max"
+
+
+class AveragePooling1D(Pooling1D):
+    """Average pooling over windows of a sequence, as ``keras.layers.AveragePooling1D(pool_size=2)``."""
+
+    mode = "avg"
+
+
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
