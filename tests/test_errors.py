@@ -18,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinycnn.kernels
 from tinycnn import models
+from tinycnn.models import training
 from tinycnn.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from tinycnn.errors import InvalidArgumentError, InvalidInputError, InvalidTypeError, TinyCNNError
 from tinycnn.layers import (AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D,
@@ -222,7 +223,7 @@ def test_empty_arrays():
     (lambda: dense_model(loss="crossentropy"), ["unknown loss 'crossentropy'", "categorical_crossentropy", "mse"]),
     (lambda: dense_model().compile("sgd", "mse", metrics=["acuracy"]), ["unknown metric 'acuracy'", "accuracy"]),
     (lambda: Dense(3, activation="relu6"), ["unknown activation 'relu6'", "relu", "softmax", "tanh"]),
-    (lambda: dense_model().compile("adamw", "mse"), ["unknown optimizer 'adamw'", "sgd"]),
+    (lambda: dense_model().compile("adamww", "mse"), ["unknown optimizer 'adamww'", "sgd"]),
     (lambda: Conv2D(2, 3, padding="full"), ["padding", "'valid'", "'same'", "'full'"]),
     (lambda: MaxPooling2D(padding="VALIDD"), ["padding", "'valid'", "'same'"]),
 ])
@@ -420,7 +421,7 @@ def test_defer_keyboard_interrupt_holds_sigint_until_the_block_ends():
     previous = signal.getsignal(signal.SIGINT)
     finished = []
     with pytest.raises(KeyboardInterrupt):
-        with models._defer_keyboard_interrupt():
+        with training._defer_keyboard_interrupt():
             os.kill(os.getpid(), signal.SIGINT)
             for _ in range(10_000):  # the handler runs here; without deferral this loop would be cut short
                 pass

@@ -40,6 +40,9 @@ def check_batch_size(batch_size):
 
 
 def _dtype(model):
+    dtype = getattr(model, "compute_dtype", None)
+    if dtype is not None:
+        return dtype
     return model.layers[0].dtype if model.layers else "float32"
 
 

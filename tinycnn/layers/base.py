@@ -1,4 +1,4 @@
-"""The layer contract every tinycnn layer follows (the same shape as a Keras layer, minus the graph).
+"""The layer contract every tinycnn layer follows (the same shape as a Keras layer).
 
 A layer
 
@@ -19,6 +19,16 @@ unless asked for the inputs. ``input_gradient`` is True otherwise, and a layer u
 
 ``params`` holds trainable arrays (updated by the optimizer), ``state`` non-trainable ones (BatchNorm's
 moving statistics); ``weight_names`` gives their Keras order.
+
+**Calling a layer** (``y = layer(x)``) is how models are drawn and how a layer is used on its own:
+
+* on a symbolic tensor (``tinycnn.Input(...)`` or another layer's symbolic output) it builds the layer for
+  that shape if needed, records a :class:`~tinycnn.layers.input_layer.Node` in ``layer._inbound_nodes`` and
+  returns symbolic outputs -- nothing is computed (see :mod:`tinycnn.layers.input_layer`);
+* on NumPy arrays it builds the layer if needed and returns ``forward(x, training)`` at once.
+
+A layer whose ``multi_input`` is True (the merge layers) takes a *list* of tensors, its ``forward`` a list of
+arrays, and its ``backward`` returns a list of input gradients, one per input.
 """
 import collections
 import re
@@ -43,6 +53,15 @@ def unique_name(base):
     n = _name_counts[base]
     _name_counts[base] += 1
     return base if n == 0 else f"{base}_{n}"
+
+
+def reserve_name(name):
+    """Note an explicitly given name, so later automatic names do not repeat it (``conv2d`` given by hand,
+    then the next automatic one is ``conv2d_1``): two layers of one model must not share a name."""
+    m = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
+    base, n = m.group(1), int(m.group(2)) if m.group(2) else 0
+    if base and _name_counts[base] <= n:
+        _name_counts[base] = n + 1
 
 
 def as_pair(value, what, allow_zero=False):
@@ -72,10 +91,16 @@ class Layer:
 
     #: False while a model trains this layer as its first: ``backward`` may then skip ``dx`` (module docstring).
     input_gradient = True
+    #: True for layers called on a list of tensors (``Add()([a, b])``).
+    multi_input = False
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, input_dim=None, **kwargs):
         if kwargs:
             raise InvalidTypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(kwargs)}")
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{type(self).__name__}: name must be a string, got {name!r}")
+        if name is not None:
+            reserve_name(name)
         self.name = name if name is not None else unique_name(_snake(type(self).__name__))
         try:
             dt = np.dtype(dtype or floatx()).name
@@ -106,6 +131,106 @@ class Layer:
         self.built = False
         self.input_shape = None
         self.output_shape = None
+        self._inbound_nodes = []
+
+    # ----------------------------------------------------------------------------- calling
+    def __call__(self, inputs, training=None, **kwargs):
+        """``layer(x)``: symbolic tensors give symbolic outputs (a graph node); arrays give arrays."""
+        from .input_layer import KerasTensor
+        if kwargs:
+            raise InvalidTypeError(f"{self.name}: calling a layer takes only the inputs and training=, got "
+                                   f"{sorted(kwargs)}")
+        flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        symbolic = [isinstance(t, KerasTensor) for t in flat]
+        if any(symbolic):
+            if not all(symbolic):
+                raise InvalidTypeError(f"{self.name}: the inputs mix symbolic tensors and arrays; call the layer "
+                                       f"on symbolic tensors (from tinycnn.Input) or on arrays, not both")
+            return self._call_symbolic(inputs)
+        return self._call_eager(inputs, bool(training))
+
+    def _structure(self, inputs, what):
+        """``(single?, list of inputs)``, checked against ``multi_input``."""
+        if self.multi_input:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
+                raise InvalidInputError(f"{self.name}: a {type(self).__name__} layer is called on a list of "
+                                        f"{what}, e.g. {type(self).__name__}()([a, b])")
+            return False, list(inputs)
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 1:
+                raise InvalidInputError(f"{self.name}: a {type(self).__name__} layer takes one input, got a list "
+                                        f"of {len(inputs)}; merge them first, e.g. with Concatenate()")
+            return False, list(inputs)
+        return True, [inputs]
+
+    def _call_symbolic(self, inputs):
+        from .input_layer import KerasTensor, Node
+        single, tensors = self._structure(inputs, "tensors")
+        shapes = [t.shape for t in tensors]
+        shape = shapes[0] if not self.multi_input else shapes
+        if not self.built:
+            try:
+                self.build(shape)
+            except BaseException:
+                self.params, self.grads, self.state, self.weight_names = {}, {}, {}, []
+                self.built, self.input_shape, self.output_shape = False, None, None
+                raise
+        else:
+            self.check_input_shape(shape)
+        out = self.compute_output_shape(shape)
+        several = isinstance(out, list)
+        index = len(self._inbound_nodes)
+        outputs = [KerasTensor(s, self.dtype, name=f"{self.name}_{index}_{i}" if several else self.name,
+                               history=(self, index, i)) for i, s in enumerate(out if several else [out])]
+        self._inbound_nodes.append(Node(self, tensors, outputs, single_input=single))
+        return outputs if several else outputs[0]
+
+    def _call_eager(self, inputs, training):
+        from ..validation import as_numeric_array
+        single, arrays = self._structure(inputs, "arrays")
+        arrays = [self._cast(as_numeric_array(a, "the input", f"calling {self.name}")) for a in arrays]
+        for a in arrays:
+            if a.ndim < 2:
+                raise InvalidInputError(f"calling {self.name}: inputs need a batch axis, got shape {a.shape}; "
+                                        f"for one sample use x[np.newaxis]")
+        shapes = [(None,) + a.shape[1:] for a in arrays]
+        shape = shapes if self.multi_input else shapes[0]
+        if not self.built:
+            self.build(shape)
+        else:
+            self.check_input_shape(shape)
+        return self.forward(arrays if self.multi_input else arrays[0], training=training)
+
+    def check_input_shape(self, shape):
+        """Refuse an input that does not fit the shape this layer was built for (batch axis excepted)."""
+        built = self.input_shape
+        pairs = list(zip(shape, built)) if self.multi_input else [(shape, built)]
+        if self.multi_input and len(shape) != len(built):
+            raise InvalidInputError(f"{self.name} was built for {len(built)} inputs, got {len(shape)}")
+        for got, want in pairs:
+            got, want = tuple(got), tuple(want)
+            if len(got) != len(want) or any(w is not None and g is not None and w != g
+                                            for g, w in zip(got[1:], want[1:])):
+                raise InvalidInputError(f"layer {self.name!r} was built for inputs of shape {want}, got "
+                                        f"{got}; a layer keeps its weights once built -- use a new layer for "
+                                        f"another input size")
+
+    def _node_attribute(self, attr, what):
+        if not self._inbound_nodes:
+            raise InvalidArgumentError(f"layer {self.name!r} has never been called on a symbolic tensor, so it has "
+                                       f"no {what}; build the model first (e.g. give the first layer input_shape=)")
+        values = getattr(self._inbound_nodes[0], attr)
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (as ``keras.layers.Layer.input``)."""
+        return self._node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call (as ``keras.layers.Layer.output``)."""
+        return self._node_attribute("output_tensors", "output")
 
     # ----------------------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="zeros", trainable=True):

@@ -1,0 +1,537 @@
+"""The training loop every model shares: ``compile``, ``fit``, ``evaluate``, ``predict``, ``train_on_batch``.
+
+One training step on a batch is the whole of backpropagation::
+
+    outputs = model.forward(inputs, training=True)                 each layer caches what it needs
+    L       = sum_k loss_weight_k * mean over the batch of loss_k(y_k, output_k)   (+ weight penalties)
+    dL/d output_k = loss_weight_k * loss_k.gradient(y_k, output_k)
+                    (or (p - y) / N at the logits, for softmax + cross-entropy: the softmax's Jacobian skipped)
+    backward through the graph (tinycnn.models.graph), filling every layer's grads
+    optimizer.apply_gradients(every (grad, weight) pair)
+
+A step is all or nothing: a non-finite loss, gradient or updated weight, or Ctrl-C in the middle, leaves the
+weights, BatchNorm's moving statistics and the optimizer exactly as they were.
+
+Several inputs and outputs are given as lists (in ``model.inputs`` / ``model.outputs`` order) or as dicts
+keyed by input / output name; ``loss``, ``metrics`` and ``loss_weights`` per output as a list or a dict. The
+logged names are Keras's: ``loss`` (the weighted total), then ``<output>_loss`` and ``<output>_<metric>``
+for each output of a model with several.
+"""
+import contextlib
+import signal
+import threading
+import warnings
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from .. import validation
+from ..callbacks import Callback, History, ProgbarLogger
+from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+
+
+@contextlib.contextmanager
+def _defer_keyboard_interrupt():
+    """Hold Ctrl-C until the block ends, so an optimizer step is applied to all weights or to none."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+class _Undo:
+    """Copies of arrays taken before a training step, so a refused step can be undone exactly.
+
+    The copies go into buffers kept from step to step (no allocation per step).
+    """
+
+    def __init__(self):
+        self._buffers = {}
+        self._taken = []
+
+    def take(self, arrays):
+        for a in arrays:
+            entry = self._buffers.get(id(a))
+            if entry is None or entry[0] is not a:
+                entry = (a, np.empty_like(a))
+                self._buffers[id(a)] = entry
+            np.copyto(entry[1], a)
+            self._taken.append(entry)
+
+    def restore(self):
+        for a, copy in self._taken:
+            np.copyto(a, copy)
+
+    def clear(self):
+        self._taken = []
+
+
+class _OutputView:
+    """One output of a model, seen by :mod:`tinycnn.validation` as if it were the model's only output."""
+
+    def __init__(self, model, k):
+        self.layers, self.built = model.layers, True
+        self.loss = model._losses[k]
+        self.output_shape = model.outputs[k].shape
+        self.compute_dtype = model.compute_dtype
+
+
+class _InputView:
+    """One input of a model, seen by :mod:`tinycnn.validation` as if it were the model's only input."""
+
+    def __init__(self, model, k):
+        consumers = [n.layer for n in model._nodes if any(t is model.inputs[k] for t in n.input_tensors)]
+        self.layers = consumers[:1] or model.layers
+        self.built = True
+        self.input_shape = model.inputs[k].shape
+        self.compute_dtype = model.compute_dtype
+
+
+def _per_output(value, names, what, default=None):
+    """A ``loss``/``metrics``/``loss_weights`` argument as one entry per output."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise InvalidArgumentError(f"compile: {what} names unknown outputs {unknown}; the outputs are {names}")
+        return [value.get(n, default) for n in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise InvalidArgumentError(f"compile: {what} has {len(value)} entries for a model with {len(names)} "
+                                       f"outputs {names}; give one per output (or a dict keyed by output name)")
+        return list(value)
+    return [value] * len(names)
+
+
+class Trainer:
+    """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
+    ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
+
+    def __init__(self):
+        self.optimizer = self.loss = None
+        self._losses, self._loss_weights, self._metrics = [], [], []
+        self.compiled_metrics = []
+        self.stop_training = False
+        self.history = None
+        self._undo = _Undo()
+
+    # ------------------------------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
+        """Choose the optimizer (object or Keras name), the loss(es) and metrics, as Keras's ``compile``."""
+        if kwargs:
+            raise InvalidArgumentError(f"compile got unexpected arguments {sorted(kwargs)}")
+        if weighted_metrics:
+            raise InvalidArgumentError("compile: weighted_metrics are not supported by tinycnn (fit takes no "
+                                       "sample_weight)")
+        if loss is None:
+            raise InvalidArgumentError("compile needs a loss, e.g. loss='categorical_crossentropy' or 'mse'")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._compile_args = (loss, metrics, loss_weights)
+        self.loss = loss if isinstance(loss, (list, dict)) else losses_mod.get(loss)
+        self.compiled_metrics = []
+        if self.built:
+            self._resolve_compile()
+        else:  # unknown names are reported now, not at the first fit
+            flat = [metrics] if isinstance(metrics, str) or callable(metrics) else \
+                (list(metrics.values()) if isinstance(metrics, dict) else list(metrics or []))
+            for m in flat:
+                for one in (m if isinstance(m, (list, tuple)) else [m]):
+                    if one is not None:
+                        metrics_mod.get(one, self.loss if not isinstance(self.loss, (list, dict)) else None)
+
+    def _resolve_compile(self):
+        """Turn the compile arguments into one loss, weight and metric list per output (needs the graph)."""
+        loss, metrics, loss_weights = self._compile_args
+        names = self.output_names
+        losses = _per_output(loss, names, "loss")
+        self._losses = [None if l is None else losses_mod.get(l) for l in losses]
+        if all(l is None for l in self._losses):
+            raise InvalidArgumentError("compile: every output has loss None; give at least one loss")
+        weights = _per_output(loss_weights, names, "loss_weights", 1.0) if loss_weights is not None else \
+            [1.0] * len(names)
+        for w in weights:
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w):
+                raise InvalidArgumentError(f"compile: loss_weights must be finite numbers, got {loss_weights!r}")
+        self._loss_weights = [float(w) for w in weights]
+        if metrics is None:
+            per_output = [[] for _ in names]
+        elif isinstance(metrics, dict):
+            per_output = _per_output(metrics, names, "metrics", [])
+        elif isinstance(metrics, (list, tuple)) and len(names) > 1 and metrics and \
+                all(isinstance(m, (list, tuple)) or m is None for m in metrics):
+            per_output = _per_output(list(metrics), names, "metrics", [])
+        elif isinstance(metrics, str) or callable(metrics):
+            per_output = [[metrics] for _ in names]
+        elif isinstance(metrics, (list, tuple)):
+            per_output = [list(metrics) for _ in names]  # a flat list: every output (Keras 2's rule)
+        else:
+            raise InvalidArgumentError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
+        self._metrics = []
+        for k, ms in enumerate(per_output):
+            ms = [] if ms is None else ([ms] if isinstance(ms, str) or callable(ms) else list(ms))
+            resolved = []
+            for m in ms:
+                name, fn = metrics_mod.get(m, self._losses[k])
+                resolved.append((name if len(names) == 1 else f"{names[k]}_{name}", fn))
+            self._metrics.append(resolved)
+        self.compiled_metrics = [m for ms in self._metrics for m in ms]
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise InvalidArgumentError(f"{what}: call model.compile(optimizer, loss, metrics) first")
+        if not self._losses and self.built:
+            self._resolve_compile()
+
+    # ------------------------------------------------------------------------------------------ data
+    def _standardize_x(self, x, where):
+        """``x`` as one checked array per model input."""
+        if not self.inputs or len(self.inputs) == 1:
+            if isinstance(x, dict) and len(x) == 1:
+                x = next(iter(x.values()))
+            elif isinstance(x, (list, tuple)) and len(x) == 1 and not np.isscalar(x[0]) and \
+                    np.ndim(x[0]) >= 1 and not isinstance(x[0], (int, float)) and np.asarray(x[0]).ndim >= 2:
+                x = x[0]
+            return [validation.check_x(self, x, where)]
+        if isinstance(x, dict):
+            missing = [n for n in self.input_names if n not in x]
+            if missing:
+                raise InvalidInputError(f"{where}: x lacks the inputs {missing}; the model's inputs are "
+                                        f"{self.input_names}")
+            xs = [x[n] for n in self.input_names]
+        elif isinstance(x, (list, tuple)) and len(x) == len(self.inputs):
+            xs = list(x)
+        else:
+            raise InvalidInputError(f"{where}: the model has {len(self.inputs)} inputs {self.input_names}; give x as "
+                                    f"a list of {len(self.inputs)} arrays or a dict keyed by input name")
+        xs = [validation.check_x(_InputView(self, k), a, f"{where} (input {self.input_names[k]!r})")
+              for k, a in enumerate(xs)]
+        if len({len(a) for a in xs}) != 1:
+            raise InvalidInputError(f"{where}: the inputs have different numbers of samples "
+                                    f"{[len(a) for a in xs]}")
+        return xs
+
+    def _standardize_y(self, y, n, where):
+        """``y`` as one checked array per output (None for an output without a loss)."""
+        if len(self.outputs) == 1:
+            if isinstance(y, dict) and len(y) == 1:
+                y = next(iter(y.values()))
+            elif isinstance(y, (list, tuple)) and len(y) == 1 and np.asarray(y[0]).ndim >= 1 and len(y[0]) == n \
+                    and n != 1:
+                y = y[0]
+            return [validation.check_targets(self, y, n, where)]
+        names = self.output_names
+        if isinstance(y, dict):
+            ys = [y.get(name) for name in names]
+        elif isinstance(y, (list, tuple)) and len(y) == len(names):
+            ys = list(y)
+        else:
+            raise InvalidInputError(f"{where}: the model has {len(names)} outputs {names}; give y as a list of "
+                                    f"{len(names)} arrays or a dict keyed by output name")
+        out = []
+        for k, yk in enumerate(ys):
+            if self._losses[k] is None:
+                out.append(None)
+                continue
+            if yk is None:
+                raise InvalidInputError(f"{where}: no targets for output {names[k]!r}, which has a loss")
+            out.append(validation.check_targets(_OutputView(self, k), yk, n, f"{where} (output {names[k]!r})"))
+        return out
+
+    def _prepare(self, x, y, where):
+        xs = self._standardize_x(x, where)
+        if not self.built:
+            self.build((None,) + xs[0].shape[1:])
+            xs = self._standardize_x(x, where)
+        self._require_compiled(where)
+        return xs, self._standardize_y(y, len(xs[0]), where)
+
+    # ------------------------------------------------------------------------------------------ compute
+    def _forward_all(self, xs, training):
+        out = self.forward(xs if self.multi_input else xs[0], training=training)
+        return list(out) if len(self.outputs) > 1 else [out]
+
+    def _fused(self, k):
+        """The layer whose softmax the loss of output ``k`` may skip, or None (:mod:`tinycnn.losses`)."""
+        loss = self._losses[k]
+        if loss is None or not loss.fuses_softmax:
+            return None
+        from .graph import node_of
+        tensor = self.outputs[k]
+        layer = tensor._keras_history[0]
+        node = node_of(tensor)
+        if not getattr(layer, "ends_with_softmax", False) or len(node.output_tensors) != 1:
+            return None
+        if any(t is tensor for n in self._nodes for t in n.input_tensors):
+            return None  # the probabilities feed another layer too: their gradient is not (p - y) / N alone
+        return layer, node
+
+    def _losses_and_gradients(self, ys, outs):
+        """``(per-output per-sample losses, per-output dL/d output, ids of outputs given as logits gradients)``."""
+        per_sample, d_outputs, logits = [], [], set()
+        for k, (yk, out) in enumerate(zip(ys, outs)):
+            loss = self._losses[k]
+            if loss is None:
+                per_sample.append(None)
+                d_outputs.append(None)
+                continue
+            fused = self._fused(k)
+            if fused is not None:
+                layer, node = fused
+                z = self._tape.snapshots[id(node)]["_z"] if hasattr(self, "_tape") and id(node) in \
+                    self._tape.snapshots else layer._z
+                ps, d = loss.from_logits(yk, z)
+                logits.add(id(self.outputs[k]))
+            else:
+                ps, d = loss.per_sample(yk, out), loss.gradient(yk, out)
+            w = self._loss_weights[k]
+            per_sample.append(ps)
+            d_outputs.append(d if w == 1.0 else (d * w).astype(d.dtype, copy=False))
+        return per_sample, d_outputs, logits
+
+    def _total(self, per_sample):
+        return float(sum(w * np.mean(ps) for w, ps in zip(self._loss_weights, per_sample) if ps is not None))
+
+    def _param_pairs(self):
+        from .model import leaf_layers
+        return [(layer, name) for layer in leaf_layers(self) if layer.trainable for name in layer.params]
+
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on one batch; returns the batch loss. Refuses the step if anything is non-finite."""
+        self._require_compiled("train_on_batch")
+        xs, ys = self._prepare(x, y, "train_on_batch")
+        loss, per_sample, outs = self._train_step(xs, ys)
+        if return_dict:
+            return {"loss": loss}
+        return loss
+
+    def _train_step(self, xs, ys):
+        """One step, all or nothing: a non-finite loss, gradient or updated weight, or an exception (Ctrl-C
+        included) before the update completes, leaves weights, moving statistics and optimizer as they were.
+        Returns ``(loss, per-output per-sample losses, outputs)``; the loss is NaN for a refused step."""
+        from .model import leaf_layers
+        undo = self._undo
+        leaves = leaf_layers(self)
+        undo.take(w for layer in leaves for w in layer.state.values())  # BatchNorm's moving statistics
+        iterations, done = self.optimizer.iterations, False
+        per_sample, outs = None, None
+        try:
+            outs = self._forward_all(xs, training=True)
+            per_sample, d_outputs, logits = self._losses_and_gradients(ys, outs)
+            loss = self._total(per_sample)
+            if np.isfinite(loss):
+                from . import graph
+                for layer in leaves:
+                    layer.grads.clear()
+                graph.backward(self._nodes, self.inputs, self.outputs, d_outputs, self._tape,
+                               need_input_gradients=False, logits=logits)
+                pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._param_pairs()
+                         if name in layer.grads]
+                if all(np.isfinite(g.sum()) for g, _ in pairs):
+                    weights = [w for _, w in pairs]
+                    undo.take(weights + self.optimizer.state_arrays(weights))
+                    with _defer_keyboard_interrupt():
+                        self.optimizer.apply_gradients(pairs)
+                        done = all(np.isfinite(w.sum()) for w in weights)  # a huge learning rate can overflow
+                    if done:
+                        return loss, per_sample, outs
+                loss = float("nan")
+        finally:
+            if not done:  # undo what the refused or interrupted step changed (moving statistics included)
+                undo.restore()
+                self.optimizer.iterations = iterations
+            undo.clear()
+        return loss, per_sample, outs
+
+    def predict(self, x, batch_size=32, verbose=0, steps=None, callbacks=None):
+        """Outputs for ``x`` in inference mode, computed ``batch_size`` samples at a time (a list of arrays
+        for a model with several outputs)."""
+        xs = self._standardize_x(x, "predict")
+        batch_size = validation.check_batch_size(batch_size)
+        if not self.built:
+            self.build((None,) + xs[0].shape[1:])
+            xs = self._standardize_x(x, "predict")
+        n = len(xs[0])
+        outs = [self._forward_all([a[i: i + batch_size] for a in xs], training=False) for i in range(0, n, batch_size)]
+        joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
+        return joined[0] if len(joined) == 1 else joined
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(len(np.asarray(x if not isinstance(x, (list, dict)) else
+                                                             list(x.values() if isinstance(x, dict) else x)[0])), 1))
+
+    def _batch_logs(self, ys, outs, per_sample):
+        """Sums over the batch: total loss, each output's loss (several outputs), each metric."""
+        sums = {"loss": sum(w * float(np.sum(ps)) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)}
+        if len(self.outputs) > 1:
+            for k, ps in enumerate(per_sample):
+                if ps is not None:
+                    sums[f"{self.output_names[k]}_loss"] = float(np.sum(ps))
+        for k, ms in enumerate(self._metrics):
+            for name, fn in ms:
+                sums[name] = float(np.sum(fn(ys[k], outs[k])))
+        return sums
+
+    def evaluate(self, x=None, y=None, batch_size=32, verbose=1, return_dict=False, steps=None, callbacks=None):
+        """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report."""
+        self._require_compiled("evaluate")
+        xs, ys = self._prepare(x, y, "evaluate")
+        batch_size = validation.check_batch_size(batch_size)
+        logs = self._evaluate_logs(xs, ys, batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y, return_dict=False):
+        return self.evaluate(x, y, batch_size=len(np.asarray(x if not isinstance(x, (list, dict)) else
+                                                             list(x.values() if isinstance(x, dict) else x)[0])),
+                             verbose=0, return_dict=return_dict)
+
+    def _evaluate_logs(self, xs, ys, batch_size):
+        n = len(xs[0])
+        totals = {}
+        for i in range(0, n, batch_size):
+            xb = [a[i: i + batch_size] for a in xs]
+            yb = [None if a is None else a[i: i + batch_size] for a in ys]
+            outs = self._forward_all(xb, training=False)
+            per_sample = self._losses_and_gradients_eval(yb, outs)
+            for k, v in self._batch_logs(yb, outs, per_sample).items():
+                totals[k] = totals.get(k, 0.0) + v
+        return {k: v / n for k, v in totals.items()}
+
+    def _losses_and_gradients_eval(self, ys, outs):
+        """Per-output per-sample losses in inference mode (from the logits where training fuses them)."""
+        per_sample = []
+        for k, (yk, out) in enumerate(zip(ys, outs)):
+            loss = self._losses[k]
+            if loss is None:
+                per_sample.append(None)
+            elif self._fused(k) is not None:
+                layer, node = self._fused(k)
+                z = self._tape.snapshots[id(node)]["_z"] if id(node) in self._tape.snapshots else layer._z
+                per_sample.append(loss.from_logits(yk, z)[0])
+            else:
+                per_sample.append(loss.per_sample(yk, out))
+        return per_sample
+
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            class_weight=None, sample_weight=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~tinycnn.callbacks.History`.
+
+        Each epoch: batches in a shuffled order (``np.random``, seeded by ``set_random_seed``), one
+        ``forward``/``backward``/optimizer step each; the logged ``loss`` and metrics are averages over the
+        epoch's batches (weighted by batch size), as Keras logs them; then validation in inference mode.
+
+        Safety: a NaN or infinite loss (or gradient) stops training with a message naming the epoch and
+        batch, and the weights stay those from before that step. Ctrl-C stops training cleanly between
+        steps: the model is left consistent, and the history so far is returned.
+        """
+        if class_weight is not None or sample_weight is not None:
+            raise InvalidArgumentError("fit: class_weight and sample_weight are not supported by tinycnn")
+        self._require_compiled("fit")
+        xs, ys = self._prepare(x, y, "fit")
+        batch_size = validation.check_batch_size(batch_size)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise InvalidArgumentError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.integer,
+                                                                                   np.floating)) \
+                or not 0 <= validation_split < 1:
+            raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_data is not None and validation_split:
+            raise InvalidArgumentError("fit: give validation_data or validation_split, not both")
+        n = len(xs[0])
+        if validation_split:
+            n_val = int(n * validation_split)
+            if n_val == 0 or n_val == n:
+                raise InvalidInputError(f"fit: validation_split={validation_split} of {n} samples leaves "
+                                        f"{n_val} for validation and {n - n_val} for training")
+            xs_val = [a[-n_val:] for a in xs]
+            ys_val = [None if a is None else a[-n_val:] for a in ys]
+            xs = [a[:-n_val] for a in xs]
+            ys = [None if a is None else a[:-n_val] for a in ys]
+            n -= n_val
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise InvalidInputError("fit: validation_data must be a tuple (x_val, y_val)")
+            xs_val, ys_val = self._prepare(*validation_data, "fit (validation_data)")
+        else:
+            xs_val = ys_val = None
+        val_batch = validation.check_batch_size(validation_batch_size) if validation_batch_size else batch_size
+
+        history = History()
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise InvalidTypeError(f"fit: callbacks must be tinycnn Callback objects, got {type(cb).__name__}")
+        # Keras's order: the progress bar first, the user's callbacks, History last (it records what they logged)
+        all_cbs = ([ProgbarLogger(verbose)] if verbose else []) + callbacks + [history]
+        steps = -(-n // batch_size)
+        for cb in all_cbs:
+            cb.set_model(self)
+            cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
+        self.stop_training = False
+        self.history = history
+        for cb in all_cbs:
+            cb.on_train_begin()
+        epoch = batch = 0
+        try:
+            for epoch in range(initial_epoch, epochs):
+                for cb in all_cbs:
+                    cb.on_epoch_begin(epoch)
+                order = np.random.permutation(n) if shuffle else np.arange(n)
+                seen, sums = 0, {}
+                logs = {}
+                for batch in range(steps):
+                    for cb in all_cbs:
+                        cb.on_train_batch_begin(batch)
+                    idx = order[batch * batch_size: (batch + 1) * batch_size]
+                    if shuffle:
+                        xb = [a[idx] for a in xs]
+                        yb = [None if a is None else a[idx] for a in ys]
+                    else:
+                        sl = slice(idx[0], idx[-1] + 1)
+                        xb = [a[sl] for a in xs]
+                        yb = [None if a is None else a[sl] for a in ys]
+                    loss, per_sample, outs = self._train_step(xb, yb)
+                    if not np.isfinite(loss):
+                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: the loss, its gradient or the weight "
+                                   f"update is NaN or infinite; training stopped and the weights from before this "
+                                   f"batch are kept. Try a smaller learning rate, or check the data for NaN/huge "
+                                   f"values.")
+                        warnings.warn(message, RuntimeWarning, stacklevel=2)
+                        self.stop_training = True
+                        break
+                    seen += len(xb[0])
+                    for k, v in self._batch_logs(yb, outs, per_sample).items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    logs = {k: v / seen for k, v in sums.items()}
+                    for cb in all_cbs:
+                        cb.on_train_batch_end(batch, logs)
+                if self.stop_training and seen < n:
+                    break
+                if xs_val is not None:
+                    val_logs = self._evaluate_logs(xs_val, ys_val, val_batch)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                for cb in all_cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            warnings.warn(f"Training interrupted (Ctrl-C) in epoch {epoch + 1}, batch {batch + 1}: the weights are "
+                          f"those after the last complete step; the history holds the finished epochs.",
+                          RuntimeWarning, stacklevel=2)
+        for cb in all_cbs:
+            cb.on_train_end()
+        return history
