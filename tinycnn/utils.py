@@ -1,4 +1,4 @@
-"""Small utilities the course uses: ``to_categorical``, ``set_random_seed``; and atomic file writing."""
+"""Small utilities the course uses: ``to_categorical``, ``set_random_seed``, ``PyDataset`` (Keras 2: ``Sequence``); and atomic file writing."""
 import contextlib
 import os
 import random
@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InvalidArgumentError, InvalidInputError
 
-__all__ = ["to_categorical", "set_random_seed", "atomic_open", "floatx", "set_floatx"]
+__all__ = ["to_categorical", "set_random_seed", "atomic_open", "floatx", "set_floatx", "PyDataset", "Sequence"]
 
 _FLOATX = {"value": "float32"}
 
@@ -83,3 +83,67 @@ def atomic_open(path, mode="wb"):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+class PyDataset:
+    """Base class of a data set served in batches, as ``keras.utils.PyDataset`` (Keras 2: ``Sequence``).
+
+    Subclass it and define ``__len__`` (the number of batches per epoch) and ``__getitem__(idx)``, which
+    returns batch ``idx`` as ``(x, y)`` or ``(x, y, sample_weight)``: a whole batch, not one sample.
+    ``on_epoch_end`` (and ``on_epoch_begin``) are called by ``fit`` around each epoch -- the place to
+    reshuffle. ``fit``, ``evaluate`` and ``predict`` take such an object in place of ``x``; each epoch they ask
+    for the batches ``0 .. len(self) - 1`` in order.
+
+    ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted, kept as attributes and
+    otherwise ignored: tinycnn reads batches in the training thread (its kernels already use every core).
+
+    >>> import numpy as np
+    >>> class Batches(PyDataset):
+    ...     def __init__(self, x, y, batch_size, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.x, self.y, self.batch_size = x, y, batch_size
+    ...     def __len__(self):
+    ...         return -(-len(self.x) // self.batch_size)  # round up: the last batch may be smaller
+    ...     def __getitem__(self, idx):
+    ...         part = slice(idx * self.batch_size, (idx + 1) * self.batch_size)
+    ...         return self.x[part], self.y[part]
+    >>> data = Batches(np.arange(10.0).reshape(5, 2), np.arange(5), batch_size=2, workers=4)
+    >>> len(data), data.num_batches, data.workers
+    (3, 3, 4)
+    >>> [y.tolist() for _, y in data]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
+
+    def __getitem__(self, index):
+        """Batch ``index``: ``(x, y)`` or ``(x, y, sample_weight)``."""
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(self, index), returning "
+                                  "batch number index as (x, y) or (x, y, sample_weight)")
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__(self), the number of batches "
+                                  "per epoch")
+
+    @property
+    def num_batches(self):
+        """The number of batches per epoch, ``len(self)`` (Keras 3's name)."""
+        return len(self)
+
+    def __iter__(self):
+        """The batches of one epoch, in order."""
+        for index in range(len(self)):
+            yield self[index]
+
+    def on_epoch_begin(self):
+        """Called by ``fit`` before each epoch; does nothing unless overridden."""
+
+    def on_epoch_end(self):
+        """Called by ``fit`` after each epoch; does nothing unless overridden (override it to reshuffle)."""
+
+
+#: Keras 2's name of :class:`PyDataset` (``keras.utils.Sequence``).
+Sequence = PyDataset
