@@ -171,18 +171,63 @@ def _tuple(value, where):
     return _as_tuple(value)
 
 
+def _list(value, where):
+    return list(value)
+
+
 class Arg:
     """A Keras config key that becomes the tinycnn constructor argument ``tiny`` (same name by default)."""
 
-    def __init__(self, keras, tiny=None, load=_identity, save=_identity, default=None):
+    def __init__(self, keras, tiny=None, load=_identity, save=_identity, default=None, get=None, write=True):
         self.keras, self.tiny, self.load, self.save, self.default = keras, tiny or keras, load, save, default
+        self.write = write  # False: an old spelling, read but not written
+        self.get = get  # ``get(layer)``: the value to write, where get_config does not report it
+
+
+def regularizer_from_keras(value, where):
+    if value is None:
+        return None
+    from .. import regularizers
+    if isinstance(value, dict):
+        check_builtin(value, where)
+    try:
+        return regularizers.get(value)
+    except errors.TinyCNNError as e:
+        raise refuse(f"{where}: regularizer {value!r} is not one tinycnn has ({e})") from None
+
+
+def regularizer_to_keras(value, where):
+    if value is None:
+        return None
+    from .. import regularizers
+    if type(value) not in (regularizers.L1, regularizers.L2, regularizers.L1L2):
+        raise refuse(f"{where}: regularizer {value!r} is not one of Keras's (L1, L2, L1L2)")
+    return {"module": "keras.regularizers", "class_name": type(value).__name__, "config": _json(value.get_config()),
+            "registered_name": None}
+
+
+def _nested_tuple(value, where):
+    return tuple(_nested_tuple(v, where) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _nested_list(value, where):
+    return [_nested_list(v, where) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 _INIT = dict(load=initializer_from_keras, save=initializer_to_keras)
 _ACT = dict(load=activation_from_keras, save=activation_to_keras)
-_NO_REGULARIZATION = {"kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                      "kernel_constraint": None, "bias_constraint": None}
+_REG = dict(load=regularizer_from_keras, save=regularizer_to_keras)
+_SHAPE = dict(load=_tuple, save=_list)
+_NO_ACTIVITY = {"activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
 _CHANNELS_LAST = {"data_format": "channels_last"}
+_CONV = [Arg("filters"), Arg("kernel_size", **_SHAPE), Arg("strides", **_SHAPE), Arg("padding"),
+         Arg("dilation_rate", **_SHAPE), Arg("activation", **_ACT), Arg("use_bias"),
+         Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT),
+         Arg("kernel_regularizer", **_REG), Arg("bias_regularizer", **_REG)]
+
+
+def _bn_init(weight):
+    return lambda layer: layer.initializers[weight]
 
 
 class LayerSpec:
@@ -199,37 +244,47 @@ class LayerSpec:
         self.cosmetic = set(cosmetic)
 
 
-_POOL = [Arg("pool_size", load=_tuple, save=list), Arg("strides", load=_tuple, save=list),
-         Arg("padding")]
+_POOL = [Arg("pool_size", **_SHAPE), Arg("strides", **_SHAPE), Arg("padding")]
+_GLOBAL_POOL = dict(args=[Arg("keepdims")], fixed=_CHANNELS_LAST)
 
 #: Keras class name -> how to read and write it. One row per layer; add a row for a new tinycnn layer.
 LAYERS = {spec.keras: spec for spec in [
     LayerSpec("Dense", args=[Arg("units"), Arg("activation", **_ACT), Arg("use_bias"),
-                             Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT)],
-              fixed={**_NO_REGULARIZATION, "quantization_config": None, "lora_rank": None},
+                             Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT),
+                             Arg("kernel_regularizer", **_REG), Arg("bias_regularizer", **_REG)],
+              fixed={**_NO_ACTIVITY, "quantization_config": None, "lora_rank": None}, cosmetic={"lora_alpha"}),
+    LayerSpec("Conv2D", args=_CONV, fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
               cosmetic={"lora_alpha"}),
-    LayerSpec("Conv2D", args=[Arg("filters"), Arg("kernel_size", load=_tuple, save=list),
-                              Arg("strides", load=_tuple, save=list), Arg("padding"),
-                              Arg("dilation_rate", load=_tuple, save=list), Arg("activation", **_ACT),
-                              Arg("use_bias"), Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT)],
-              fixed={**_NO_REGULARIZATION, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
+    LayerSpec("Conv1D", args=_CONV, fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
               cosmetic={"lora_alpha"}),
     LayerSpec("Activation", args=[Arg("activation", **_ACT)]),
     LayerSpec("ReLU", args=[Arg("max_value"), Arg("negative_slope"), Arg("threshold")]),
-    LayerSpec("LeakyReLU", args=[Arg("negative_slope")]),
+    LayerSpec("LeakyReLU", args=[Arg("negative_slope"), Arg("alpha", write=False)]),  # alpha: Keras 2
     LayerSpec("Softmax", args=[Arg("axis")]),
     LayerSpec("BatchNormalization",
               args=[Arg("axis", load=_axis_from_keras), Arg("momentum"), Arg("epsilon"), Arg("center"),
-                    Arg("scale"), Arg("beta_initializer", **_INIT), Arg("gamma_initializer", **_INIT),
-                    Arg("moving_mean_initializer", **_INIT), Arg("moving_variance_initializer", **_INIT)],
+                    Arg("scale"), Arg("beta_initializer", get=_bn_init("beta"), **_INIT),
+                    Arg("gamma_initializer", get=_bn_init("gamma"), **_INIT),
+                    Arg("moving_mean_initializer", get=_bn_init("moving_mean"), **_INIT),
+                    Arg("moving_variance_initializer", get=_bn_init("moving_variance"), **_INIT)],
               fixed={"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
                      "gamma_constraint": None, "renorm": False, "renorm_clipping": None, "fused": None,
                      "virtual_batch_size": None, "adjustment": None},
               cosmetic={"synchronized", "renorm_momentum"}),
     LayerSpec("MaxPooling2D", args=_POOL, fixed=_CHANNELS_LAST),
     LayerSpec("AveragePooling2D", args=_POOL, fixed=_CHANNELS_LAST),
-    LayerSpec("Dropout", args=[Arg("rate"), Arg("noise_shape", load=_tuple, save=_json), Arg("seed")]),
+    LayerSpec("MaxPooling1D", args=_POOL, fixed=_CHANNELS_LAST),
+    LayerSpec("AveragePooling1D", args=_POOL, fixed=_CHANNELS_LAST),
+    LayerSpec("GlobalAveragePooling2D", **_GLOBAL_POOL), LayerSpec("GlobalMaxPooling2D", **_GLOBAL_POOL),
+    LayerSpec("GlobalAveragePooling1D", **_GLOBAL_POOL), LayerSpec("GlobalMaxPooling1D", **_GLOBAL_POOL),
+    LayerSpec("Dropout", args=[Arg("rate"), Arg("noise_shape", load=_tuple, save=_nested_list), Arg("seed")]),
     LayerSpec("Flatten", fixed=_CHANNELS_LAST),
+    LayerSpec("Reshape", args=[Arg("target_shape", **_SHAPE)]),
+    LayerSpec("ZeroPadding2D", args=[Arg("padding", load=_nested_tuple, save=_nested_list)], fixed=_CHANNELS_LAST),
+    LayerSpec("UpSampling2D", args=[Arg("size", **_SHAPE), Arg("interpolation")], fixed=_CHANNELS_LAST),
+    LayerSpec("Rescaling", args=[Arg("scale"), Arg("offset")]),
+    LayerSpec("Normalization", args=[Arg("axis", load=_nested_tuple, save=_nested_list), Arg("mean"),
+                                     Arg("variance"), Arg("invert")]),
     LayerSpec("Add"), LayerSpec("Subtract"), LayerSpec("Average"), LayerSpec("Multiply"),
     LayerSpec("Maximum"), LayerSpec("Minimum"), LayerSpec("Concatenate", args=[Arg("axis")]),
 ]}
@@ -329,6 +384,8 @@ def layer_from_keras(entry, where, input_shape=None):
 
 
 def _tiny_value(layer, config, arg):
+    if arg.get is not None:
+        return arg.get(layer)
     if arg.tiny in config:
         return config[arg.tiny]
     return getattr(layer, arg.tiny, arg.default)
@@ -342,7 +399,7 @@ def layer_to_keras(layer, with_module=True):
     spec = spec_for_layer(layer)
     tiny_config = layer.get_config()
     config = {"name": layer.name, "trainable": bool(layer.trainable), "dtype": dtype_to_keras(layer.dtype)}
-    for arg in spec.args:
+    for arg in (a for a in spec.args if a.write):
         config[arg.keras] = _json(arg.save(_tiny_value(layer, tiny_config, arg), where))
     for key, value in spec.fixed.items():
         if key in ("quantization_config", "lora_rank", "fused", "virtual_batch_size", "adjustment"):
