@@ -7,10 +7,11 @@
 #
 # Read it as a recipe: **flip** the kernel (``w(-a)``), **shift** it to ``t`` (``w(t - a)``), **multiply**
 # by the signal, **integrate** the product. Sampled every ``dt`` the integral becomes a sum, and that sum is
-# what tinycnn's ``Conv2D`` computes -- on a 1-pixel-high image ``(N, 1, L, 1)`` with a ``(1, K)`` kernel.
+# what tinycnn's ``Conv1D`` layer computes on a sequence ``(N, L, 1)`` with a ``(K, 1, 1)`` kernel (inside,
+# it runs the ``Conv2D`` kernels on a 1-pixel-high image).
 #
 # Deep-learning libraries actually compute the *cross-correlation* ``y[i] = sum_b x[i + b] k[b]`` (no flip):
-# the kernel is learned, so nobody needs the flip. To get a true convolution from ``Conv2D`` we flip the
+# the kernel is learned, so nobody needs the flip. To get a true convolution from ``Conv1D`` we flip the
 # kernel ourselves. Part 2 uses the un-flipped form as it is meant: sliding a pattern along a signal and
 # reporting how well it matches -- a **detector**.
 #
@@ -32,7 +33,7 @@ except ImportError:  # running from a clone without `pip install -e .`
 from matplotlib.figure import Figure
 
 from tinycnn import kernels
-from tinycnn.layers import Conv2D
+from tinycnn.layers import Conv1D
 from tinycnn.plot import save_figure
 
 kernels.set_backend("reference")  # every number below comes from tinycnn/kernels/reference.py
@@ -45,14 +46,15 @@ out = Path(args.out)
 
 
 def conv1d(signal, kernel, padding="valid", bias=0.0, activation=None):
-    """A 1-D cross-correlation ``y[i] = bias + sum_b signal[i + b] * kernel[b]`` with tinycnn's Conv2D.
+    """A 1-D cross-correlation ``y[i] = bias + sum_b signal[i + b] * kernel[b]`` with tinycnn's Conv1D.
 
-    The signal is a 1-pixel-high, 1-channel image ``(1, 1, L, 1)``; the kernel has shape ``(1, K, 1, 1)``.
+    The signal is one sequence with one channel, ``(1, L, 1)``; the kernel has Keras's shape ``(K, 1, 1)``
+    (taps, input channels, filters).
     """
-    layer = Conv2D(1, (1, len(kernel)), padding=padding, activation=activation, dtype="float64")
-    layer.build((None, 1, len(signal), 1))
-    layer.set_weights([np.asarray(kernel).reshape(1, -1, 1, 1), np.array([bias])])
-    return layer.forward(np.asarray(signal).reshape(1, 1, -1, 1))[0, 0, :, 0]
+    layer = Conv1D(1, len(kernel), padding=padding, activation=activation, dtype="float64")
+    layer.build((None, len(signal), 1))
+    layer.set_weights([np.asarray(kernel).reshape(-1, 1, 1), np.array([bias])])
+    return layer.forward(np.asarray(signal).reshape(1, -1, 1))[0, :, 0]
 
 
 # %% [markdown]
@@ -75,12 +77,13 @@ def w_of(v):
     return np.where(v >= 0, np.exp(-np.clip(v, 0, None)), 0.0)
 
 
-# Convolution with Conv2D: pad K - 1 zeros on the left (x = 0 before time 0) and give Conv2D the
-# *flipped* kernel. Then y[n] = sum_b xpad[n + b] w[K-1-b] dt = sum_m x[m] w[n - m] dt = s(a_n).
+# Convolution with Conv1D: padding="causal" puts K - 1 zeros on the left (x = 0 before time 0: s(t) may
+# only use the past), and we give Conv1D the *flipped* kernel. Then
+# y[n] = sum_b xpad[n + b] w[K-1-b] dt = sum_m x[m] w[n - m] dt = s(a_n).
 K = len(w)
-x_padded = np.concatenate([np.zeros(K - 1), x])
-s = conv1d(x_padded, w[::-1] * dt)
+s = conv1d(x, w[::-1] * dt, padding="causal")
 assert s.shape == x.shape
+assert np.allclose(s, conv1d(np.concatenate([np.zeros(K - 1), x]), w[::-1] * dt))   # = the zeros by hand
 
 shifts = [3.0, 4.5, 6.5]
 integrals = []
@@ -88,7 +91,7 @@ for t in shifts:
     product = x * w_of(t - a)                           # flip (t - a), shift (by t), multiply
     integrals.append(product.sum() * dt)                 # integrate (a Riemann sum)
     n = int(round(t / dt))
-    print(f"t = {t:3.1f}:  integral of x(a) w(t - a) da = {integrals[-1]:.4f};  Conv2D gives s(t) = {s[n]:.4f}")
+    print(f"t = {t:3.1f}:  integral of x(a) w(t - a) da = {integrals[-1]:.4f};  Conv1D gives s(t) = {s[n]:.4f}")
     assert abs(integrals[-1] - s[n]) < 1e-9
 
 # %%
@@ -109,7 +112,7 @@ ax.set_ylabel("weight")
 ax.legend(fontsize="small", loc="upper left")
 ax = fig.add_subplot(2, 3, 3)
 ax.plot(a, x, color="C0", alpha=0.4, label="x(a)")
-ax.plot(a, s, color="C2", label="s(t): tinycnn Conv2D, flipped kernel")
+ax.plot(a, s, color="C2", label="s(t): tinycnn Conv1D (causal), flipped kernel")
 ax.plot(shifts, integrals, "o", color="k", label="the integrals below")
 ax.set_title("the result: a smoothed, delayed x")
 ax.set_xlabel("t")
@@ -135,7 +138,7 @@ fig
 #
 # A signal with a slow drift, noise, and two sharp spikes. The detector is the spike's shape minus its
 # mean: a zero-mean kernel answers 0 to anything constant, so it ignores the drift and responds where the
-# signal *looks like the spike*. We slide it along the signal (``Conv2D``, ``padding="same"`` so output
+# signal *looks like the spike*. We slide it along the signal (``Conv1D``, ``padding="same"`` so output
 # ``i`` is centred on input ``i``), then apply the **detector stage** -- a ReLU with a negative bias as
 # a threshold -- that keeps only strong matches.
 
