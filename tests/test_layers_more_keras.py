@@ -73,7 +73,7 @@ def test_leaky_relu(tfk, kwargs):
 
 
 ACTIVATIONS = ["elu", "selu", "gelu", "softplus", "softsign", "swish", "silu", "leaky_relu", "exponential",
-               "hard_sigmoid", "relu6"]
+               "hard_sigmoid"]
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

@@ -26,7 +26,6 @@ softsign       z / (1 + |z|)                               dy / (1 + |z|)^2
 silu / swish   z sigmoid(z)                                dy * (s + a (1 - s)),  s = sigmoid(z)
 exponential    e^z                                         dy * a
 hard_sigmoid   clip(z / 6 + 1/2, 0, 1)                     dy / 6 where -3 < z < 3, else 0
-relu6          min(max(z, 0), 6)                           dy * [0 < z < 6]
 =============  ==========================================  ==================================================
 
 Keras 3 defaults: ``leaky_relu(x, negative_slope=0.2)``, ``elu(x, alpha=1.0)``, ``gelu(x, approximate=False)``
@@ -293,14 +292,8 @@ def hard_sigmoid(z):
     return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype, copy=False)
 
 
-@_def("relu6", lambda dy, z, a: dy * ((z > 0) & (z < 6)).astype(dy.dtype))
-def relu6(z):
-    """``min(max(z, 0), 6)``."""
-    return np.clip(z, 0, 6).astype(z.dtype, copy=False)
-
-
 ACTIVATIONS = {f.name: f for f in (linear, relu, sigmoid, tanh, softmax, leaky_relu, elu, selu, gelu, softplus,
-                                   softsign, silu, exponential, hard_sigmoid, relu6)}
+                                   softsign, silu, exponential, hard_sigmoid)}
 ACTIVATIONS["swish"] = silu
 
 

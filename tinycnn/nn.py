@@ -20,7 +20,6 @@ import numpy as np
 from . import activations as _a
 
 relu = _a.relu
-relu6 = _a.relu6
 sigmoid = _a.sigmoid
 tanh = _a.tanh
 softmax = _a.softmax
@@ -42,5 +41,5 @@ leaky_relu = _a.ActivationFunction(
     lambda dy, z, a, alpha=0.2: dy * np.where(z > 0, 1.0, alpha).astype(dy.dtype), alpha=0.2)
 leaky_relu.__doc__ = _leaky_relu.__doc__
 
-__all__ = ["relu", "relu6", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus", "softsign", "silu",
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus", "softsign", "silu",
            "swish", "leaky_relu"]
