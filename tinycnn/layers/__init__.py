@@ -8,6 +8,7 @@ Then: ``global_pooling``, ``preprocessing`` (Normalization, Rescaling), ``variab
 and friends, weight regularizers).
 """
 from .activation import Activation, LeakyReLU, ReLU, Softmax
+from .augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D
 from .dense import Dense
@@ -36,3 +37,4 @@ __all__ += ["LeakyReLU", "Conv1D", "Convolution1D", "MaxPooling1D", "AveragePool
             "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
             "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalMaxPool1D", "Normalization", "Rescaling",
             "Reshape", "ZeroPadding2D", "UpSampling2D"]
+__all__ += ["RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom"]
