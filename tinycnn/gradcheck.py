@@ -120,6 +120,54 @@ def check_layer(layer, x, training=True, dy=None, h=1e-5, seed=0):
     return GradReport(errors)
 
 
+def check_graph(layer, xs, training=True, dy=None, h=1e-5, seed=0):
+    """Check a layer that takes a list of inputs (a merge layer) or a whole model (a graph, nested models and
+    shared layers included): ``dL/d input`` for every input and the gradient of every weight inside.
+
+    ``xs`` is one array or a list of arrays (one per input); a model with several outputs gets one random
+    upstream gradient per output. Everything must be float64.
+    """
+    from .models.model import leaf_layers
+
+    several = isinstance(xs, (list, tuple))
+    xs = [np.array(x, dtype=np.float64) for x in (xs if several else [xs])]
+    leaves = leaf_layers(layer)
+    states = [(w, w.copy()) for leaf in leaves for w in leaf.state.values()]
+
+    def restore():
+        for w, v in states:
+            w[...] = v
+
+    def run():
+        out = layer.forward(xs if several else xs[0], training=training)
+        restore()
+        return out if isinstance(out, list) else [out]
+
+    outs = run()
+    rng = np.random.default_rng(seed)
+    dys = [rng.normal(size=o.shape) for o in outs] if dy is None else \
+        [np.asarray(d, dtype=np.float64) for d in (dy if isinstance(dy, list) else [dy])]
+    run()
+    for leaf in leaves:
+        leaf.grads.clear()
+    dx = layer.backward(dys if len(dys) > 1 else dys[0])
+    dxs = list(dx) if several else [dx]
+    grads = {(id(leaf), name): np.array(leaf.grads[name], copy=True) for leaf in leaves for name in leaf.params
+             if name in leaf.grads}
+
+    def flat_outputs():  # every output in one vector, so the differences are taken element-wise
+        return np.concatenate([np.asarray(o, dtype=np.float64).ravel() for o in run()])
+
+    flat_dy = np.concatenate([d.ravel() for d in dys])
+    errors = [_compare(f"dx[{i}]", dxs[i], numeric_gradient(flat_outputs, xs[i], flat_dy, h))
+              for i in range(len(xs))]
+    for leaf in leaves:
+        for name, param in leaf.params.items():
+            errors.append(_compare(f"{leaf.name}.{name}", grads[(id(leaf), name)],
+                                   numeric_gradient(flat_outputs, param, flat_dy, h)))
+    return GradReport(errors)
+
+
 def check_loss(loss, y_true, y_pred, h=1e-5):
     """Check ``loss.gradient`` against central differences of ``loss(y_true, y_pred)`` (the batch mean)."""
     y_pred = np.array(y_pred, dtype=np.float64)

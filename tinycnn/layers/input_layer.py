@@ -112,7 +112,7 @@ class InputLayer(Layer):
         self.output_tensor = tensor
 
     def forward(self, x, training=False):
-        return self._cast(x)
+        return np.asarray(x)  # each layer casts to its own dtype; a float64 model keeps float64 inputs
 
     def backward(self, dy):
         return dy

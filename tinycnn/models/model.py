@@ -208,6 +208,7 @@ class Model(Trainer, Layer):
 
     def forward(self, x, training=False):
         """Run the graph on arrays (one per input; a list for several). Records what ``backward`` needs."""
+        self._require_built("forward")
         values = list(x) if self.multi_input else [x]
         self._tape = graph.Tape()
         outs = graph.forward(self._nodes, self.inputs, values, self.outputs, training, self._tape)

@@ -97,6 +97,8 @@ class Sequential(Model):
                 self.build(layer.batch_input_shape)
             elif len(self._stack) == 1 and self._input_layer is not None:
                 self.build(self._input_layer.batch_shape)
+            elif len(self._stack) == 1 and isinstance(layer, Model) and layer.built and not layer.multi_input:
+                self.build(layer.input_shape)  # a model as the first layer brings its input shape
             elif self.built:
                 self.build(self.input_shape)
         except BaseException:
