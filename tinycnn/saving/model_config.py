@@ -192,8 +192,10 @@ def _node_inputs(node, where):
     """``(single?, [references])`` of one inbound node, Keras 3 or Keras 2 spelling."""
     if isinstance(node, dict):  # Keras 3
         args, kwargs = node.get("args"), node.get("kwargs") or {}
-        if set(kwargs) - {"training"}:
-            raise refuse(f"{where}: call arguments {sorted(kwargs)} are not supported by tinycnn")
+        # Keras records training= and mask=None with some calls; anything else changes what the layer computes
+        unsupported = {k: v for k, v in kwargs.items() if k != "training" and not (k == "mask" and v is None)}
+        if unsupported:
+            raise refuse(f"{where}: call arguments {unsupported} are not supported by tinycnn")
         if not isinstance(args, list) or len(args) != 1:
             raise refuse(f"{where}: a layer called with {len(args) if isinstance(args, list) else '?'} positional "
                          f"arguments; tinycnn layers take one tensor or one list of tensors")
