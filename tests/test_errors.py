@@ -222,7 +222,7 @@ def test_empty_arrays():
 @pytest.mark.parametrize("call, words", [
     (lambda: dense_model(loss="crossentropy"), ["unknown loss 'crossentropy'", "categorical_crossentropy", "mse"]),
     (lambda: dense_model().compile("sgd", "mse", metrics=["acuracy"]), ["unknown metric 'acuracy'", "accuracy"]),
-    (lambda: Dense(3, activation="relu6"), ["unknown activation 'relu6'", "relu", "softmax", "tanh"]),
+    (lambda: Dense(3, activation="relu7"), ["unknown activation 'relu7'", "relu", "softmax", "tanh"]),
     (lambda: dense_model().compile("adamww", "mse"), ["unknown optimizer 'adamww'", "sgd"]),
     (lambda: Conv2D(2, 3, padding="full"), ["padding", "'valid'", "'same'", "'full'"]),
     (lambda: MaxPooling2D(padding="VALIDD"), ["padding", "'valid'", "'same'"]),

@@ -64,7 +64,8 @@ def assert_png(path):
 
 def test_every_example_is_covered():
     scripts = {p.stem for p in EXAMPLES.glob("*.py")}
-    assert set(FIGURES) | {"fashion_mnist_cnn", "auto_mpg_regression"} >= scripts, \
+    assert set(FIGURES) | {"fashion_mnist_cnn", "auto_mpg_regression", "fashion_mnist_residual",
+                           "fashion_mnist_augmentation"} >= scripts, \
         f"examples without a test: {scripts - set(FIGURES)}"
 
 
@@ -103,3 +104,11 @@ def test_fashion_mnist_cnn_runs_on_small_data(tmp_path):
     for png in pngs:
         assert_png(png)
     assert list(tmp_path.glob("*.npz")), "no weights file written"
+
+
+def test_fashion_mnist_residual_runs_on_small_data(tmp_path):
+    script = EXAMPLES / "fashion_mnist_residual.py"
+    run(["-c", SMALL_FASHION, script, "--epochs", "1", "--verbose", "0", "--out", tmp_path])
+    for name in ("residual_graph.png", "learning_curves.png"):
+        assert_png(tmp_path / name)
+    assert (tmp_path / "small_resnet.weights.npz").is_file()

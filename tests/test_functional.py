@@ -357,3 +357,17 @@ def test_weights_move_both_ways_for_a_functional_model():
     km.set_weights(tm.get_weights())  # tinycnn -> Keras
     x = np.random.default_rng(9).normal(size=(3, 6, 6, 2)).astype("float32")
     assert _rel(tm.predict(x, verbose=0), km.predict(x, verbose=0)) < 1e-5
+
+
+def test_plot_model_draws_the_graph_without_graphviz(tmp_path):
+    from tinycnn.model_plot import graph_rows
+    model = inception_branches(tinycnn)
+    path = tmp_path / "graph.png"
+    fig = tinycnn.utils.plot_model(model, to_file=str(path), show_shapes=True)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    rows = graph_rows(model)
+    assert len(rows[0]) == 1 and len(rows[1]) == 3  # the input, then its three branches side by side
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("Concatenate" in t and "(None, 6, 6, 7)" in t for t in texts)
+    assert sum("params" in t for t in texts) == len(model.layers)

@@ -180,7 +180,7 @@ def check_loss(loss, y_true, y_pred, h=1e-5):
 def check_fused_softmax_loss(loss, y_true, logits, h=1e-5):
     """Check the fused ``dL/dz = (p - y) / N`` against central differences of the mean loss of logits."""
     z = np.array(logits, dtype=np.float64)
-    _, analytic = loss.from_logits(y_true, z)
+    _, analytic = loss.per_sample_and_gradient_from_logits(y_true, z)
     weights = np.full(len(z), 1.0 / len(z))
-    numeric = numeric_gradient(lambda: loss.from_logits(y_true, z)[0], z, weights, h)
+    numeric = numeric_gradient(lambda: loss.per_sample_and_gradient_from_logits(y_true, z)[0], z, weights, h)
     return GradReport([_compare(loss.name + " (from logits)", analytic, numeric)])

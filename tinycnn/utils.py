@@ -147,3 +147,10 @@ class PyDataset:
 
 #: Keras 2's name of :class:`PyDataset` (``keras.utils.Sequence``).
 Sequence = PyDataset
+
+
+def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=True, **kwargs):
+    """A model's graph drawn with matplotlib (no Graphviz), as ``keras.utils.plot_model``; see
+    :mod:`tinycnn.model_plot`."""
+    from .model_plot import plot_model as _plot_model
+    return _plot_model(model, to_file=to_file, show_shapes=show_shapes, show_layer_names=show_layer_names, **kwargs)

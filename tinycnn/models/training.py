@@ -27,6 +27,7 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
+from .. import regularizers
 from .. import validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
@@ -288,7 +289,7 @@ class Trainer:
                 layer, node = fused
                 z = self._tape.snapshots[id(node)]["_z"] if hasattr(self, "_tape") and id(node) in \
                     self._tape.snapshots else layer._z
-                ps, d = loss.from_logits(yk, z)
+                ps, d = loss.per_sample_and_gradient_from_logits(yk, z)
                 logits.add(id(self.outputs[k]))
             else:
                 ps, d = loss.per_sample(yk, out), loss.gradient(yk, out)
@@ -326,13 +327,14 @@ class Trainer:
         try:
             outs = self._forward_all(xs, training=True)
             per_sample, d_outputs, logits = self._losses_and_gradients(ys, outs)
-            loss = self._total(per_sample)
+            loss = self._total(per_sample) + regularizers.penalty(leaves)  # + Keras's sum(model.losses)
             if np.isfinite(loss):
                 from . import graph
                 for layer in leaves:
                     layer.grads.clear()
                 graph.backward(self._nodes, self.inputs, self.outputs, d_outputs, self._tape,
                                need_input_gradients=False, logits=logits)
+                regularizers.add_gradients(leaves)  # each weight penalty's gradient joins its weight's
                 pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._param_pairs()
                          if name in layer.grads]
                 if all(np.isfinite(g.sum()) for g, _ in pairs):
@@ -370,7 +372,10 @@ class Trainer:
 
     def _batch_logs(self, ys, outs, per_sample):
         """Sums over the batch: total loss, each output's loss (several outputs), each metric."""
-        sums = {"loss": sum(w * float(np.sum(ps)) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)}
+        from .model import leaf_layers
+        n = len(next(ps for ps in per_sample if ps is not None))
+        sums = {"loss": sum(w * float(np.sum(ps)) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
+                + regularizers.penalty(leaf_layers(self)) * n}  # the penalty counts once per batch, like Keras
         if len(self.outputs) > 1:
             for k, ps in enumerate(per_sample):
                 if ps is not None:
@@ -420,7 +425,7 @@ class Trainer:
             elif self._fused(k) is not None:
                 layer, node = self._fused(k)
                 z = self._tape.snapshots[id(node)]["_z"] if id(node) in self._tape.snapshots else layer._z
-                per_sample.append(loss.from_logits(yk, z)[0])
+                per_sample.append(loss.per_sample_and_gradient_from_logits(yk, z)[0])
             else:
                 per_sample.append(loss.per_sample(yk, out))
         return per_sample
