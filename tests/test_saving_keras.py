@@ -256,3 +256,39 @@ def test_tinycnn_resume_file_resumes_in_keras(keras, tmp_path, kind):
         model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
     for k, (a, b) in enumerate(zip(model.get_weights(), theirs.get_weights())):
         _assert_close(a, b, f"dense {kind} tinycnn -> Keras resumed weight {k}")
+
+
+# ------------------------------------------------------------------------------------------ every table row
+def _keras_zoo(keras):
+    """One Keras model with the other layers of the table: the rows are held to Keras, not only the course's."""
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    image = keras.Input((8, 8, 2), name="image")
+    x = L.Rescaling(0.5, offset=0.1)(image)
+    x = L.ZeroPadding2D(((1, 0), (0, 1)))(x)
+    x = L.Conv2D(3, 2, strides=(1, 1), dilation_rate=2, activation="elu", kernel_regularizer="l2")(x)
+    x = L.UpSampling2D((2, 1))(x)
+    x = L.AveragePooling2D(2, padding="same")(x)
+    a = L.GlobalMaxPooling2D()(x)
+    b = L.GlobalAveragePooling2D()(L.LeakyReLU(negative_slope=0.2)(x))
+    seq = keras.Input((10, 3), name="sequence")
+    s = L.Conv1D(4, 3, padding="causal", activation="relu")(seq)
+    s = L.MaxPooling1D(2)(s)
+    s = L.AveragePooling1D(1)(s)
+    c = L.GlobalAveragePooling1D()(L.ReLU(max_value=1.0)(s))
+    d = L.Flatten()(L.Reshape((5, 4))(L.Dense(20)(L.Concatenate()([a, b, c]))))
+    out = L.Softmax()(L.Dense(3)(L.Multiply()([L.Dense(4, activation="sigmoid")(d), L.Dense(4)(d)])))
+    return keras.Model([image, seq], out, name="zoo")
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_every_layer_row_round_trips_with_keras(keras, tmp_path, ext):
+    theirs = _keras_zoo(keras)
+    rng = np.random.default_rng(4)
+    x = [rng.random((6, 8, 8, 2), dtype=np.float32), rng.random((6, 10, 3), dtype=np.float32)]
+    theirs.save(tmp_path / f"k{ext}")
+    mine = load_model(tmp_path / f"k{ext}")
+    _assert_close(mine.predict(x), theirs.predict(x, verbose=0), f"zoo{ext} Keras -> tinycnn")
+    mine.save(tmp_path / f"t{ext}")
+    back = keras.models.load_model(tmp_path / f"t{ext}")
+    _assert_close(mine.predict(x), back.predict(x, verbose=0), f"zoo{ext} tinycnn -> Keras")

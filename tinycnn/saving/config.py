@@ -200,6 +200,8 @@ def regularizer_to_keras(value, where):
     if value is None:
         return None
     from .. import regularizers
+    if isinstance(value, dict):  # a layer's get_config reports its regularizer serialized
+        value = regularizer_from_keras(value, where)
     if type(value) not in (regularizers.L1, regularizers.L2, regularizers.L1L2):
         raise refuse(f"{where}: regularizer {value!r} is not one of Keras's (L1, L2, L1L2)")
     return {"module": "keras.regularizers", "class_name": type(value).__name__, "config": _json(value.get_config()),
