@@ -276,3 +276,179 @@ def test_checkpoint_arguments(tmp_path):
         classifier().fit(x, y, epochs=1, verbose=0,
                          callbacks=[ModelCheckpoint(str(tmp_path / "w-{val_acc:.2f}.npz"))])
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------------ learning-rate callbacks
+# LearningRateScheduler and ReduceLROnPlateau against Keras 3, epoch by epoch. The monitored value is scripted
+# (the same sequence in both frameworks, written into the logs by a callback that runs first), so the two
+# learning-rate histories must agree exactly (to float32 rounding: Keras keeps its learning rate in float32).
+import csv as _csv  # noqa: E402
+import os as _os  # noqa: E402
+
+from tinycnn import optimizers as _optimizers  # noqa: E402
+from tinycnn.callbacks import CSVLogger, LambdaCallback, LearningRateScheduler, ReduceLROnPlateau  # noqa: E402
+
+VAL_LOSS = [1.0, 0.9, 0.895, 0.9, 0.89, 0.8, 0.81, 0.82, 0.83, 0.84, 0.84, 0.7, 0.71, 0.72, 0.73, 0.74]
+VAL_ACC = [0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.69, 0.72, 0.72, 0.72, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]
+
+LR_CASES = {
+    "scheduler_two_args": (lambda cbs: cbs.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch % 3 == 2
+                                                                 else lr), None, None),
+    "scheduler_one_arg": (lambda cbs: cbs.LearningRateScheduler(lambda epoch: 0.1 / (1.0 + epoch)), None, None),
+    "plateau_val_loss": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, cooldown=1,
+                                                           min_delta=0.01, min_lr=0.01), "val_loss", VAL_LOSS),
+    "plateau_val_accuracy_max": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.2,
+                                                                   patience=1, min_lr=0.001), "val_accuracy",
+                                 VAL_ACC),
+    "plateau_default_patience": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_loss", patience=3),
+                                 "val_loss", VAL_LOSS),
+}
+
+
+def _keras():
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow  # noqa: F401
+        import keras
+    except ImportError as e:
+        if _os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
+                        pytrace=False)
+        pytest.skip(f"TensorFlow/Keras not installed ({e})")
+    return keras
+
+
+def _keras_lr_history(keras, make_cb, key, values, epochs, x, y):
+    class KScript(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs[key] = values[epoch]
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
+    cbs = ([KScript()] if key else []) + [make_cb(keras.callbacks)]
+    history = model.fit(x, y, epochs=epochs, batch_size=20, verbose=0, callbacks=cbs, shuffle=False)
+    return history.history, float(model.optimizer.learning_rate.numpy())
+
+
+@pytest.mark.parametrize("case", sorted(LR_CASES))
+def test_lr_callbacks_match_keras_epoch_by_epoch(case):
+    keras = _keras()
+    import tinycnn.callbacks as tiny_callbacks
+
+    make_cb, key, values = LR_CASES[case]
+    epochs = 16
+    x, y = blobs()
+    k_hist, k_lr = _keras_lr_history(keras, make_cb, key, values, epochs, x, y)
+    set_random_seed(0)
+    model = Sequential([Dense(8, activation="relu", input_shape=(2,)), Dense(3, activation="softmax")])
+    model.compile(optimizer=_optimizers.Adam(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
+    cbs = ([Script(key, values)] if key else []) + [make_cb(tiny_callbacks)]
+    t_hist = model.fit(x, y, epochs=epochs, batch_size=20, verbose=0, callbacks=cbs, shuffle=False).history
+    assert "learning_rate" in k_hist
+    assert t_hist["learning_rate"] == pytest.approx(k_hist["learning_rate"], rel=1e-6), \
+        f"\nours  {t_hist['learning_rate']}\nkeras {k_hist['learning_rate']}"
+    assert model.optimizer.learning_rate == pytest.approx(k_lr, rel=1e-6)
+    assert sorted(t_hist) == sorted(k_hist)
+
+
+def test_lr_callbacks_change_the_steps_actually_taken():
+    """The rates ReduceLROnPlateau sets are the rates of the next steps: a fit with one batch per epoch ends
+    with the same weights as ``train_on_batch`` steps taken by hand at those rates."""
+    x, y = blobs()
+    models = []
+    for _ in range(2):
+        model = classifier()
+        model.compile(optimizer=_optimizers.SGD(0.5, momentum=0.5), loss="categorical_crossentropy")
+        model.build((None, 2))
+        models.append(model)
+    auto, by_hand = models
+    by_hand.set_weights(auto.get_weights())
+    reduce = ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0, min_delta=10.0)  # every epoch after the 1st
+    history = auto.fit(x, y, epochs=4, batch_size=60, verbose=0, callbacks=[reduce], shuffle=False)
+    # logged at the end of each epoch, before that epoch's reduction (the first epoch always "improves")
+    assert history.history["learning_rate"] == pytest.approx([0.5, 0.5, 0.05, 0.005])
+    for lr in (0.5, 0.5, 0.05, 0.005):
+        by_hand.optimizer.learning_rate = lr
+        by_hand.train_on_batch(x, y)
+    assert same(auto.get_weights(), by_hand.get_weights())
+    assert auto.optimizer.learning_rate == pytest.approx(0.0005)
+
+
+def test_scheduler_refuses_a_non_float_and_an_optimizer_schedule():
+    x, y = blobs()
+    model = classifier()
+    with pytest.raises(InvalidArgumentError, match="float"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 1)])
+    model.compile(optimizer=_optimizers.Adam(_optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+                  loss="categorical_crossentropy")
+    with pytest.raises(TypeError, match="LearningRateSchedule"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: 0.01)])
+
+
+@pytest.mark.parametrize("kwargs, words", [({"factor": 1.0}, "factor"), ({"patience": -1}, "patience"),
+                                           ({"mode": "up"}, "mode"), ({"bogus": 1}, "unexpected")])
+def test_reduce_lr_arguments(kwargs, words):
+    with pytest.raises(InvalidArgumentError, match=words):
+        ReduceLROnPlateau(**kwargs)
+
+
+def test_reduce_lr_warns_when_the_monitor_is_missing():
+    x, y = blobs()
+    with pytest.warns(UserWarning, match="val_loss"):
+        classifier().fit(x, y, epochs=1, verbose=0, callbacks=[ReduceLROnPlateau()])
+
+
+# ------------------------------------------------------------------------------------------ CSVLogger, LambdaCallback
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(_csv.reader(f))
+
+
+def test_csv_logger_writes_keras_columns_and_history_values(tmp_path):
+    keras = _keras()
+    x, y = blobs()
+    k_path, t_path = tmp_path / "keras.csv", tmp_path / "tiny.csv"
+    kmodel = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    kmodel.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    kmodel.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+               callbacks=[keras.callbacks.ReduceLROnPlateau(), keras.callbacks.CSVLogger(str(k_path))])
+    model = classifier()
+    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+                        callbacks=[ReduceLROnPlateau(), CSVLogger(t_path)])
+    k_rows, t_rows = _read_csv(k_path), _read_csv(t_path)
+    assert t_rows[0] == k_rows[0] == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
+    assert [r[0] for r in t_rows[1:]] == [r[0] for r in k_rows[1:]] == ["0", "1"]
+    for i, row in enumerate(t_rows[1:]):
+        for name, cell in zip(t_rows[0][1:], row[1:]):
+            assert float(cell) == pytest.approx(history.history[name][i], rel=1e-12)
+    # append=True adds rows, not a second header; the columns without validation data get val_* "NA"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(t_path, append=True)])
+    rows = _read_csv(t_path)
+    assert len(rows) == 4 and rows[0] == t_rows[0]
+    solo = tmp_path / "solo.csv"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(solo, separator=";")])
+    with open(solo) as f:
+        header, row = f.read().splitlines()
+    assert header == "epoch;accuracy;loss;val_accuracy;val_loss"
+    assert row.endswith(";NA;NA")
+
+
+def test_lambda_callback_calls_the_functions_with_keras_arguments():
+    events = []
+    cb = LambdaCallback(on_train_begin=lambda logs: events.append(("train_begin",)),
+                        on_epoch_begin=lambda epoch, logs: events.append(("epoch_begin", epoch)),
+                        on_batch_end=lambda batch, logs: events.append(("batch_end", batch, sorted(logs))),
+                        on_epoch_end=lambda epoch, logs: events.append(("epoch_end", epoch, sorted(logs))),
+                        on_train_end=lambda logs: events.append(("train_end",)), note="kept")
+    x, y = blobs(n=40)
+    classifier().fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[cb])
+    assert cb.note == "kept"
+    assert events == [("train_begin",),
+                      ("epoch_begin", 0), ("batch_end", 0, ["accuracy", "loss"]),
+                      ("batch_end", 1, ["accuracy", "loss"]), ("epoch_end", 0, ["accuracy", "loss"]),
+                      ("epoch_begin", 1), ("batch_end", 0, ["accuracy", "loss"]),
+                      ("batch_end", 1, ["accuracy", "loss"]), ("epoch_end", 1, ["accuracy", "loss"]),
+                      ("train_end",)]
+    with pytest.raises(InvalidArgumentError, match="on_epoch_end"):
+        LambdaCallback(on_epoch_end="print")

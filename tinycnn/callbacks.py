@@ -1,11 +1,20 @@
 """Callbacks with Keras's names and hooks: ``History``, ``EarlyStopping``, ``ModelCheckpoint``,
-``TerminateOnNaN``, and the progress bar (``ProgbarLogger``).
+``TerminateOnNaN``, ``LearningRateScheduler``, ``ReduceLROnPlateau``, ``CSVLogger``, ``LambdaCallback``, and the
+progress bar (``ProgbarLogger``).
+
+The learning rate in the history: as in Keras 3, ``History`` records whatever is in the epoch's ``logs``, and
+``learning_rate`` is in them only when ``LearningRateScheduler`` or ``ReduceLROnPlateau`` puts it there (each
+writes ``logs["learning_rate"] = float(model.optimizer.learning_rate)`` in ``on_epoch_end``). This relies on
+Keras's order of callbacks in ``fit``: the user's callbacks first, then ``History`` (then the progress bar), all
+given the same ``logs`` dict.
 
 ``fit`` calls, on every callback: ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
 ``on_train_batch_begin/end(batch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
 A callback stops training by setting ``self.model.stop_training = True``.
 """
+import csv
 import math
+import os
 import sys
 import time
 import warnings
@@ -231,3 +240,238 @@ class ModelCheckpoint(Callback):
                       f"saving model to {path}")
             self.best = current
         self.model.save_weights(path)
+
+
+# ------------------------------------------------------------------------------------------ learning rate
+def _optimizer_lr(model, who):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        raise InvalidArgumentError(f"{who}: the model has no optimizer with a learning_rate; call "
+                                   f"model.compile(optimizer=...) first")
+    return optimizer
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of every epoch from ``schedule(epoch, lr)`` (``epoch`` counts from 0,
+    ``lr`` is the current learning rate), as ``keras.callbacks.LearningRateScheduler``.
+
+    A one-argument ``schedule(epoch)`` (Keras's older form) is accepted too: Keras tries ``schedule(epoch, lr)``
+    and falls back to ``schedule(epoch)`` on a ``TypeError``. The result must be a float. At the end of each
+    epoch the learning rate is written into ``logs["learning_rate"]``, so ``History`` records it.
+
+    >>> scheduler = LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.9)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise InvalidArgumentError(f"LearningRateScheduler: schedule must be a function (epoch, lr) -> float, "
+                                       f"got {type(schedule).__name__}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = _optimizer_lr(self.model, "LearningRateScheduler")
+        try:
+            lr = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:  # the old one-argument form, as Keras falls back
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.float32, np.float64)) or not np.isfinite(lr):
+            raise InvalidArgumentError(f"LearningRateScheduler: the schedule must return a finite float, got {lr!r} "
+                                       f"for epoch {epoch} (write 0.01, not 1e-2 as an int or a tensor)")
+        optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for ``patience`` epochs, as
+    ``keras.callbacks.ReduceLROnPlateau``.
+
+    At the end of every epoch (Keras 3's rule, ``keras/src/callbacks/reduce_lr_on_plateau.py``)::
+
+        logs["learning_rate"] = current learning rate            (so History records it)
+        in cooldown (cooldown_counter > 0): cooldown_counter -= 1; wait = 0
+        improved (current < best - min_delta in "min" mode, current > best + min_delta in "max"; the first
+        epoch always improves):            best = current; wait = 0
+        else, if not in cooldown:          wait += 1
+             if wait >= patience and lr > min_lr:  lr = max(lr * factor, min_lr); cooldown_counter = cooldown;
+                                                   wait = 0
+
+    ``mode="auto"`` is "max" for accuracy-like names and "min" otherwise. Keras 2's ``epsilon=`` is accepted as
+    ``min_delta``.
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if "epsilon" in kwargs:  # Keras 2's name for min_delta
+            min_delta = kwargs.pop("epsilon")
+        if kwargs:
+            raise InvalidArgumentError(f"ReduceLROnPlateau got unexpected arguments {sorted(kwargs)}")
+        for arg, value in (("factor", factor), ("min_delta", min_delta), ("min_lr", min_lr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise InvalidArgumentError(f"ReduceLROnPlateau {arg} must be a finite number, got {value!r}")
+        if factor >= 1.0:
+            raise InvalidArgumentError(f"ReduceLROnPlateau factor must be < 1 (the learning rate is multiplied by "
+                                       f"it), got {factor!r}")
+        for arg, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise InvalidArgumentError(f"ReduceLROnPlateau {arg} must be an int >= 0, got {value!r}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), int(patience), verbose
+        self.mode = _monitor_mode(monitor, mode)
+        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        self._reset()
+
+    def _reset(self):
+        self.best, self.cooldown_counter, self.wait = None, 0, 0
+
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
+    def _improved(self, current):
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return current + self.min_delta < self.best
+        return current - self.min_delta > self.best
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = _optimizer_lr(self.model, "ReduceLROnPlateau")
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"ReduceLROnPlateau: metric {self.monitor!r} is not available; available: "
+                          f"{','.join(logs)}", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best, self.wait = current, 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = float(optimizer.learning_rate)
+                if np.float32(old_lr) > np.float32(self.min_lr):  # Keras compares in float32 (its variable's)
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    optimizer.learning_rate = new_lr
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+# ------------------------------------------------------------------------------------------ logging
+class CSVLogger(Callback):
+    """Write one CSV row per epoch: ``epoch`` then the logged values in sorted order, as
+    ``keras.callbacks.CSVLogger``.
+
+    The columns are fixed at the first epoch; without validation data Keras also adds ``val_<name>`` columns
+    (left ``NA``). ``append=True`` adds to an existing file (the header only if the file is empty). The file
+    is flushed after every row and closed when training ends.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.sep, self.filename, self.append = separator, os.fspath(filename), bool(append)
+        self.writer = self.keys = self.csv_file = None
+        self.append_header = True
+
+    def on_train_begin(self, logs=None):
+        mode = "w"
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename) as f:
+                    self.append_header = not bool(len(f.readline()))
+            mode = "a"
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, mode, newline="")
+        self.writer = self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+
+        def value(v):
+            if isinstance(v, str):
+                return v
+            if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim > 0):
+                return f'"[{", ".join(map(str, v))}]"'
+            return v
+
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys.extend([f"val_{k}" for k in self.keys])
+        if self.writer is None:
+            class Dialect(csv.excel):
+                delimiter = self.sep
+
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, dialect=Dialect)
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((k, value(logs.get(k, "NA"))) for k in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions, as ``keras.callbacks.LambdaCallback``. They are called with Keras's
+    positional arguments: ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``,
+    ``on_train_begin(logs)``, ``on_train_end(logs)``, ``on_train_batch_begin(batch, logs)``,
+    ``on_train_batch_end(batch, logs)`` (also spelled ``on_batch_begin``/``on_batch_end``).
+
+    >>> print_epochs = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+        super().__init__()
+        on_train_batch_begin = on_train_batch_begin or kwargs.pop("on_batch_begin", None)
+        on_train_batch_end = on_train_batch_end or kwargs.pop("on_batch_end", None)
+        self.__dict__.update(kwargs)  # Keras keeps any other keyword as an attribute
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin,
+                 "on_train_end": on_train_end, "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end}
+        for name, fn in hooks.items():
+            if fn is not None and not callable(fn):
+                raise InvalidArgumentError(f"LambdaCallback {name} must be a function, got {type(fn).__name__}")
+        self._fns = hooks
+
+    def on_train_begin(self, logs=None):
+        if self._fns["on_train_begin"]:
+            self._fns["on_train_begin"](logs)
+
+    def on_train_end(self, logs=None):
+        if self._fns["on_train_end"]:
+            self._fns["on_train_end"](logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._fns["on_epoch_begin"]:
+            self._fns["on_epoch_begin"](epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._fns["on_epoch_end"]:
+            self._fns["on_epoch_end"](epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._fns["on_train_batch_begin"]:
+            self._fns["on_train_batch_begin"](batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._fns["on_train_batch_end"]:
+            self._fns["on_train_batch_end"](batch, logs)
