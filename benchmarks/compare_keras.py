@@ -2,6 +2,7 @@
 
     python benchmarks/compare_keras.py --task autompg [--epochs 200] [--seeds 0 1 2 3 4]
     python benchmarks/compare_keras.py --task fashion [--epochs 1] [--limit N] [--seed 0]
+    python benchmarks/compare_keras.py --task fashion --optimizer adam [--lr 0.001] ...
 
 ``--task autompg``: the course regression. Auto MPG (392 cars; column 0, MPG, is the target), shuffled
 with the seed, split 300 training / 92 validation, features *and* target standardized with the training
@@ -13,6 +14,10 @@ MaxPooling2D 2x2, with 32 then 64 filters; Flatten, Dense 512, ReLU, BatchNormal
 softmax) and the course recipe: SGD(0.01, momentum 0.9, decay 0.01 / epochs) -- Keras 2's ``decay`` is a
 time-based decay per *update step*, which Keras 3 spells ``InverseTimeDecay(0.01, 1, 0.01 / epochs)`` --
 batch 32, the test set as validation data. ``--limit N`` trains on the first N images only.
+
+``--optimizer adam`` replaces the optimizer of either recipe by Adam (Keras 3's defaults, learning rate
+``--lr``, default 0.001 for Adam) in both frameworks, without decay; results go to
+``compare_<task>_adam.json``/``.png``. The default, ``--optimizer sgd``, is each recipe's own SGD.
 
 Fairness. The Keras model is built first (``keras.utils.set_random_seed(seed)``) and its initial weights are
 copied into tinycnn. Every epoch both frameworks see the same batches in the same order (one permutation
@@ -51,7 +56,7 @@ from tinycnn import kernels  # noqa: E402
 from tinycnn import layers as tl  # noqa: E402
 from tinycnn.callbacks import Callback  # noqa: E402
 from tinycnn.models import Sequential  # noqa: E402
-from tinycnn.optimizers import SGD  # noqa: E402
+from tinycnn.optimizers import SGD, Adam  # noqa: E402
 from tinycnn.utils import atomic_open, set_random_seed, to_categorical  # noqa: E402
 
 from keras_models import keras_course_cnn, keras_regressor  # noqa: E402  (tinycnn-free, see there)
@@ -287,9 +292,11 @@ def run_autompg(args):
         (x, y), (xv, yv), y_std = autompg_split(seed)
         keras.utils.set_random_seed(seed)
         kmodel = keras_regressor(keras, x.shape[1])
-        kmodel.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9), loss="mse")
+        kmodel.compile(optimizer=keras.optimizers.Adam(args.lr) if args.optimizer == "adam"
+                       else keras.optimizers.SGD(args.lr, momentum=0.9), loss="mse")
         tmodel = tiny_regressor(x.shape[1])
-        tmodel.compile(optimizer=SGD(args.lr, momentum=0.9), loss="mse")
+        tmodel.compile(optimizer=Adam(args.lr) if args.optimizer == "adam" else SGD(args.lr, momentum=0.9),
+                       loss="mse")
         tmodel.set_weights(kmodel.get_weights())
         env = env or environment(tf, keras, kmodel)
         keys = ["loss", "val_loss"]
@@ -356,7 +363,8 @@ def run_autompg(args):
 
     result = {"task": "autompg", **env,
               "recipe": {"model": "Dense(64, relu), Dense(64, relu), Dense(1)", "loss": "mse",
-                         "optimizer": f"SGD({args.lr}, momentum=0.9)", "batch_size": args.batch_size,
+                         "optimizer": f"Adam({args.lr})" if args.optimizer == "adam"
+                         else f"SGD({args.lr}, momentum=0.9)", "batch_size": args.batch_size,
                          "epochs": args.epochs, "seeds": args.seeds, "split": "300 train / 92 validation",
                          "standardized": "features and target, with training statistics"},
               "summary": summary,
@@ -379,12 +387,16 @@ def run_fashion(args):
     set_random_seed(args.seed)  # tinycnn's Dropout masks
     decay = args.lr / args.epochs
     kmodel = keras_course_cnn(keras, args.dropout)
-    schedule = keras.optimizers.schedules.InverseTimeDecay(args.lr, decay_steps=1, decay_rate=decay)
-    kmodel.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="categorical_crossentropy",
-                   metrics=["accuracy"])
+    if args.optimizer == "adam":
+        k_opt, t_opt, recipe_opt = keras.optimizers.Adam(args.lr), Adam(args.lr), f"Adam({args.lr}) (Keras defaults)"
+    else:
+        schedule = keras.optimizers.schedules.InverseTimeDecay(args.lr, decay_steps=1, decay_rate=decay)
+        k_opt, t_opt = keras.optimizers.SGD(schedule, momentum=0.9), SGD(args.lr, momentum=0.9, decay=decay)
+        recipe_opt = (f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
+                      f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)")
+    kmodel.compile(optimizer=k_opt, loss="categorical_crossentropy", metrics=["accuracy"])
     tmodel = tiny_course_cnn(args.dropout)
-    tmodel.compile(optimizer=SGD(args.lr, momentum=0.9, decay=decay), loss="categorical_crossentropy",
-                   metrics=["accuracy"])
+    tmodel.compile(optimizer=t_opt, loss="categorical_crossentropy", metrics=["accuracy"])
     tmodel.set_weights(kmodel.get_weights())
     env = environment(tf, keras, kmodel)
     keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
@@ -404,8 +416,7 @@ def run_fashion(args):
         summary["completed_epochs"] = done
         result = {"task": "fashion", **env,
                   "recipe": {"model": "course CNN", "dropout": args.dropout, "loss": "categorical_crossentropy",
-                             "optimizer": f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
-                                          f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)",
+                             "optimizer": recipe_opt,
                              "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
                              "n_train": len(x), "n_test": len(xv), "limit": args.limit, "val_limit": args.val_limit},
                   "summary": summary, "epochs": records[0]}
@@ -420,7 +431,8 @@ def run_fashion(args):
               f"{k['epoch_seconds'][e]:7.1f}", flush=True)
         write_json(args.json, summarize())
         plot_overlay({k: runs[0].record[k] for k in keys}, {k: runs[1].record[k] for k in keys}, args.png,
-                     title=f"Fashion-MNIST, course CNN ({len(x)} training images, {e + 1} of {args.epochs} epochs)")
+                     title=f"Fashion-MNIST, course CNN, {args.optimizer} ({len(x)} training images, "
+                           f"{e + 1} of {args.epochs} epochs)")
 
     train_interleaved(runs, x, y, args.epochs, args.seed, on_epoch=show_and_save)
     result = summarize()
@@ -443,7 +455,9 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="fashion: train on the first N images")
     parser.add_argument("--val-limit", type=int, default=None, help="fashion: validate on the first N test images")
     parser.add_argument("--dropout", type=float, default=0.5, help="fashion: the course's Dropout rate")
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                        help="sgd: each recipe's own SGD; adam: Adam with Keras's defaults in both frameworks")
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.01 (sgd), 0.001 (adam)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 16 (autompg), 32 (fashion)")
     parser.add_argument("--print-every", type=int, default=20, help="autompg: rows of the printed table")
     parser.add_argument("--json", default=None, help="default: benchmarks/results/compare_<task>.json")
@@ -451,8 +465,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.epochs = args.epochs if args.epochs is not None else (200 if args.task == "autompg" else 1)
     args.batch_size = args.batch_size or (16 if args.task == "autompg" else 32)
-    args.json = args.json or os.path.join(HERE, "results", f"compare_{args.task}.json")
-    args.png = args.png or os.path.join(HERE, "results", f"compare_{args.task}.png")
+    args.lr = args.lr if args.lr is not None else (0.001 if args.optimizer == "adam" else 0.01)
+    suffix = "_adam" if args.optimizer == "adam" else ""
+    args.json = args.json or os.path.join(HERE, "results", f"compare_{args.task}{suffix}.json")
+    args.png = args.png or os.path.join(HERE, "results", f"compare_{args.task}{suffix}.png")
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
     return run_autompg(args) if args.task == "autompg" else run_fashion(args)

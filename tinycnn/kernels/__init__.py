@@ -5,7 +5,8 @@ chosen backend:
 
 * ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
 * ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels` (convolution, pooling) and
-  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, the optimizers' updates), compiled with Numba (the engine, default).
+  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, the optimizers' updates), compiled with Numba
+  (the engine, default).
 
 Both modules define the same functions with the same signatures. Choose with the environment variable
 ``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
