@@ -112,3 +112,16 @@ def test_fashion_mnist_residual_runs_on_small_data(tmp_path):
     for name in ("residual_graph.png", "learning_curves.png"):
         assert_png(tmp_path / name)
     assert (tmp_path / "small_resnet.weights.npz").is_file()
+
+
+def test_fashion_mnist_augmentation_picture_and_training(tmp_path):
+    """The picture of augmented samples (``--epochs 0``), then one epoch of ``fit(generator)`` on 64 images."""
+    script = EXAMPLES / "fashion_mnist_augmentation.py"
+    docs = tmp_path / "docs"
+    result = run(["-c", SMALL_FASHION, script, "--epochs", "0", "--out", tmp_path / "pic", "--docs", docs])
+    assert "figures written to" in result.stdout
+    assert_png(tmp_path / "pic" / "augmented_samples.png")
+    assert_png(docs / "fashion_mnist_augmentation.png")
+    result = run(["-c", SMALL_FASHION, script, "--epochs", "1", "--limit", "64", "--verbose", "0", "--out",
+                  tmp_path / "train", "--docs", ""])
+    assert "test accuracy after 1 epoch(s) with augmentation" in result.stdout
