@@ -138,8 +138,10 @@ def test_other_wrong_ranks():
         model.predict(np.zeros((2, 3, 1)))
     with raises_clearly(InvalidInputError, "one sample", "x[np.newaxis]", "(1, 3)"):
         model.predict(np.zeros(3))
+    # a rank-1 x for a model of one input feature is n samples of that feature, as Keras reads it
+    assert Sequential([Dense(1)]).predict(np.zeros(5)).shape == (5, 1)
     with raises_clearly(InvalidInputError, "batch axis", "x.reshape(-1, 1)"):
-        Sequential([Dense(1)]).predict(np.zeros(5))
+        Sequential([Conv2D(2, 3)]).predict(np.zeros(5))
     with raises_clearly(InvalidInputError, "scalar"):
         model.predict(np.float32(1.0))
 
@@ -356,7 +358,8 @@ def test_an_update_that_overflows_the_weights_is_undone_with_the_optimizer_state
     assert stop_warning(record)[:2] == (1, 1)
     assert same_weights(model.get_weights(), before)
     assert model.optimizer.iterations == 0
-    assert all(not s.any() for _, s in model.optimizer._slots.values())  # momentum buffers rolled back too
+    weights = [w for layer in model.layers for w in layer.params.values()]
+    assert all(not s.any() for s in model.optimizer.state_arrays(weights))  # momentum buffers rolled back too
 
 
 def test_a_refused_step_also_undoes_the_batchnorm_moving_statistics():

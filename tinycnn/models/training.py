@@ -112,6 +112,73 @@ def _per_output(value, names, what, default=None):
     return [value] * len(names)
 
 
+def _is_batch_source(data):
+    """True for data served in batches: a ``PyDataset``/``Sequence`` (``len`` + ``[i]``), a generator or an
+    iterator -- anything but arrays, lists, tuples and dicts of arrays."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
+        return False
+    from ..utils import PyDataset
+    return isinstance(data, PyDataset) or hasattr(data, "__next__") or (
+        hasattr(data, "__getitem__") and hasattr(data, "__len__"))
+
+
+class _BatchSource:
+    """Batches from a ``PyDataset`` (asked for ``[0] .. [steps - 1]``, then ``on_epoch_end``) or from a generator
+    or iterator (``next`` called ``steps`` times), as Keras's ``fit`` reads them."""
+
+    def __init__(self, data, steps, where, steps_name="steps_per_epoch"):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1):
+            raise InvalidArgumentError(f"{where}: {steps_name} must be a positive int, got {steps!r}")
+        self.data, self.where = data, where
+        self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "__next__") \
+            or (hasattr(data, "__getitem__") and hasattr(data, "__len__") and hasattr(data, "on_epoch_end"))
+        if self.indexed:
+            n = len(data)
+            if n == 0:
+                raise InvalidInputError(f"{where}: the data set has no batches (len() is 0)")
+            self.steps = min(int(steps), n) if steps is not None else n
+        else:
+            if steps is None:
+                raise InvalidArgumentError(f"{where}: a generator or iterator has no length; give {steps_name}= "
+                                           f"(the number of batches to draw per epoch)")
+            self.steps = int(steps)
+
+    def epoch(self):
+        for cb in ("on_epoch_begin",):
+            if self.indexed and hasattr(self.data, cb):
+                getattr(self.data, cb)()
+        for i in range(self.steps):
+            if self.indexed:
+                item = self.data[i]
+            else:
+                try:
+                    item = next(self.data)
+                except StopIteration:
+                    warnings.warn(f"{self.where}: the generator ran out of data after {i} batches; stopping the "
+                                  f"epoch (give steps_per_epoch= at most the number of batches it yields)",
+                                  RuntimeWarning, stacklevel=3)
+                    return
+            yield _unpack(item, self.where)
+        if self.indexed and hasattr(self.data, "on_epoch_end"):
+            self.data.on_epoch_end()
+
+
+def _unpack(item, where):
+    """A batch as ``(x, y)``: from ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if isinstance(item, tuple):
+        if len(item) == 1:
+            return item[0], None
+        if len(item) == 2:
+            return item
+        if len(item) == 3:
+            if item[2] is not None and not np.all(np.asarray(item[2]) == 1):
+                raise InvalidArgumentError(f"{where}: batches with sample weights are not supported by tinycnn")
+            return item[0], item[1]
+        raise InvalidInputError(f"{where}: a batch must be x, (x, y) or (x, y, sample_weight), got a tuple of "
+                                f"{len(item)}")
+    return item, None
+
+
 class Trainer:
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
@@ -198,6 +265,8 @@ class Trainer:
         if not self.inputs or len(self.inputs) == 1:
             if isinstance(x, dict) and len(x) == 1:
                 x = next(iter(x.values()))
+            if self._takes_one_feature() and isinstance(x, (np.ndarray, list)) and np.ndim(x) == 1:
+                x = np.asarray(x).reshape(-1, 1)  # Keras: (n,) is n samples of one feature
             elif isinstance(x, (list, tuple)) and len(x) == 1 and not np.isscalar(x[0]) and \
                     np.ndim(x[0]) >= 1 and not isinstance(x[0], (int, float)) and np.asarray(x[0]).ndim >= 2:
                 x = x[0]
@@ -219,6 +288,13 @@ class Trainer:
             raise InvalidInputError(f"{where}: the inputs have different numbers of samples "
                                     f"{[len(a) for a in xs]}")
         return xs
+
+    def _takes_one_feature(self):
+        """True when the model's input is one number per sample (or, unbuilt, starts with a Dense-like layer)."""
+        if self.built:
+            return len(self.inputs) == 1 and tuple(self.inputs[0].shape[1:]) == (1,)
+        first = self.layers[0] if self.layers else None
+        return first is not None and type(first).__name__ in ("Dense", "Normalization")
 
     def _standardize_y(self, y, n, where):
         """``y`` as one checked array per output (None for an output without a loss)."""
@@ -355,16 +431,26 @@ class Trainer:
 
     def predict(self, x, batch_size=32, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` in inference mode, computed ``batch_size`` samples at a time (a list of arrays
-        for a model with several outputs)."""
-        xs = self._standardize_x(x, "predict")
-        batch_size = validation.check_batch_size(batch_size)
-        if not self.built:
-            self.build((None,) + xs[0].shape[1:])
-            xs = self._standardize_x(x, "predict")
-        n = len(xs[0])
-        outs = [self._forward_all([a[i: i + batch_size] for a in xs], training=False) for i in range(0, n, batch_size)]
+        for a model with several outputs). ``x`` may also be a ``PyDataset``, a generator or an iterator of
+        batches (``steps=`` of them; the ``y`` of ``(x, y)`` batches is ignored)."""
+        if _is_batch_source(x):
+            source = _BatchSource(x, steps, "predict", "steps")
+            outs = [self._forward_all(self._prepare_x(xb, "predict"), training=False) for xb, _ in source.epoch()]
+        else:
+            xs = self._prepare_x(x, "predict")
+            batch_size = validation.check_batch_size(batch_size)
+            n = len(xs[0])
+            outs = [self._forward_all([a[i: i + batch_size] for a in xs], training=False)
+                    for i in range(0, n, batch_size)]
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
+
+    def _prepare_x(self, x, where):
+        xs = self._standardize_x(x, where)
+        if not self.built:
+            self.build((None,) + xs[0].shape[1:])
+            xs = self._standardize_x(x, where)
+        return xs
 
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=max(len(np.asarray(x if not isinstance(x, (list, dict)) else
@@ -386,11 +472,18 @@ class Trainer:
         return sums
 
     def evaluate(self, x=None, y=None, batch_size=32, verbose=1, return_dict=False, steps=None, callbacks=None):
-        """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report."""
+        """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report.
+        ``x`` may be a ``PyDataset``, generator or iterator of ``(x, y)`` batches (``steps=`` of them)."""
         self._require_compiled("evaluate")
-        xs, ys = self._prepare(x, y, "evaluate")
-        batch_size = validation.check_batch_size(batch_size)
-        logs = self._evaluate_logs(xs, ys, batch_size)
+        if _is_batch_source(x):
+            if y is not None:
+                raise InvalidArgumentError("evaluate: give y inside the batches of the data set, not as y=")
+            logs = self._evaluate_batches(self._source_batches(_BatchSource(x, steps, "evaluate", "steps"),
+                                                              "evaluate"))
+        else:
+            xs, ys = self._prepare(x, y, "evaluate")
+            batch_size = validation.check_batch_size(batch_size)
+            logs = self._evaluate_logs(xs, ys, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -398,22 +491,41 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    def _source_batches(self, source, where):
+        for xb, yb in source.epoch():
+            if yb is None:
+                raise InvalidInputError(f"{where}: the batches hold no targets; each batch must be (x, y)")
+            yield self._prepare(xb, yb, where)
+
+    def _evaluate_batches(self, batches):
+        n, totals = 0, {}
+        for xb, yb in batches:
+            outs = self._forward_all(xb, training=False)
+            per_sample = self._losses_and_gradients_eval(yb, outs)
+            for k, v in self._batch_logs(yb, outs, per_sample).items():
+                totals[k] = totals.get(k, 0.0) + v
+            n += len(xb[0])
+        return {k: v / n for k, v in totals.items()}
+
+    def _array_batches(self, xs, ys, batch_size, shuffle):
+        """One epoch of ``(x batch, y batch)`` lists, in a shuffled order (``np.random``) or in order."""
+        n = len(xs[0])
+        order = np.random.permutation(n) if shuffle else None
+        for start in range(0, n, batch_size):
+            if shuffle:
+                idx = order[start: start + batch_size]
+                yield [a[idx] for a in xs], [None if a is None else a[idx] for a in ys]
+            else:
+                sl = slice(start, start + batch_size)
+                yield [a[sl] for a in xs], [None if a is None else a[sl] for a in ys]
+
     def test_on_batch(self, x, y, return_dict=False):
         return self.evaluate(x, y, batch_size=len(np.asarray(x if not isinstance(x, (list, dict)) else
                                                              list(x.values() if isinstance(x, dict) else x)[0])),
                              verbose=0, return_dict=return_dict)
 
     def _evaluate_logs(self, xs, ys, batch_size):
-        n = len(xs[0])
-        totals = {}
-        for i in range(0, n, batch_size):
-            xb = [a[i: i + batch_size] for a in xs]
-            yb = [None if a is None else a[i: i + batch_size] for a in ys]
-            outs = self._forward_all(xb, training=False)
-            per_sample = self._losses_and_gradients_eval(yb, outs)
-            for k, v in self._batch_logs(yb, outs, per_sample).items():
-                totals[k] = totals.get(k, 0.0) + v
-        return {k: v / n for k, v in totals.items()}
+        return self._evaluate_batches(self._array_batches(xs, ys, batch_size, shuffle=False))
 
     def _losses_and_gradients_eval(self, ys, outs):
         """Per-output per-sample losses in inference mode (from the logits where training fuses them)."""
@@ -446,34 +558,75 @@ class Trainer:
         if class_weight is not None or sample_weight is not None:
             raise InvalidArgumentError("fit: class_weight and sample_weight are not supported by tinycnn")
         self._require_compiled("fit")
-        xs, ys = self._prepare(x, y, "fit")
         batch_size = validation.check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise InvalidArgumentError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise InvalidArgumentError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.integer,
                                                                                    np.floating)) \
                 or not 0 <= validation_split < 1:
             raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is not None and validation_split:
             raise InvalidArgumentError("fit: give validation_data or validation_split, not both")
-        n = len(xs[0])
-        if validation_split:
-            n_val = int(n * validation_split)
-            if n_val == 0 or n_val == n:
-                raise InvalidInputError(f"fit: validation_split={validation_split} of {n} samples leaves "
-                                        f"{n_val} for validation and {n - n_val} for training")
-            xs_val = [a[-n_val:] for a in xs]
-            ys_val = [None if a is None else a[-n_val:] for a in ys]
-            xs = [a[:-n_val] for a in xs]
-            ys = [None if a is None else a[:-n_val] for a in ys]
-            n -= n_val
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise InvalidInputError("fit: validation_data must be a tuple (x_val, y_val)")
-            xs_val, ys_val = self._prepare(*validation_data, "fit (validation_data)")
+        source = None
+        if _is_batch_source(x):  # a PyDataset / Sequence, a generator or an iterator of (x, y) batches
+            if y is not None:
+                raise InvalidArgumentError("fit: with a data set or generator, the targets come inside its batches; "
+                                           "do not pass y=")
+            if validation_split:
+                raise InvalidArgumentError("fit: validation_split needs arrays; with a data set or generator give "
+                                           "validation_data= instead")
+            source = _BatchSource(x, steps_per_epoch, "fit")
+            steps = source.steps
+
+            def epoch_batches():
+                return self._source_batches(source, "fit")
         else:
-            xs_val = ys_val = None
+            xs, ys = self._prepare(x, y, "fit")
+            n = len(xs[0])
+            if validation_split:
+                n_val = int(n * validation_split)
+                if n_val == 0 or n_val == n:
+                    raise InvalidInputError(f"fit: validation_split={validation_split} of {n} samples leaves "
+                                            f"{n_val} for validation and {n - n_val} for training")
+                validation_data = ([a[-n_val:] for a in xs], [None if a is None else a[-n_val:] for a in ys])
+                xs = [a[:-n_val] for a in xs]
+                ys = [None if a is None else a[:-n_val] for a in ys]
+                n -= n_val
+            steps = -(-n // batch_size)
+            if steps_per_epoch is not None:
+                raise InvalidArgumentError("fit: steps_per_epoch is for data sets and generators; with arrays every "
+                                           "epoch is one pass over them")
+
+            def epoch_batches():
+                return self._array_batches(xs, ys, batch_size, shuffle)
         val_batch = validation.check_batch_size(validation_batch_size) if validation_batch_size else batch_size
+        if validation_data is None:
+            def validate():
+                return None
+        elif validation_split:
+            xs_val, ys_val = validation_data
+
+            def validate():
+                return self._evaluate_logs(xs_val, ys_val, val_batch)
+        elif _is_batch_source(validation_data):
+            val_source = _BatchSource(validation_data, validation_steps, "fit (validation_data)", "validation_steps")
+
+            def validate():
+                return self._evaluate_batches(self._source_batches(val_source, "fit (validation_data)"))
+        else:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise InvalidInputError("fit: validation_data must be a tuple (x_val, y_val), a PyDataset or a "
+                                        "generator")
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                raise InvalidArgumentError("fit: validation sample weights are not supported by tinycnn")
+            if not self.built:
+                self._prepare_x(validation_data[0], "fit (validation_data)")
+            xs_val, ys_val = self._prepare(validation_data[0], validation_data[1], "fit (validation_data)")
+
+            def validate():
+                return self._evaluate_logs(xs_val, ys_val, val_batch)
 
         history = History()
         callbacks = list(callbacks or [])
@@ -482,10 +635,10 @@ class Trainer:
                 raise InvalidTypeError(f"fit: callbacks must be tinycnn Callback objects, got {type(cb).__name__}")
         # Keras's order: the progress bar first, the user's callbacks, History last (it records what they logged)
         all_cbs = ([ProgbarLogger(verbose)] if verbose else []) + callbacks + [history]
-        steps = -(-n // batch_size)
         for cb in all_cbs:
             cb.set_model(self)
             cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
+        self._steps_per_epoch = steps
         self.stop_training = False
         self.history = history
         for cb in all_cbs:
@@ -495,20 +648,10 @@ class Trainer:
             for epoch in range(initial_epoch, epochs):
                 for cb in all_cbs:
                     cb.on_epoch_begin(epoch)
-                order = np.random.permutation(n) if shuffle else np.arange(n)
-                seen, sums = 0, {}
-                logs = {}
-                for batch in range(steps):
+                seen, sums, logs, complete = 0, {}, {}, True
+                for batch, (xb, yb) in enumerate(epoch_batches()):
                     for cb in all_cbs:
                         cb.on_train_batch_begin(batch)
-                    idx = order[batch * batch_size: (batch + 1) * batch_size]
-                    if shuffle:
-                        xb = [a[idx] for a in xs]
-                        yb = [None if a is None else a[idx] for a in ys]
-                    else:
-                        sl = slice(idx[0], idx[-1] + 1)
-                        xb = [a[sl] for a in xs]
-                        yb = [None if a is None else a[sl] for a in ys]
                     loss, per_sample, outs = self._train_step(xb, yb)
                     if not np.isfinite(loss):
                         message = (f"Epoch {epoch + 1}, batch {batch + 1}: the loss, its gradient or the weight "
@@ -516,7 +659,7 @@ class Trainer:
                                    f"batch are kept. Try a smaller learning rate, or check the data for NaN/huge "
                                    f"values.")
                         warnings.warn(message, RuntimeWarning, stacklevel=2)
-                        self.stop_training = True
+                        self.stop_training, complete = True, False
                         break
                     seen += len(xb[0])
                     for k, v in self._batch_logs(yb, outs, per_sample).items():
@@ -524,10 +667,12 @@ class Trainer:
                     logs = {k: v / seen for k, v in sums.items()}
                     for cb in all_cbs:
                         cb.on_train_batch_end(batch, logs)
-                if self.stop_training and seen < n:
+                    if self.stop_training:  # a callback asked to stop: Keras stops after this batch, then
+                        break                # still validates and ends the epoch
+                if not complete or not seen:
                     break
-                if xs_val is not None:
-                    val_logs = self._evaluate_logs(xs_val, ys_val, val_batch)
+                val_logs = validate()
+                if val_logs is not None:
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 for cb in all_cbs:
                     cb.on_epoch_end(epoch, logs)
@@ -540,3 +685,20 @@ class Trainer:
         for cb in all_cbs:
             cb.on_train_end()
         return history
+
+    # ------------------------------------------------------------------------------------------ Keras 2
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, initial_epoch=0, shuffle=True, **ignored):
+        """Keras 2's spelling of ``fit(generator, ...)`` (``workers``, ``use_multiprocessing``,
+        ``max_queue_size`` are accepted and ignored)."""
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        initial_epoch=initial_epoch, shuffle=shuffle)
+
+    def evaluate_generator(self, generator, steps=None, verbose=0, **ignored):
+        """Keras 2's spelling of ``evaluate(generator, steps=...)``."""
+        return self.evaluate(generator, steps=steps, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, verbose=0, **ignored):
+        """Keras 2's spelling of ``predict(generator, steps=...)``."""
+        return self.predict(generator, steps=steps, verbose=verbose)
