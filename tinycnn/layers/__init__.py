@@ -15,9 +15,6 @@ from .dense import Dense
 from .input_layer import Input, InputLayer, KerasTensor
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
                       concatenate)
-from .input_layer import Input, InputLayer, KerasTensor
-from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
-                      concatenate)
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D,
                              GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
 from .normalization import BatchNormalization
