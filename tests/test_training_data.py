@@ -171,3 +171,16 @@ def test_weight_penalties_match_keras_over_sgd_steps(reg):
     for a, b in zip(tm.get_weights(), km.get_weights()):
         assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 2e-4
     assert tm.evaluate(x, y, verbose=0) == pytest.approx(float(km.evaluate(x, y, verbose=0)), rel=1e-5)
+
+
+@pytest.mark.parametrize("asked, other", [("accuracy", "acc"), ("acc", "accuracy")])
+def test_history_answers_acc_and_accuracy(asked, other):
+    set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(20) % 2]
+    m = Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    m.compile(SGD(0.1), "categorical_crossentropy", metrics=[asked])
+    h = m.fit(x, y, epochs=2, verbose=0, validation_split=0.25)
+    assert asked in h.history and f"val_{asked}" in h.history      # logged under the name asked for
+    assert h.history[other] == h.history[asked] and h.history[f"val_{other}"] == h.history[f"val_{asked}"]
+    assert other not in list(h.history)                           # ... and the alias is not a second curve
