@@ -94,10 +94,16 @@ class ActivationFunction:
         self.__doc__ = getattr(forward, "__doc__", None)
 
     def __call__(self, z, **params):
+        """Called by a user (``tf.nn.softmax(logits)``): the values, as an array with Keras's ``.numpy()``."""
+        from .utils import as_eager
         z = np.asarray(z)
         if not np.issubdtype(z.dtype, np.floating):
             z = z.astype(np.float32)
-        return self._forward(z, **{**self.params, **params})
+        return as_eager(self._forward(z, **{**self.params, **params}))
+
+    def forward(self, z):
+        """Called by a layer: ``f(z)`` as a plain array."""
+        return self._forward(z, **self.params)
 
     def backward(self, dy, z, a):
         """``dL/dz = dy * f'(z)`` (a Jacobian-vector product for softmax)."""

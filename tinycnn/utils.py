@@ -154,3 +154,26 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
     :mod:`tinycnn.model_plot`."""
     from .model_plot import plot_model as _plot_model
     return _plot_model(model, to_file=to_file, show_shapes=show_shapes, show_layer_names=show_layer_names, **kwargs)
+
+
+class EagerArray(np.ndarray):
+    """The array ``layer(x)`` and ``model(x)`` return for array inputs: a NumPy array that also has Keras's
+    ``.numpy()`` (TensorFlow's eager tensors have it; course scripts write ``model(x[:1]).numpy()``).
+
+    >>> a = np.arange(3.0).view(EagerArray)
+    >>> a.numpy()
+    array([0., 1., 2.])
+    """
+
+    def numpy(self):
+        return np.asarray(self)
+
+    def __repr__(self):
+        return repr(np.asarray(self))
+
+
+def as_eager(value):
+    """``value`` (an array or a list of arrays) viewed as :class:`EagerArray`."""
+    if isinstance(value, list):
+        return [as_eager(v) for v in value]
+    return value.view(EagerArray) if isinstance(value, np.ndarray) else value

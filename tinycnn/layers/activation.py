@@ -44,7 +44,7 @@ class ActivationStep:
         return self.activation_name == "softmax" and self.activation.params.get("axis", -1) == -1
 
     def _activate(self, z):
-        a = self.activation(z)
+        a = self.activation.forward(z)
         self._z, self._a = z, a
         return a
 
@@ -164,7 +164,7 @@ class Softmax(Layer):
 
     def forward(self, x, training=False):
         self._z = self._cast(x)
-        self._p = activations.softmax(self._z, axis=self.axis)
+        self._p = activations.softmax._forward(self._z, axis=self.axis)
         return self._p
 
     def backward(self, dy):

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import initializers
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
-from ..utils import floatx
+from ..utils import as_eager, floatx
 
 _name_counts = collections.Counter()
 
@@ -199,7 +199,7 @@ class Layer:
             self.build(shape)
         else:
             self.check_input_shape(shape)
-        return self.forward(arrays if self.multi_input else arrays[0], training=training)
+        return as_eager(self.forward(arrays if self.multi_input else arrays[0], training=training))
 
     def check_input_shape(self, shape):
         """Refuse an input that does not fit the shape this layer was built for (batch axis excepted)."""

@@ -127,8 +127,11 @@ class Normalization(Layer):
                                        f"ignore them -- create the layer without mean= and variance= to adapt it")
         mean = var = None
         count = 0
+        if not self.built and self.batch_input_shape is not None:
+            self.build(self.batch_input_shape)  # Normalization(input_shape=[1,], axis=None): the shape is known
         for batch in batches:
-            if batch.ndim == 1 and len(self.axis) == 1 and self.axis[0] in (-1, 1):
+            if batch.ndim == 1 and ((len(self.axis) == 1 and self.axis[0] in (-1, 1)) or (
+                    self.built and tuple(self.input_shape[1:]) == (1,))):
                 batch = batch[:, None]   # Keras treats a rank-1 array as N samples of one feature
             if not np.all(np.isfinite(batch)):
                 raise InvalidInputError(f"{self.name}: adapt data holds NaN or infinite values")

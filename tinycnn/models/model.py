@@ -229,8 +229,9 @@ class Model(Trainer, Layer):
         if kwargs:
             raise InvalidTypeError(f"{self.name}: calling a model takes only the inputs and training=, got "
                                    f"{sorted(kwargs)}")
-        xs = self._standardize_x(inputs, "__call__")
-        return self.forward(xs if self.multi_input else xs[0], training=bool(training))
+        from ..utils import as_eager
+        xs = self._prepare_x(inputs, "__call__")
+        return as_eager(self.forward(xs if self.multi_input else xs[0], training=bool(training)))
 
     def _require_built(self, what):
         if not self.built:
