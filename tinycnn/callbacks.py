@@ -105,7 +105,7 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose=1, stream=None):
         super().__init__()
-        self.verbose = verbose
+        self.verbose = 1 if verbose == "auto" else verbose  # Keras: "auto" is the progress bar
         self.stream = stream or sys.stdout
 
     def _write(self, text):

@@ -115,6 +115,12 @@ def _check_smoothing(value):
     return float(value)
 
 
+def _n_losses(y_pred):
+    """How many per-position losses a cross-entropy averages: one per row of the class axis -- ``N`` for
+    ``(N, classes)``, ``N * T`` for ``(N, T, classes)`` (Keras takes the mean over all of them)."""
+    return max(y_pred.size // max(y_pred.shape[-1], 1), 1)
+
+
 class Loss:
     """A loss: ``__call__`` gives the batch mean; ``per_sample``; ``gradient`` is ``d mean / d y_pred``.
 
@@ -214,7 +220,7 @@ class CategoricalCrossentropy(_Crossentropy):
         # L = -sum_k y_k log(p_k / s): dL/dp_j = -y_j / p_j [unclipped] + sum_k y_k [unclipped] / s
         dq = np.where(inside, -y / np.where(inside, p, 1.0), 0.0)  # dL/dq with q = p/s
         dp = (dq - (dq * p).sum(axis=-1, keepdims=True)) / s
-        return (dp / y_pred.shape[0]).astype(y_pred.dtype)
+        return (dp / _n_losses(y_pred)).astype(y_pred.dtype)
 
     def per_sample_and_gradient_from_logits(self, y_true, z):
         """``(per-sample loss, dL/dz)`` for logits ``z``: the stable log-softmax form and the fused gradient
@@ -224,7 +230,7 @@ class CategoricalCrossentropy(_Crossentropy):
         shifted = z - z.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         per_sample = -(y * log_p).sum(axis=-1)
-        dz = ((np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y) / z.shape[0]).astype(z.dtype)
+        dz = ((np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y) / _n_losses(z)).astype(z.dtype)
         # A confident model has p ~ exp(-100) for the wrong classes: subnormal floats, which make every
         # product they enter ~100x slower on x86. Flush them to zero, as TensorFlow's flush-to-zero mode does.
         dz[np.abs(dz) < np.finfo(dz.dtype).tiny] = 0
@@ -262,7 +268,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
         c = np.clip(y_pred, EPSILON, 1 - EPSILON)
         dc = 1.0 / c.sum(axis=-1, keepdims=True) - y / c  # dL/dc_j = -[j = label] / c_j + 1 / sum_k c_k
-        return (np.where(inside, dc, 0.0) / y_pred.shape[0]).astype(y_pred.dtype)
+        return (np.where(inside, dc, 0.0) / _n_losses(y_pred)).astype(y_pred.dtype)
 
     def get_config(self):
         config = super().get_config()

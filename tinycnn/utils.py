@@ -34,10 +34,18 @@ def to_categorical(y, num_classes=None, dtype="float32"):
            [0., 0., 1.],
            [0., 1., 0.]], dtype=float32)
     """
-    y = np.asarray(y)
+    from .validation import check_int
+    num_classes = check_int(num_classes, "num_classes", "to_categorical", low=1, allow_none=True)
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError) as e:
+        raise InvalidInputError(f"to_categorical expects an array of integer class labels: {e}") from None
     if y.size and not np.issubdtype(y.dtype, np.integer):
         if not np.issubdtype(y.dtype, np.floating) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise InvalidInputError(f"to_categorical expects integer class labels, got dtype {y.dtype}")
+        if np.max(np.abs(y)) >= 2 ** 53:  # beyond this a float is no longer an exact integer (nor fits int64)
+            raise InvalidInputError(f"to_categorical: label {np.max(np.abs(y)):g} is far too large to be a class "
+                                    f"index; labels must be 0..num_classes-1")
     y = y.astype(np.int64)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
@@ -47,7 +55,12 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         num_classes = int(y.max()) + 1 if y.size else 0
     elif y.size and y.max() >= num_classes:
         raise InvalidInputError(f"label {y.max()} does not fit num_classes={num_classes}")
-    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    try:
+        out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    except MemoryError:
+        raise InvalidInputError(f"to_categorical: {y.size} labels x {num_classes} classes do not fit in memory "
+                                f"(the largest label is {int(y.max()) if y.size else 0}); are these class "
+                                f"labels?") from None
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
 

@@ -1,9 +1,110 @@
 """Checks at the model boundary, so a student's mistake gets a message that names it and the fix,
-instead of a traceback from deep inside NumPy. Used by ``Sequential.fit/evaluate/predict``."""
+instead of a traceback from deep inside NumPy. Used by ``Sequential.fit/evaluate/predict``.
+
+**Numbers.** Wherever tinycnn takes a Python number it takes every real number type: ``int`` and ``float``,
+NumPy's scalars (``np.float32(0.25)``, ``np.int64(1)``), 0-d arrays and ``fractions.Fraction`` -- through one
+checker, :func:`check_number` (:func:`check_int` for counts and axes). ``bool`` is refused (``True`` is not a
+learning rate), so are strings, ``None``, NaN and infinities unless asked for. An integral float
+(``epochs=2.0``) is not an int, as in Keras (``range(2.0)`` fails there with a raw ``TypeError``); the message
+says to write ``2``.
+
+>>> check_number(np.float32(0.25), "validation_split", "fit", low=0, high=1, high_open=True)
+0.25
+>>> check_int(np.int64(3), "epochs", "fit", low=0)
+3
+"""
+import numbers
+import os
+
 import numpy as np
 
 from . import losses
 from .errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+
+
+def _as_real(value):
+    """``value`` as a Python number if it is a real number of any type (not bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, np.ndarray) and value.ndim == 0 and (np.issubdtype(value.dtype, np.integer) or
+                                                             np.issubdtype(value.dtype, np.floating)):
+        value = value[()]
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return None
+
+
+def _prefix(where):
+    return f"{where}: " if where else ""
+
+
+def check_number(value, what, where, low=None, high=None, low_open=False, high_open=False, finite=True,
+                 allow_none=False):
+    """``value`` as a Python ``float`` (or ``int`` if it is one), refused with a clear error unless it is a real
+    number in the range (``low``/``high`` bounds, inclusive unless ``*_open``)."""
+    if value is None and allow_none:
+        return None
+    if low is not None and high is not None:
+        bounds = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    else:
+        bounds = " and ".join(part for part in (
+            None if low is None else f"{'>' if low_open else '>='} {low}",
+            None if high is None else f"{'<' if high_open else '<='} {high}") if part)
+    number = _as_real(value)
+    if number is None:
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be a number{' ' + bounds if bounds else ''}, got "
+                                   f"{value!r} ({type(value).__name__})")
+    if finite and not np.isfinite(number):
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be a finite number, got {value!r}")
+    if (low is not None and (number <= low if low_open else number < low)) or \
+            (high is not None and (number >= high if high_open else number > high)):
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be {bounds}, got {value!r}")
+    return number
+
+
+def check_int(value, what, where, low=None, high=None, allow_none=False):
+    """``value`` as a Python ``int`` (any integer type: ``int``, ``np.int64`` ...), in ``[low, high]``."""
+    if value is None and allow_none:
+        return None
+    number = _as_real(value)
+    kind = "a non-negative int" if low == 0 and high is None else "a positive int" if low == 1 and high is None \
+        else "an int"
+    if not isinstance(number, int):
+        hint = f"; write {int(number)}" if isinstance(number, float) and np.isfinite(number) and \
+            number == int(number) else ""
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be {kind}, got {value!r} ({type(value).__name__}){hint}")
+    if kind != "an int" and number < low:
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be {kind}, got {value!r}")
+    return check_number(number, what, where, low=low, high=high)
+
+
+def check_path(filepath, where):
+    """``filepath`` (``str``/``bytes``/``os.PathLike``) as a ``str``, or a clear error for ``None``, ``""``
+    and other types."""
+    try:
+        path = os.fspath(filepath)
+    except TypeError:
+        raise InvalidTypeError(f"{where}: the file path must be a string or a pathlib.Path, got "
+                               f"{type(filepath).__name__} {filepath!r}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise InvalidArgumentError(f"{where}: the file path is empty; give a file name such as 'model.weights.h5'")
+    return path
+
+
+def check_verbose(verbose, where):
+    """Keras's ``verbose``: 0 (silent), 1 (progress bar), 2 (one line per epoch), or ``"auto"`` (1)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    number = _as_real(verbose)
+    if number not in (0, 1, 2):
+        raise InvalidArgumentError(f"{where}: verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(number)
 
 
 def as_numeric_array(data, what, where):
@@ -33,10 +134,11 @@ def as_numeric_array(data, what, where):
     return arr
 
 
-def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
-    return int(batch_size)
+def check_batch_size(batch_size, where="fit"):
+    number = _as_real(batch_size)
+    if not isinstance(number, int) or number <= 0:
+        raise InvalidArgumentError(f"{where}: batch_size must be a positive int, got {batch_size!r}")
+    return number
 
 
 def _dtype(model):

@@ -9,8 +9,12 @@ Forward and backward (``z`` the input, ``a`` the output; derivatives in :mod:`ti
 ReLU is the *detector stage* of a convolutional block (Goodfellow et al., *Deep Learning*, 9.3): after the
 convolution finds a pattern, ``max(z, 0)`` keeps only the positive evidence.
 
-Softmax then cross-entropy: the model calls :meth:`ActivationStep.backward_logits` with the fused gradient
-``(p - y) / N`` instead of multiplying by the softmax Jacobian (see :mod:`tinycnn.losses`).
+Softmax then cross-entropy: the model calls ``backward_logits(dz)`` with the fused gradient ``(p - y) / N``
+instead of multiplying by the softmax Jacobian (see :mod:`tinycnn.losses`). One contract for every layer that
+can end in a softmax -- ``Dense``, ``Conv2D``, ``Conv1D``, ``Activation``, ``Softmax``: ``backward(dy)`` is
+``backward_logits(f'(z) * dy)``, and ``backward_logits(dz)`` is the rest of the layer's backward pass, from
+``dL/dz`` at the pre-activation. ``ends_with_softmax`` is True only for a softmax over the *last* axis, the
+one axis the fused loss knows (``Softmax(axis=1)`` on a 3-D output is differentiated through its Jacobian).
 
 Mirrors ``keras.layers.Activation``, ``keras.layers.ReLU(max_value=None, negative_slope=0.0,
 threshold=0.0)`` and ``keras.layers.Softmax(axis=-1)``.
@@ -24,15 +28,24 @@ array([[0., 1., 1.]], dtype=float32)
 """
 import numpy as np
 
-from .. import activations
+from .. import activations, validation
 from ..errors import InvalidArgumentError
 from .base import Layer
 
 
-class ActivationStep:
-    """The element-wise step shared by ``Activation``, ``Dense`` and ``Conv2D``.
+def _is_last_axis(axis, ndim):
+    """True when ``axis`` names the last of ``ndim`` axes (``-1`` always does; ``ndim`` may be unknown)."""
+    if isinstance(axis, (list, tuple)):
+        return len(axis) == 1 and _is_last_axis(axis[0], ndim)
+    return axis == -1 or (ndim is not None and axis == ndim - 1)
 
-    Keeps ``z`` (pre-activation) and ``a`` (output) of the last forward pass for the backward pass.
+
+class ActivationStep:
+    """The activation step shared by ``Activation``, ``Dense``, ``Conv2D`` and ``Conv1D``.
+
+    Keeps ``z`` (pre-activation) and ``a`` (output) of the last forward pass for the backward pass. A layer
+    using it defines ``backward_logits(dz)`` (its backward pass from ``dL/dz``); ``backward(dy)`` is then this
+    class's: the activation's derivative first, then ``backward_logits``.
     """
 
     def _init_activation(self, activation):
@@ -41,7 +54,12 @@ class ActivationStep:
 
     @property
     def ends_with_softmax(self):
-        return self.activation_name == "softmax" and self.activation.params.get("axis", -1) == -1
+        """True when the output is a softmax over the last axis: a loss may then hand ``dL/dz`` to
+        ``backward_logits`` (fused softmax + cross-entropy)."""
+        if self.activation_name != "softmax":
+            return False
+        ndim = len(self.output_shape) if getattr(self, "output_shape", None) is not None else None
+        return _is_last_axis(self.activation.params.get("axis", -1), ndim)
 
     def _activate(self, z):
         a = self.activation.forward(z)
@@ -50,6 +68,14 @@ class ActivationStep:
 
     def _deactivate(self, da):
         return self.activation.backward(da, self._z, self._a).astype(self.dtype, copy=False)
+
+    def backward(self, dy):
+        """``dx`` from ``dy = dL/da``: ``dz = f'(z) * dy``, then :meth:`backward_logits`."""
+        return self.backward_logits(self._deactivate(dy))
+
+    def backward_logits(self, dz):
+        """The layer's backward pass from ``dz = dL/dz`` (the activation skipped); fills ``grads``."""
+        raise NotImplementedError(f"{type(self).__name__} must define backward_logits(dz)")
 
 
 class Activation(ActivationStep, Layer):
@@ -63,11 +89,8 @@ class Activation(ActivationStep, Layer):
     def forward(self, x, training=False):
         return self._activate(self._cast(x))
 
-    def backward(self, dy):
-        return self._deactivate(dy)
-
     def backward_logits(self, dz):
-        """Backward when the loss already gave ``dL/dz`` (fused softmax + cross-entropy)."""
+        """Backward when the loss already gave ``dL/dz`` (fused softmax + cross-entropy): nothing left to do."""
         return dz
 
     def get_config(self):
@@ -154,13 +177,29 @@ class LeakyReLU(Layer):
 
 
 class Softmax(Layer):
-    """``p_k = exp(z_k) / sum_j exp(z_j)`` along ``axis``; backward ``dz = p * (dp - sum(dp * p))``."""
+    """``p_k = exp(z_k) / sum_j exp(z_j)`` along ``axis``; backward ``dz = p * (dp - sum(dp * p))``.
 
-    ends_with_softmax = True
+    ``axis`` is one int (negative counts from the end), checked against the input's rank when the layer is
+    built. Only a softmax over the last axis is fused with a cross-entropy loss (``ends_with_softmax``).
+    """
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = axis
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        self.axis = validation.check_int(axis, "axis", f"Softmax {self.name!r}")
+
+    @property
+    def ends_with_softmax(self):
+        return _is_last_axis(self.axis, len(self.input_shape) if self.input_shape is not None else None)
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim:
+            raise InvalidArgumentError(f"{self.name}: Softmax(axis={self.axis}) does not fit inputs of shape "
+                                       f"{tuple(input_shape)} ({ndim} axes: axis must be in {-ndim}..{ndim - 1}); "
+                                       f"the default axis=-1 takes the softmax over the last axis")
+        super().build(input_shape)
 
     def forward(self, x, training=False):
         self._z = self._cast(x)

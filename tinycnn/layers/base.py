@@ -195,11 +195,13 @@ class Layer:
                                         f"for one sample use x[np.newaxis]")
         shapes = [(None,) + a.shape[1:] for a in arrays]
         shape = shapes if self.multi_input else shapes[0]
-        if not self.built:
-            self.build(shape)
-        else:
-            self.check_input_shape(shape)
-        return as_eager(self.forward(arrays if self.multi_input else arrays[0], training=training))
+        from ..models.training import ENGINE_LOCK
+        with ENGINE_LOCK:  # the layer's cache may be shared with a model training in another thread
+            if not self.built:
+                self.build(shape)
+            else:
+                self.check_input_shape(shape)
+            return as_eager(self.forward(arrays if self.multi_input else arrays[0], training=training))
 
     def check_input_shape(self, shape):
         """Refuse an input that does not fit the shape this layer was built for (batch axis excepted)."""

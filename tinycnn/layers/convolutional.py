@@ -147,8 +147,8 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         self._x, self._pads = x, pads
         return self._activate(z)
 
-    def backward(self, dy):
-        dz = self._deactivate(dy)
+    def backward_logits(self, dz):
+        """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
         self.grads["kernel"] = kernels.conv2d_backward_kernel(dz, self._x, self.params["kernel"].shape,
                                                               self.strides, self._pads, self.dilation_rate)
         if self.use_bias:
@@ -291,8 +291,9 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
                                    self._pads, dilation)
         return self._activate(z[:, 0])
 
-    def backward(self, dy):
-        dz = self._deactivate(dy)[:, None]                    # (N, 1, OL, F)
+    def backward_logits(self, dz):
+        """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
+        dz = dz[:, None]                                      # (N, 1, OL, F)
         strides, dilation = self._2d()
         kernel4 = self.params["kernel"][None]
         self.grads["kernel"] = kernels.conv2d_backward_kernel(dz, self._x4, kernel4.shape, strides, self._pads,

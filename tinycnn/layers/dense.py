@@ -85,9 +85,6 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         self._x = x
         return self._activate(z)
 
-    def backward(self, dy):
-        return self.backward_logits(self._deactivate(dy))
-
     def backward_logits(self, dz):
         """Backward from ``dL/dz`` (skips the activation; used by fused softmax + cross-entropy)."""
         x2 = self._x.reshape(-1, self._x.shape[-1])

@@ -22,7 +22,8 @@ gradient checks use it, since a finite difference needs the same mask on every f
 """
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from .. import validation
+from ..errors import InvalidArgumentError, InvalidInputError
 from .base import Layer
 
 
@@ -32,17 +33,40 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
-            raise InvalidArgumentError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = float(validation.check_number(rate, "Dropout rate", None, low=0, high=1, high_open=True))
+        if noise_shape is not None:
+            if not isinstance(noise_shape, (tuple, list)) or not all(
+                    n is None or (validation._as_real(n) is not None and isinstance(validation._as_real(n), int)
+                                  and n >= 1) for n in noise_shape):
+                raise InvalidArgumentError(f"Dropout noise_shape must be a tuple of positive ints or None (one per "
+                                           f"input axis, batch included), got {noise_shape!r}")
+            noise_shape = tuple(None if n is None else int(n) for n in noise_shape)
         self.noise_shape = noise_shape
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self.fixed_mask = None
         self._mask = None
 
+    def build(self, input_shape):
+        if self.noise_shape is not None:
+            self._check_noise_shape(tuple(input_shape))
+        super().build(input_shape)
+
+    def _check_noise_shape(self, shape):
+        """Keras's rule: ``noise_shape`` has one entry per input axis, each None, 1 or the axis's size (the
+        mask is broadcast against the input)."""
+        fits = len(self.noise_shape) == len(shape) and all(
+            n is None or n == 1 or s is None or n == s for n, s in zip(self.noise_shape, shape))
+        if not fits:
+            raise InvalidInputError(f"{self.name}: Dropout noise_shape={self.noise_shape} does not fit inputs of "
+                                    f"shape {shape}: give one entry per axis, each None (the input's size), 1 (one "
+                                    f"mask value shared along the axis) or the axis's size, e.g. "
+                                    f"{(None,) + (1,) * (len(shape) - 2) + (shape[-1],)}")
+
     def forward(self, x, training=False):
         x = self._cast(x)
+        if self.noise_shape is not None:
+            self._check_noise_shape(x.shape)
         if not training or self.rate == 0.0:
             self._mask = None
             return x

@@ -230,8 +230,10 @@ class Model(Trainer, Layer):
             raise InvalidTypeError(f"{self.name}: calling a model takes only the inputs and training=, got "
                                    f"{sorted(kwargs)}")
         from ..utils import as_eager
+        from .training import ENGINE_LOCK
         xs = self._prepare_x(inputs, "__call__")
-        return as_eager(self.forward(xs if self.multi_input else xs[0], training=bool(training)))
+        with ENGINE_LOCK:  # the layers' caches are shared with any other thread using them
+            return as_eager(self.forward(xs if self.multi_input else xs[0], training=bool(training)))
 
     def _require_built(self, what):
         if not self.built:

@@ -9,8 +9,23 @@ One training step on a batch is the whole of backpropagation::
     backward through the graph (tinycnn.models.graph), filling every layer's grads
     optimizer.apply_gradients(every (grad, weight) pair)
 
-A step is all or nothing: a non-finite loss, gradient or updated weight, or Ctrl-C in the middle, leaves the
-weights, BatchNorm's moving statistics and the optimizer exactly as they were.
+A step is all or nothing: a non-finite loss, gradient, updated weight or moving statistic (BatchNorm's
+moving variance overflowing float32), or Ctrl-C in the middle, leaves the weights, BatchNorm's moving
+statistics and the optimizer exactly as they were.
+
+**Threads.** A layer keeps the cache of its last ``forward`` on itself (``_x``, ``_z`` ...) and a model its
+``Tape``, so two forward passes at once on the same layers would overwrite each other's caches: ``predict`` in
+one thread would hand a training step in another the wrong activations for its backward pass. Every use of a
+model's layers -- a whole training step (forward, loss, backward, update), one batch of ``predict`` or
+``evaluate``, ``model(x)`` -- therefore holds :data:`ENGINE_LOCK`, one re-entrant lock for the process (a layer
+may belong to several models, so a lock per model would not be enough). Threads take turns batch by batch;
+each gets the result it would get alone. Taking an uncontended lock costs well under a microsecond per step.
+
+**Ctrl-C.** While ``fit``, ``evaluate``, ``predict`` or ``train_on_batch`` runs in the main thread, SIGINT only
+sets a flag (:class:`_Interrupts`); the loop looks at it between steps. So Ctrl-C never lands inside a step,
+a file write or Numba compiling a kernel on the first call: the step finishes, then ``fit`` stops with a
+warning and returns the history so far; ``evaluate``/``predict``/``train_on_batch`` raise
+``KeyboardInterrupt`` after the batch. The handler in place before is put back afterwards.
 
 Several inputs and outputs are given as lists (in ``model.inputs`` / ``model.outputs`` order) or as dicts
 keyed by input / output name; ``loss``, ``metrics`` and ``loss_weights`` per output as a list or a dict. The
@@ -32,21 +47,64 @@ from .. import validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
 
+#: Held around every use of layers' caches: a training step, a batch of predict/evaluate, ``model(x)``
+#: (module docstring, "Threads"). Re-entrant, so a step may call ``forward`` which takes it again.
+ENGINE_LOCK = threading.RLock()
 
-@contextlib.contextmanager
+
+class _Interrupts:
+    """Ctrl-C as a flag (module docstring, "Ctrl-C"): ``with _INTERRUPTS.deferred():`` installs a SIGINT
+    handler that only records the signal; :meth:`check` raises ``KeyboardInterrupt`` at a point the caller
+    chooses (between steps). Nested blocks share the outermost handler; leaving the outermost block puts the
+    previous handler back and raises ``KeyboardInterrupt`` if a signal is still unanswered. Outside the main
+    thread (where Python delivers no signals) it does nothing."""
+
+    def __init__(self):
+        self.pending = False
+        self._depth = 0
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.pending = True
+
+    def check(self):
+        """Raise ``KeyboardInterrupt`` if Ctrl-C came since the last check."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        if self._depth == 0:
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:  # not the main interpreter: leave signals alone
+                yield self
+                return
+            self.pending = False
+        self._depth += 1
+        try:
+            yield self
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                previous = self._previous if self._previous is not None else signal.default_int_handler
+                signal.signal(signal.SIGINT, previous)
+                self._previous = None
+                if self.pending:
+                    self.pending = False
+                    raise KeyboardInterrupt
+
+
+_INTERRUPTS = _Interrupts()
+
+
 def _defer_keyboard_interrupt():
     """Hold Ctrl-C until the block ends, so an optimizer step is applied to all weights or to none."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
+    return _INTERRUPTS.deferred()
 
 
 class _Undo:
@@ -382,10 +440,12 @@ class Trainer:
         return [(layer, name) for layer in leaf_layers(self) if layer.trainable for name in layer.params]
 
     def train_on_batch(self, x, y, return_dict=False):
-        """One optimizer step on one batch; returns the batch loss. Refuses the step if anything is non-finite."""
+        """One optimizer step on one batch; returns the batch loss. Refuses the step if anything is non-finite
+        (the loss is then NaN). Ctrl-C during the step raises ``KeyboardInterrupt`` after it, never inside."""
         self._require_compiled("train_on_batch")
         xs, ys = self._prepare(x, y, "train_on_batch")
-        loss, per_sample, outs = self._train_step(xs, ys)
+        with _INTERRUPTS.deferred(), ENGINE_LOCK:
+            loss, per_sample, outs = self._train_step(xs, ys)
         if return_dict:
             return {"loss": loss}
         return loss
@@ -400,10 +460,18 @@ class Trainer:
         undo.take(w for layer in leaves for w in layer.state.values())  # BatchNorm's moving statistics
         iterations, done = self.optimizer.iterations, False
         per_sample, outs = None, None
+        self._refused = "the loss, its gradient or the weight update is NaN or infinite"
         try:
             outs = self._forward_all(xs, training=True)
             per_sample, d_outputs, logits = self._losses_and_gradients(ys, outs)
             loss = self._total(per_sample) + regularizers.penalty(leaves)  # + Keras's sum(model.losses)
+            overflowed = [(layer.name, name) for layer in leaves for name, s in layer.state.items()
+                          if not np.isfinite(s.sum())]
+            if overflowed:  # e.g. BatchNorm's moving variance of inputs ~1e21: inf in float32
+                self._refused = (f"layer {overflowed[0][0]!r}: its {overflowed[0][1]} overflowed to inf or NaN "
+                                 f"(the values reaching it are too large for {self.compute_dtype}; rescale the "
+                                 f"data, e.g. x / x.max())")
+                loss = float("nan")
             if np.isfinite(loss):
                 from . import graph
                 for layer in leaves:
@@ -429,19 +497,24 @@ class Trainer:
             undo.clear()
         return loss, per_sample, outs
 
-    def predict(self, x, batch_size=32, verbose=0, steps=None, callbacks=None):
+    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` in inference mode, computed ``batch_size`` samples at a time (a list of arrays
         for a model with several outputs). ``x`` may also be a ``PyDataset``, a generator or an iterator of
         batches (``steps=`` of them; the ``y`` of ``(x, y)`` batches is ignored)."""
+        validation.check_verbose(verbose, "predict")
         if _is_batch_source(x):
             source = _BatchSource(x, steps, "predict", "steps")
-            outs = [self._forward_all(self._prepare_x(xb, "predict"), training=False) for xb, _ in source.epoch()]
+            batches = (self._prepare_x(xb, "predict") for xb, _ in source.epoch())
         else:
             xs = self._prepare_x(x, "predict")
-            batch_size = validation.check_batch_size(batch_size)
-            n = len(xs[0])
-            outs = [self._forward_all([a[i: i + batch_size] for a in xs], training=False)
-                    for i in range(0, n, batch_size)]
+            batch_size = validation.check_batch_size(batch_size, "predict")
+            batches = ([a[i: i + batch_size] for a in xs] for i in range(0, len(xs[0]), batch_size))
+        outs = []
+        with _INTERRUPTS.deferred() as interrupts:
+            for xb in batches:
+                with ENGINE_LOCK:
+                    outs.append(self._forward_all(xb, training=False))
+                interrupts.check()
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
 
@@ -460,21 +533,27 @@ class Trainer:
         """Sums over the batch: total loss, each output's loss (several outputs), each metric."""
         from .model import leaf_layers
         n = len(next(ps for ps in per_sample if ps is not None))
-        sums = {"loss": sum(w * float(np.sum(ps)) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
+
+        def batch_sum(ps):  # a loss per position (N, T): each sample counts the mean of its positions (Keras)
+            return float(np.sum(np.mean(ps.reshape(len(ps), -1), axis=1)))
+
+        sums = {"loss": sum(w * batch_sum(ps) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
                 + regularizers.penalty(leaf_layers(self)) * n}  # the penalty counts once per batch, like Keras
         if len(self.outputs) > 1:
             for k, ps in enumerate(per_sample):
                 if ps is not None:
-                    sums[f"{self.output_names[k]}_loss"] = float(np.sum(ps))
+                    sums[f"{self.output_names[k]}_loss"] = batch_sum(ps)
         for k, ms in enumerate(self._metrics):
             for name, fn in ms:
                 sums[name] = float(np.sum(fn(ys[k], outs[k])))
         return sums
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=1, return_dict=False, steps=None, callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, steps=None,
+                 callbacks=None):
         """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report.
         ``x`` may be a ``PyDataset``, generator or iterator of ``(x, y)`` batches (``steps=`` of them)."""
         self._require_compiled("evaluate")
+        verbose = validation.check_verbose(verbose, "evaluate")
         if _is_batch_source(x):
             if y is not None:
                 raise InvalidArgumentError("evaluate: give y inside the batches of the data set, not as y=")
@@ -482,7 +561,7 @@ class Trainer:
                                                               "evaluate"))
         else:
             xs, ys = self._prepare(x, y, "evaluate")
-            batch_size = validation.check_batch_size(batch_size)
+            batch_size = validation.check_batch_size(batch_size, "evaluate")
             logs = self._evaluate_logs(xs, ys, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -499,12 +578,16 @@ class Trainer:
 
     def _evaluate_batches(self, batches):
         n, totals = 0, {}
-        for xb, yb in batches:
-            outs = self._forward_all(xb, training=False)
-            per_sample = self._losses_and_gradients_eval(yb, outs)
-            for k, v in self._batch_logs(yb, outs, per_sample).items():
-                totals[k] = totals.get(k, 0.0) + v
-            n += len(xb[0])
+        with _INTERRUPTS.deferred() as interrupts:
+            for xb, yb in batches:
+                with ENGINE_LOCK:
+                    outs = self._forward_all(xb, training=False)
+                    per_sample = self._losses_and_gradients_eval(yb, outs)
+                    logs = self._batch_logs(yb, outs, per_sample)
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                n += len(xb[0])
+                interrupts.check()
         return {k: v / n for k, v in totals.items()}
 
     def _array_batches(self, xs, ys, batch_size, shuffle):
@@ -542,7 +625,7 @@ class Trainer:
                 per_sample.append(loss.per_sample(yk, out))
         return per_sample
 
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             class_weight=None, sample_weight=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~tinycnn.callbacks.History`.
@@ -553,20 +636,18 @@ class Trainer:
 
         Safety: a NaN or infinite loss (or gradient) stops training with a message naming the epoch and
         batch, and the weights stay those from before that step. Ctrl-C stops training cleanly between
-        steps: the model is left consistent, and the history so far is returned.
+        steps (never inside one, nor while Numba compiles): the model is left consistent, and the history so
+        far is returned. ``verbose="auto"`` (Keras's default) is 1, the progress bar.
         """
         if class_weight is not None or sample_weight is not None:
             raise InvalidArgumentError("fit: class_weight and sample_weight are not supported by tinycnn")
         self._require_compiled("fit")
-        batch_size = validation.check_batch_size(batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise InvalidArgumentError(f"fit: epochs must be a non-negative int, got {epochs!r}")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
-            raise InvalidArgumentError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.integer,
-                                                                                   np.floating)) \
-                or not 0 <= validation_split < 1:
-            raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+        batch_size = validation.check_batch_size(batch_size, "fit")
+        epochs = validation.check_int(epochs, "epochs", "fit", low=0)
+        initial_epoch = validation.check_int(initial_epoch, "initial_epoch", "fit", low=0)
+        validation_split = validation.check_number(validation_split, "validation_split", "fit", low=0, high=1,
+                                                   high_open=True)
+        verbose = validation.check_verbose(verbose, "fit")
         if validation_data is not None and validation_split:
             raise InvalidArgumentError("fit: give validation_data or validation_split, not both")
         source = None
@@ -601,7 +682,8 @@ class Trainer:
 
             def epoch_batches():
                 return self._array_batches(xs, ys, batch_size, shuffle)
-        val_batch = validation.check_batch_size(validation_batch_size) if validation_batch_size else batch_size
+        val_batch = validation.check_batch_size(validation_batch_size, "fit (validation_batch_size)") \
+            if validation_batch_size is not None else batch_size
         if validation_data is None:
             def validate():
                 return None
@@ -643,6 +725,14 @@ class Trainer:
         self.history = history
         for cb in all_cbs:
             cb.on_train_begin()
+        with _INTERRUPTS.deferred() as interrupts:
+            self._fit_epochs(all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts)
+        for cb in all_cbs:
+            cb.on_train_end()
+        return history
+
+    def _fit_epochs(self, all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts):
+        """The epochs of :meth:`fit`; Ctrl-C (``interrupts``) is looked at after every step."""
         epoch = batch = 0
         try:
             for epoch in range(initial_epoch, epochs):
@@ -652,21 +742,23 @@ class Trainer:
                 for batch, (xb, yb) in enumerate(epoch_batches()):
                     for cb in all_cbs:
                         cb.on_train_batch_begin(batch)
-                    loss, per_sample, outs = self._train_step(xb, yb)
+                    with ENGINE_LOCK:
+                        loss, per_sample, outs = self._train_step(xb, yb)
+                        batch_logs = self._batch_logs(yb, outs, per_sample) if np.isfinite(loss) else None
                     if not np.isfinite(loss):
-                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: the loss, its gradient or the weight "
-                                   f"update is NaN or infinite; training stopped and the weights from before this "
-                                   f"batch are kept. Try a smaller learning rate, or check the data for NaN/huge "
-                                   f"values.")
-                        warnings.warn(message, RuntimeWarning, stacklevel=2)
+                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: {self._refused}; training stopped and "
+                                   f"the weights from before this batch are kept. Try a smaller learning rate, or "
+                                   f"check the data for NaN/huge values.")
+                        warnings.warn(message, RuntimeWarning, stacklevel=4)
                         self.stop_training, complete = True, False
                         break
                     seen += len(xb[0])
-                    for k, v in self._batch_logs(yb, outs, per_sample).items():
+                    for k, v in batch_logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     logs = {k: v / seen for k, v in sums.items()}
                     for cb in all_cbs:
                         cb.on_train_batch_end(batch, logs)
+                    interrupts.check()
                     if self.stop_training:  # a callback asked to stop: Keras stops after this batch, then
                         break                # still validates and ends the epoch
                 if not complete or not seen:
@@ -676,15 +768,13 @@ class Trainer:
                     logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 for cb in all_cbs:
                     cb.on_epoch_end(epoch, logs)
+                interrupts.check()
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
             warnings.warn(f"Training interrupted (Ctrl-C) in epoch {epoch + 1}, batch {batch + 1}: the weights are "
                           f"those after the last complete step; the history holds the finished epochs.",
-                          RuntimeWarning, stacklevel=2)
-        for cb in all_cbs:
-            cb.on_train_end()
-        return history
+                          RuntimeWarning, stacklevel=4)
 
     # ------------------------------------------------------------------------------------------ Keras 2
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
