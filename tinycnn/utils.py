@@ -74,28 +74,111 @@ def set_random_seed(seed):
     initializers.set_seed(seed)
 
 
+_TEMP_SUFFIX = ".tmp"
+_active_temps = set()  # temporary files this process is writing now (never swept)
+
+
+def _temp_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or we cannot tell: keep its file
+    return True
+
+
+def _sweep_stale_temps(path):
+    """Remove the temporary files that earlier saves of ``path`` left behind when their process was killed
+    (SIGKILL, power loss): ``.<name>.<pid>.<random>.tmp`` whose process no longer runs, or ours that no save of
+    this process is writing. A save still running in another process keeps its file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
+            continue
+        pid = name[len(prefix):-len(_TEMP_SUFFIX)].split(".")[0]
+        full = os.path.join(folder, name)
+        if not pid.isdigit() or full in _active_temps:
+            continue
+        if int(pid) == os.getpid() or not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.remove(full)
+
+
+def _umask():
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _write_error(e, path):
+    """``e`` (an ``OSError`` about the hidden temporary file) as the same kind of error about the user's path."""
+    error = type(e)(e.errno, f"cannot write {path!r}: {e.strerror or e}", path)
+    return error
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb"):
     """Write a file so that readers see either the old file or the complete new one, never half.
 
-    The data goes to a temporary file in the same folder, is flushed and ``fsync``-ed, then
-    ``os.replace`` swaps it in (atomic on POSIX and Windows). On any exception -- including
-    ``KeyboardInterrupt`` -- the temporary file is removed and the old file is untouched.
+    The data goes to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, is flushed and
+    ``fsync``-ed, then ``os.replace`` swaps it in (atomic on POSIX and Windows). On any exception -- including
+    ``KeyboardInterrupt`` -- the temporary file is removed and the old file is untouched. A process killed
+    mid-save (SIGKILL) cannot clean up: the next save of the same path sweeps such leftovers (their process
+    is gone). The file gets the mode an ordinary ``open`` would give it (``0o666`` less the umask; an existing
+    file keeps its mode), not ``mkstemp``'s ``0o600``. Errors name ``path``, never the temporary file; a
+    folder as ``path`` is an :class:`~tinycnn.errors.InvalidArgumentError`.
     """
-    path = os.fspath(path)
+    from .validation import check_path
+    path = check_path(path, "save")
+    if os.path.isdir(path):
+        raise InvalidArgumentError(f"cannot write {path!r}: it is a folder; give a file name inside it, e.g. "
+                                   f"{os.path.join(path, 'model.weights.h5')!r}")
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        _sweep_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=_TEMP_SUFFIX, dir=folder)
+    except OSError as e:
+        raise _write_error(e, path) from None
+    _active_temps.add(tmp)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            mode_bits = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode_bits = 0o666 & ~_umask()
+        try:
+            os.chmod(tmp, mode_bits)
+            os.replace(tmp, path)
+        except OSError as e:
+            raise _write_error(e, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    finally:
+        _active_temps.discard(tmp)
 
 
 class PyDataset:

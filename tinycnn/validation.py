@@ -193,6 +193,15 @@ def _cast_finite(arr, dtype, what, where):
     return out
 
 
+def overflows(value, dtype):
+    """True when the finite float ``value`` holds numbers beyond ``dtype``'s range (1e300 as float32), which a
+    cast would silently turn into infinities."""
+    value = np.asarray(value)
+    if value.dtype.kind != "f" or np.dtype(dtype).itemsize >= value.dtype.itemsize or not value.size:
+        return False
+    return bool(np.max(np.abs(value)) > np.finfo(dtype).max)
+
+
 def check_targets(model, y, n, where):
     """Check targets against the loss: one-hot for categorical, integer labels for sparse."""
     y = as_numeric_array(y, "y", where)

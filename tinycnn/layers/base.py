@@ -38,6 +38,7 @@ import numpy as np
 from .. import initializers
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
 from ..utils import as_eager, floatx
+from ..validation import overflows
 
 _name_counts = collections.Counter()
 
@@ -269,6 +270,10 @@ class Layer:
                 )
             if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
                 raise InvalidInputError(f"layer {self.name!r}: weight {n!r} must be numeric, got dtype {w.dtype}")
+            if np.issubdtype(w.dtype, np.floating) and np.all(np.isfinite(w)) and overflows(w, self.dtype):
+                raise InvalidInputError(f"layer {self.name!r}: weight {n!r} holds values up to "
+                                        f"{float(np.max(np.abs(w))):.3g}, beyond {self.dtype}'s range (they would "
+                                        f"become inf); these are not weights this layer can hold")
         return weights
 
     def set_weights(self, weights):

@@ -246,6 +246,8 @@ class Model(Trainer, Layer):
         Always atomic: an old file survives any failure."""
         from . import weights_npz
         self._require_built("save_weights")
+        filepath = validation.check_path(filepath, "save_weights")
+        weights_npz.check_finite_weights(self, filepath, "save_weights")
         if weights_npz.is_keras_path(filepath):
             from .. import saving
             return saving.save_weights(self, filepath)
@@ -256,6 +258,7 @@ class Model(Trainer, Layer):
         is checked completely before a single weight changes; nothing in it is ever unpickled or run."""
         from . import weights_npz
         self._require_built("load_weights")
+        filepath = validation.check_path(filepath, "load_weights")
         if weights_npz.is_keras_path(filepath):
             from .. import saving
             return saving.load_weights(self, filepath)
@@ -264,7 +267,10 @@ class Model(Trainer, Layer):
     def save(self, filepath, overwrite=True, **kwargs):
         """Write the whole model as Keras does: ``.keras`` (Keras 3's archive) or ``.h5`` (legacy HDF5)."""
         from .. import saving
+        from . import weights_npz
         self._require_built("save")
+        filepath = validation.check_path(filepath, "save")
+        weights_npz.check_finite_weights(self, filepath, "save")
         return saving.save_model(self, filepath)
 
     # ------------------------------------------------------------------------------------------ display

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import WeightsFileError
 from ..utils import atomic_open
+from ..validation import check_path, overflows
 from .model import leaf_layers
 
 WEIGHTS_FORMAT = "tinycnn-weights-v1"
@@ -26,6 +27,19 @@ def is_keras_path(filepath):
     except TypeError:
         return False
     return isinstance(name, str) and name.lower().endswith((".keras", ".h5", ".hdf5"))
+
+
+def check_finite_weights(model, filepath, where):
+    """Refuse to write a model holding NaN or infinite weights: every tinycnn loader refuses such a file, so
+    writing it would keep a file that cannot be read back (tinycnn never writes what it refuses to read)."""
+    for layer in leaf_layers(model):
+        for name, w in zip(layer.weight_names, layer.weights):
+            if not np.all(np.isfinite(w)):
+                bad = int(w.size - np.count_nonzero(np.isfinite(w)))
+                raise WeightsFileError(f"{where}: layer {layer.name!r} weight {name!r} holds {bad} NaN or infinite "
+                                       f"values, so {filepath!r} was not written (tinycnn refuses to load such a "
+                                       f"file); load the last good weights or rebuild the model, and lower the "
+                                       f"learning rate or rescale the data")
 
 
 def save(model, filepath):
@@ -44,7 +58,7 @@ def load(model, filepath):
     """Read weights saved by :func:`save` (``model.save_weights``). The file is validated completely (format, layer
     count, names, shapes, dtypes) before a single weight changes; it is never unpickled."""
     layers = leaf_layers(model)
-    filepath = os.fspath(filepath)
+    filepath = check_path(filepath, "load_weights")
     keras_hint = ("; for Keras weights, build the same model in tinycnn and call "
                   "model.set_weights(keras_model.get_weights())")
     try:
@@ -61,14 +75,22 @@ def load(model, filepath):
                 "is not an .npz (zip) archive")
         raise WeightsFileError(f"{filepath!r} {kind}; load_weights reads the .npz files written by "
                                f"model.save_weights{keras_hint if 'HDF5' in kind else ''}")
+    key = None
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-            data = {k: archive[k] for k in archive.files}
+            data = {}
+            for key in archive.files:
+                data[key] = archive[key]
     except ValueError as e:
-        if "pickle" in str(e):
-            raise WeightsFileError(f"{filepath!r} holds object (pickled) arrays; tinycnn never unpickles a "
+        member = f" (member {key!r})" if key is not None else ""
+        if "Object arrays cannot be loaded" in str(e):
+            raise WeightsFileError(f"{filepath!r}{member} holds object (pickled) arrays; tinycnn never unpickles a "
                                    f"weights file, since unpickling can run arbitrary code") from None
-        raise WeightsFileError(f"{filepath!r} is damaged or not a tinycnn weights file: {e}") from None
+        if "Header info length" in str(e):  # NumPy's limit on the .npy header it parses (max_header_size)
+            raise WeightsFileError(f"{filepath!r}{member}: the array's .npy header is longer than NumPy's safety "
+                                   f"limit for parsing it ({str(e).splitlines()[0]}); save_weights never writes "
+                                   f"such headers, so the file was not written by tinycnn or was altered") from None
+        raise WeightsFileError(f"{filepath!r}{member} is damaged or not a tinycnn weights file: {e}") from None
     except Exception as e:  # BadZipFile, zlib.error, EOFError ...: whatever a damaged archive raises
         raise WeightsFileError(f"{filepath!r} is damaged (truncated or corrupted .npz archive): "
                                f"{type(e).__name__}: {e}") from None
@@ -103,6 +125,10 @@ def load(model, filepath):
             if not np.all(np.isfinite(value)):
                 raise WeightsFileError(f"{filepath!r}: layer {i} ({layer.name!r}) weight {name!r} holds "
                                        f"NaN or infinite values")
+            if overflows(value, layer.dtype):
+                raise WeightsFileError(f"{filepath!r}: layer {i} ({layer.name!r}) weight {name!r} holds values "
+                                       f"up to {float(np.max(np.abs(value))):.3g}, beyond {layer.dtype}'s range "
+                                       f"(they would load as inf)")
         extra = [k for k in data if k.startswith(f"{i:03d}/") and k[4:] not in layer.weight_names]
         if extra:
             raise WeightsFileError(f"{filepath!r}: layer {i} ({layer.name!r}) has unexpected weights {extra}")

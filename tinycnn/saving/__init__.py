@@ -35,10 +35,8 @@ _ZIP, _HDF5 = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
 
 
 def _path(filepath):
-    try:
-        return os.fspath(filepath)
-    except TypeError:
-        raise WeightsFileError(f"a file path is needed, got {type(filepath).__name__}") from None
+    from ..validation import check_path
+    return check_path(filepath, "tinycnn.saving")
 
 
 def _kind(path):
@@ -102,6 +100,8 @@ def save_model(model, filepath):
                                f"format); for weights only use save_weights('x.weights.h5')")
     if not getattr(model, "built", False):
         raise WeightsFileError("save: the model is not built yet; build it (or fit/predict once) first")
+    from ..models.weights_npz import check_finite_weights
+    check_finite_weights(model, path, "save")
     if kind == "keras":
         with atomic_open(path, "wb") as f:
             keras_archive.write(f, model)
@@ -137,7 +137,9 @@ def save_weights(model, filepath):
     """Write the weights: ``*.weights.h5`` in Keras 3's layout (with the optimizer's state when compiled),
     any other ``.h5`` in the legacy layout of tf.keras's ``save_weights``. Atomic."""
     import h5py
+    from ..models.weights_npz import check_finite_weights
     path = _path(filepath)
+    check_finite_weights(model, path, "save_weights")
     kind = _kind(path)
     if kind not in ("weights", "legacy"):
         raise WeightsFileError(f"save_weights: {path!r} -- Keras weights files end in .weights.h5 (or .h5)")

@@ -136,6 +136,15 @@ def read_dataset(parent, name, where, shape=None):
     return value
 
 
+def check_range(layer, values, where):
+    """Refuse float64 values beyond the layer's float32 range: they would load as inf."""
+    from ..validation import overflows
+    for name, value in zip(layer.weight_names, values):
+        if overflows(value, layer.dtype):
+            raise refuse(f"{where}: weight {name!r} holds values up to {float(np.max(np.abs(value))):.3g}, beyond "
+                         f"{layer.dtype}'s range (they would load as inf)")
+
+
 def _vars(group, where):
     """The ``vars`` group's datasets ``0, 1, ...`` as names, checked to be exactly that sequence."""
     names = sorted(group.keys(), key=lambda k: (len(k), k))
@@ -187,6 +196,7 @@ def plan(h5, model, where, with_optimizer=True):
             raise refuse(f"{here}: the file holds {len(names)} weights, the layer has {len(layer.weight_names)} "
                          f"({', '.join(layer.weight_names) or 'none'})")
         values = [read_dataset(vars_group, str(i), here, w.shape) for i, w in enumerate(layer.weights)]
+        check_range(layer, values, here)
         updates.append((layer, values))
     optimizer_run = None
     opt_group = _group(h5, "optimizer", where)

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from .config import refuse
-from .h5_weights import _group, check_optimizer_values, optimizer_variables, read_dataset
+from .h5_weights import _group, check_optimizer_values, check_range, optimizer_variables, read_dataset
 from .model_config import compile_from_keras, compile_to_keras, keras_layers, model_from_keras, model_to_keras
 
 KERAS_VERSION = "3.15.1"  # the Keras version whose legacy writer this one reproduces (checked by the tests)
@@ -107,7 +107,9 @@ def plan_weights_group(group, model, where):
         if len(weight_names) != len(layer.weight_names):
             raise refuse(f"{here}: the file holds {len(weight_names)} weights, the layer has "
                          f"{len(layer.weight_names)} ({', '.join(layer.weight_names)})")
-        updates.append((layer, [read_dataset(g, wn, here, w.shape) for wn, w in zip(weight_names, layer.weights)]))
+        values = [read_dataset(g, wn, here, w.shape) for wn, w in zip(weight_names, layer.weights)]
+        check_range(layer, values, here)
+        updates.append((layer, values))
 
     def run():
         for layer, values in updates:
