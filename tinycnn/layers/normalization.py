@@ -144,8 +144,9 @@ class BatchNormalization(Layer):
             y, self._x_hat, mean, var, self._inv_std = kernels.batchnorm_forward(self._as_rows(x), gamma, beta,
                                                                                    self.epsilon)
             m = self.momentum
-            self.state["moving_mean"][...] = m * self.state["moving_mean"] + (1 - m) * mean
-            self.state["moving_variance"][...] = m * self.state["moving_variance"] + (1 - m) * var
+            with np.errstate(over="ignore"):  # an overflow to inf is caught by the training step, which refuses
+                self.state["moving_mean"][...] = m * self.state["moving_mean"] + (1 - m) * mean  # the step and
+                self.state["moving_variance"][...] = m * self.state["moving_variance"] + (1 - m) * var  # names it
             return self._from_rows(y, x.shape)
         # inference: a fixed affine map per channel, y = x * scale + shift
         inv_std = (1.0 / np.sqrt(self.state["moving_variance"].astype(np.float64) + self.epsilon)).astype(self.dtype)
