@@ -56,10 +56,17 @@ class ActivationStep:
     def ends_with_softmax(self):
         """True when the output is a softmax over the last axis: a loss may then hand ``dL/dz`` to
         ``backward_logits`` (fused softmax + cross-entropy)."""
+        if getattr(self, "_fuse", None) is not None:
+            return self._fuse
         if self.activation_name != "softmax":
             return False
         ndim = len(self.output_shape) if getattr(self, "output_shape", None) is not None else None
         return _is_last_axis(self.activation.params.get("axis", -1), ndim)
+
+    @ends_with_softmax.setter
+    def ends_with_softmax(self, value):
+        """Set False to force the unfused path (``loss.gradient`` then the softmax Jacobian); None: automatic."""
+        self._fuse = None if value is None else bool(value) and self.activation_name == "softmax"
 
     def _activate(self, z):
         a = self.activation.forward(z)
@@ -191,7 +198,15 @@ class Softmax(Layer):
 
     @property
     def ends_with_softmax(self):
+        if getattr(self, "_fuse", None) is not None:
+            return self._fuse
         return _is_last_axis(self.axis, len(self.input_shape) if self.input_shape is not None else None)
+
+    @ends_with_softmax.setter
+    def ends_with_softmax(self, value):
+        """Set False to force the unfused path (the softmax Jacobian); None: automatic."""
+        self._fuse = None if value is None else bool(value) and _is_last_axis(self.axis, None if self.input_shape
+                                                                               is None else len(self.input_shape))
 
     def build(self, input_shape):
         ndim = len(input_shape)
