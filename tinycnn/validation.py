@@ -74,7 +74,8 @@ def check_int(value, what, where, low=None, high=None, allow_none=False):
     if not isinstance(number, int):
         hint = f"; write {int(number)}" if isinstance(number, float) and np.isfinite(number) and \
             number == int(number) else ""
-        raise InvalidArgumentError(f"{_prefix(where)}{what} must be {kind}, got {value!r} ({type(value).__name__}){hint}")
+        raise InvalidArgumentError(f"{_prefix(where)}{what} must be {kind}, got {value!r} "
+                                   f"({type(value).__name__}){hint}")
     if kind != "an int" and number < low:
         raise InvalidArgumentError(f"{_prefix(where)}{what} must be {kind}, got {value!r}")
     return check_number(number, what, where, low=low, high=high)
