@@ -25,7 +25,10 @@ Separately, the one-off Numba cost: time to the end of the first training step i
 empty kernel cache (cold) and with the cache filled (warm), against the same process's second step.
 
     python benchmarks/bench_train.py [--rounds 5] [--steps 200] [--infer 5000] [--tinycnn-im2col]
-                                     [--tinycnn-blas env SKYLAKEX]
+                                     [--tinycnn-blas env SKYLAKEX] [--tinycnn-baseline DIR]
+
+``--tinycnn-baseline DIR`` runs the tinycnn of another checkout (``git worktree add DIR <commit>``) in the same
+rounds, so a change can be shown to be no slower than the commit before it.
 
 Writes ``benchmarks/results/bench_train.json`` and prints a table; quote the ratios, not the absolute speeds.
 """
@@ -64,7 +67,10 @@ def load_data(n_train, n_test):
 
 # ------------------------------------------------------------------------------------------------- workers
 def worker_tinycnn(x, y, labels, tx, warm, steps):
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    source = os.environ.get("TINYCNN_BENCH_SOURCE")  # --tinycnn-baseline: another checkout's tinycnn
+    if source:
+        sys.path.insert(0, source)
+    sys.path.insert(0, os.path.join(source or ROOT, "examples"))
     import fashion_mnist_cnn as course
 
     from tinycnn import kernels
@@ -82,9 +88,11 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     t = time.perf_counter()
     model.predict(tx, batch_size=BATCH)
     infer = time.perf_counter() - t
+    import tinycnn
     return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info(),
-                          "route": "direct" if numba_kernels.DIRECT else "im2col+BLAS",
-                          "openmp_settings": numba_kernels.OPENMP_SETTINGS}
+                          "route": "direct" if getattr(numba_kernels, "DIRECT", True) else "im2col+BLAS",
+                          "openmp_settings": getattr(numba_kernels, "OPENMP_SETTINGS", None),
+                          "tinycnn_source": os.path.dirname(os.path.dirname(os.path.abspath(tinycnn.__file__)))}
 
 
 def worker_keras(x, y, labels, tx, warm, steps):
@@ -194,17 +202,26 @@ def first_step_worker():
     print(json.dumps({"import_build_s": t1 - t0, "first_step_s": t2 - t1, "second_step_s": t3 - t2}))
 
 
-def variant_list(frameworks, im2col, coretypes):
+def variant_list(frameworks, im2col, coretypes, baseline=None):
     """``[(framework, label, environment changes)]``: each framework once; with ``im2col``, tinycnn's im2col +
-    BLAS route once more (``TINYCNN_DIRECT=0``), under each OpenBLAS kernel set in ``coretypes``."""
+    BLAS route once more (``TINYCNN_DIRECT=0``), under each OpenBLAS kernel set in ``coretypes``; with
+    ``baseline`` (a directory holding another checkout), that checkout's tinycnn once more."""
     out = []
     for name in frameworks:
         out.append((name, name, {}))
+        if name == "tinycnn" and baseline:
+            out.append((name, f"tinycnn [baseline {baseline_label(baseline)}]", {"TINYCNN_BENCH_SOURCE": baseline}))
         if name == "tinycnn" and im2col:
             for ct in coretypes:
                 env = {"TINYCNN_DIRECT": "0"} if ct == "env" else {"TINYCNN_DIRECT": "0", "OPENBLAS_CORETYPE": ct}
                 out.append((name, "tinycnn [im2col+BLAS]" + ("" if ct == "env" else f" [{ct}]"), env))
     return out
+
+
+def baseline_label(path):
+    """The short commit of a checkout (or its directory name)."""
+    out = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or os.path.basename(os.path.abspath(path))
 
 
 def cpu_model():
@@ -258,6 +275,9 @@ def main(argv=None):
     parser.add_argument("--tinycnn-blas", nargs="+", default=["env"], metavar="CORETYPE",
                         help="with --tinycnn-im2col: run that route under each OPENBLAS_CORETYPE given "
                              "('env': the environment as it is)")
+    parser.add_argument("--tinycnn-baseline", metavar="DIR",
+                        help="also run the tinycnn of another checkout (e.g. `git worktree add /tmp/base <commit>`), "
+                             "to show a change is no slower in the same interleaved run")
     parser.add_argument("--frameworks", nargs="+", default=None)
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.json"))
@@ -276,7 +296,8 @@ def main(argv=None):
         import importlib.util
 
         frameworks = ["tinycnn", "keras"] + (["torch"] if importlib.util.find_spec("torch") else [])
-    variants = variant_list(frameworks, args.tinycnn_im2col, args.tinycnn_blas)
+    baseline = os.path.abspath(args.tinycnn_baseline) if args.tinycnn_baseline else None
+    variants = variant_list(frameworks, args.tinycnn_im2col, args.tinycnn_blas, baseline)
     import numpy as np
 
     data_dir = tempfile.mkdtemp(prefix="tinycnn-bench-train-")

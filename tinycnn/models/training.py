@@ -237,6 +237,11 @@ def _unpack(item, where):
     return item, None
 
 
+def history_logs(history):
+    """The last epoch's logs (what Keras hands ``on_train_end``)."""
+    return {k: v[-1] for k, v in history.history.items() if v}
+
+
 class Trainer:
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
@@ -715,8 +720,9 @@ class Trainer:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise InvalidTypeError(f"fit: callbacks must be tinycnn Callback objects, got {type(cb).__name__}")
-        # Keras's order: the progress bar first, the user's callbacks, History last (it records what they logged)
-        all_cbs = ([ProgbarLogger(verbose)] if verbose else []) + callbacks + [history]
+        # Keras's order: the user's callbacks, then History (it records what they wrote into the logs, such as
+        # ReduceLROnPlateau's learning_rate), then the progress bar (it prints the same logs)
+        all_cbs = callbacks + [history] + ([ProgbarLogger(verbose)] if verbose else [])
         for cb in all_cbs:
             cb.set_model(self)
             cb.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
@@ -724,11 +730,11 @@ class Trainer:
         self.stop_training = False
         self.history = history
         for cb in all_cbs:
-            cb.on_train_begin()
+            cb.on_train_begin({})
         with _INTERRUPTS.deferred() as interrupts:
             self._fit_epochs(all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts)
         for cb in all_cbs:
-            cb.on_train_end()
+            cb.on_train_end(dict(history_logs(history)))
         return history
 
     def _fit_epochs(self, all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts):
@@ -737,11 +743,11 @@ class Trainer:
         try:
             for epoch in range(initial_epoch, epochs):
                 for cb in all_cbs:
-                    cb.on_epoch_begin(epoch)
+                    cb.on_epoch_begin(epoch, {})
                 seen, sums, logs, complete = 0, {}, {}, True
                 for batch, (xb, yb) in enumerate(epoch_batches()):
                     for cb in all_cbs:
-                        cb.on_train_batch_begin(batch)
+                        cb.on_train_batch_begin(batch, {})
                     with ENGINE_LOCK:
                         loss, per_sample, outs = self._train_step(xb, yb)
                         batch_logs = self._batch_logs(yb, outs, per_sample) if np.isfinite(loss) else None
