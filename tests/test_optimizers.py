@@ -313,3 +313,12 @@ def test_variables_for_order_and_set_variables_refuses_bad_shapes():
     opt.set_variables(w, values)
     assert opt.iterations == 7 and opt.learning_rate == 0.5
     assert all(np.all(a == 2.0) for _, a in opt.variables_for(w)[2:])
+
+
+def test_every_real_number_type_is_a_learning_rate():
+    from fractions import Fraction
+    for value in (0.5, np.float32(0.5), np.int64(1) / 2, Fraction(1, 2), np.array(0.5)):
+        assert optimizers.SGD(value).learning_rate == 0.5
+        assert optimizers.Adam(learning_rate=value).learning_rate == 0.5
+    with pytest.raises(InvalidArgumentError, match="learning_rate"):
+        optimizers.Adam(learning_rate="fast")

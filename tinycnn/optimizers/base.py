@@ -38,6 +38,8 @@ import numbers
 
 import numpy as np
 
+from .. import validation
+
 from ..errors import InvalidArgumentError, InvalidTypeError
 from .schedules import LearningRateSchedule
 
@@ -47,17 +49,11 @@ def _is_number(value):
 
 
 def check_number(owner, arg, value, low=None, high=None, low_open=False, high_open=False, allow_none=False):
-    """``float(value)`` after checking it is a finite number in the range; else a clear error."""
-    if value is None and allow_none:
-        return None
-    if not _is_number(value) or not np.isfinite(value):
-        raise InvalidArgumentError(f"{owner} {arg} must be a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise InvalidArgumentError(f"{owner} {arg} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise InvalidArgumentError(f"{owner} {arg} must be {'<' if high_open else '<='} {high}, got {value!r}")
-    return value
+    """``float(value)`` after checking it is a finite real number (any type: ``0.1``, ``np.float32(0.1)``,
+    ``Fraction(1, 10)``) in the range; else a clear error. The one validator of :mod:`tinycnn.validation`."""
+    number = validation.check_number(value, arg, owner, low=low, high=high, low_open=low_open,
+                                     high_open=high_open, allow_none=allow_none)
+    return None if number is None else float(number)
 
 
 class Optimizer:
