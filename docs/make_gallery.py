@@ -1,4 +1,4 @@
-"""Regenerate the figures of docs/README.md into docs/images/.
+"""Regenerate the figures of docs/gallery.md (and the layer pages) into docs/images/.
 
     python docs/make_gallery.py                                   # the concept examples (~30 s)
     python docs/make_gallery.py --course-out examples/output/fashion_mnist_cnn
