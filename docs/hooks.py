@@ -109,11 +109,26 @@ def example_title(script):
     return script.stem
 
 
-def script_to_notebook(script):
-    """``examples/NAME.py`` (``# %%`` cells) as an .ipynb text, with no outputs: jupytext does the pairing."""
+SETUP_TAG = "notebook-setup"
+
+
+def script_to_notebook(script, first_cells=()):
+    """``examples/NAME.py`` (``# %%`` cells) as an .ipynb text, with no outputs: jupytext does the pairing.
+
+    One cell is added after the title, tagged ``notebook-setup``: ``__file__``, which a script has and a
+    notebook kernel does not (an example that finds its neighbours through it runs unchanged when the notebook
+    sits beside the scripts in ``examples/``). ``first_cells`` (code strings) go before everything; the
+    notebook tests put their small-data arguments there.
+    """
     import jupytext
+    import nbformat
 
     notebook = jupytext.read(script, fmt="py:percent")
+    setup = nbformat.v4.new_code_cell(f"__file__ = {script.name!r}  # notebooks have no __file__; the script's "
+                                      f"name, next to it in examples/", metadata={"tags": [SETUP_TAG]})
+    at = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
+    notebook.cells.insert(at, setup)
+    notebook.cells[:0] = [nbformat.v4.new_code_cell(code) for code in first_cells]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     return jupytext.writes(notebook, fmt="ipynb")
