@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make demo   -- train the course CNN on real Fashion-MNIST and report (EPOCHS=2 by default; EPOCHS=25 is the course)
-#   make test   -- run the whole test suite (installs the test and keras extras)
+#   make test   -- run the whole test suite (installs the test, keras and tune extras)
 # Each sets up what it needs: a virtual environment in .venv, the package, and the Fashion-MNIST files.
 
 PYTHON ?= python3
@@ -20,7 +20,7 @@ $(VENV)/.installed-base: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test,keras]"
+	$(BIN)/python -m pip install --quiet -e ".[test,keras,tune]"
 	touch $@ $(VENV)/.installed-base
 
 # Debian's dataset-fashion-mnist package puts the four original IDX files in $(FASHION_DIR).
