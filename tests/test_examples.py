@@ -65,7 +65,7 @@ def assert_png(path):
 def test_every_example_is_covered():
     scripts = {p.stem for p in EXAMPLES.glob("*.py")}
     assert set(FIGURES) | {"fashion_mnist_cnn", "auto_mpg_regression", "fashion_mnist_residual",
-                           "fashion_mnist_augmentation"} >= scripts, \
+                           "fashion_mnist_augmentation", "sweep_course"} >= scripts, \
         f"examples without a test: {scripts - set(FIGURES)}"
 
 
