@@ -146,7 +146,7 @@ def test_nothing_is_fetched_from_the_network(site):
     assert (site / "assets" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
 
 
-def test_a_broken_link_or_cross_reference_fails_the_strict_build(site, tmp_path):
+def test_a_broken_link_anchor_or_cross_reference_fails_the_strict_build(site, tmp_path):
     """The same configuration, on a copy of the docs with one bad page: the strict build must refuse it."""
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -155,7 +155,8 @@ def test_a_broken_link_or_cross_reference_fails_the_strict_build(site, tmp_path)
     for name in ("README.md", "benchmarks", "examples", "tinycnn"):
         (repo / name).symlink_to(ROOT / name)
     for bad, complaint in [("[the gallery](no-such-page.md)", "no-such-page.md"),
-                           ("[Dense][tinycnn.layers.dense.NoSuchLayer]", "tinycnn.layers.dense.NoSuchLayer")]:
+                           ("[Dense][tinycnn.layers.dense.NoSuchLayer]", "tinycnn.layers.dense.NoSuchLayer"),
+                           ("[pooling](gallery.md#no-such-heading)", "no-such-heading")]:
         (repo / "docs" / "errors.md").write_text(f"# Common errors\n\nSee {bad}.\n", encoding="utf-8")
         result = _mkdocs_build(repo, tmp_path / "site")
         assert result.returncode != 0, f"the strict build accepted {bad}"
