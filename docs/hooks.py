@@ -135,12 +135,11 @@ def script_to_notebook(script, first_cells=()):
 
 
 def notebooks_table():
-    rows = ["| example | notebook | script | run it as a script |", "|---|---|---|---|"]
+    rows = ["| example | notebook | script (`python examples/NAME.py`) |", "|---|---|---|"]
     for script in example_scripts():
         name = script.stem
         rows.append(f"| <span id=\"{name}\"></span>**{example_title(script)}** | "
-                    f"[{name}.ipynb](notebooks/{name}.ipynb) | [{name}.py](notebooks/{name}.py) | "
-                    f"`python examples/{name}.py` |")
+                    f"[{name}.ipynb](notebooks/{name}.ipynb) | [{name}.py](notebooks/{name}.py) |")
     return "\n".join(rows) + "\n"
 
 
