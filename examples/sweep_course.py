@@ -74,7 +74,7 @@ def search_space(quick):
     """The experiments: every optimizer (a grid), the rest drawn at random for each."""
     if quick:
         return {"optimizer": tune.grid_search(["sgd", "adam"]),
-                "learning_rate": tune.loguniform(1e-3, 3e-2),
+                "learning_rate": tune.loguniform(3e-4, 1e-2),
                 "filters": tune.choice([16, 32]),
                 "dropout": tune.choice([0.25, 0.5]),
                 "batch_size": 16,

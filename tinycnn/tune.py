@@ -319,7 +319,8 @@ def sweep(build_fn, param_space, data=None, *, num_samples=1, scheduler=None, me
     loss, metrics
         For models the function returns uncompiled.
     seed : int or None
-        ``set_random_seed(seed)`` at the start of every trial.
+        Seeds the draws from ``param_space`` (the same configs each run) and, with ``set_random_seed(seed)``
+        at the start of every trial, the weights, shuffling and dropout.
     address : None, "auto" or "ray://host:port"
         None starts Ray here (``num_cpus`` CPUs, all by default; stopped afterwards); otherwise the cluster
         to join. Ray already running in this process is used as it is. ``ray_init``: more ``ray.init`` kwargs.
@@ -339,6 +340,7 @@ def sweep(build_fn, param_space, data=None, *, num_samples=1, scheduler=None, me
     """
     tune = _ray_tune()
     import ray
+    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -368,6 +370,7 @@ def sweep(build_fn, param_space, data=None, *, num_samples=1, scheduler=None, me
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=metric, mode=mode, num_samples=num_samples, max_concurrent_trials=max_concurrent_trials,
+                search_alg=None if seed is None else BasicVariantGenerator(random_state=seed),
                 scheduler=make_scheduler(scheduler, _max_epochs(param_space, epochs), grace_period,
                                          reduction_factor)),
             run_config=tune.RunConfig(name=name, storage_path=storage_path, verbose=min(int(verbose), 1),
@@ -524,8 +527,9 @@ class SweepResult:
 
     def plot_curves(self, path=None, metric=None, ax=None):
         """``metric`` (default: the sweep's) of every trial over the epochs, one line each, the best one
-        thick; a trial ASHA stopped ends early. Saves to ``path`` if given; returns the figure."""
+        thick; a trial the scheduler stopped ends early (its label says after how many epochs). Saves to ``path`` if given; returns the figure."""
         import matplotlib
+        import matplotlib.ticker
 
         if path is not None and ax is None:
             matplotlib.use("Agg", force=False)
@@ -534,13 +538,15 @@ class SweepResult:
         metric = metric or self.metric
         fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7.5, 4.5))
         best_id = self.best["trial_id"] if self.table[self.metric].notna().any() else None
+        stopped = dict(zip(self.table["trial_id"], self._stopped_early(self.table)))
         for trial_id in self.table["trial_id"]:
             rows = self.history[self.history["trial_id"] == trial_id] if len(self.history) else []
             if not len(rows) or metric not in rows:
                 continue
             best = trial_id == best_id
             ax.plot(rows["epoch"], rows[metric], marker="o", markersize=3, linewidth=2.6 if best else 1.2,
-                    zorder=3 if best else 2, label=("best: " if best else "") + self._label(trial_id))
+                    zorder=3 if best else 2, label=("best: " if best else "") + self._label(trial_id)
+                    + (f" (stopped after {len(rows)})" if stopped[trial_id] else ""))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} of {len(self.table)} trials")
@@ -565,6 +571,7 @@ class SweepResult:
         best trial circled, trials a scheduler stopped early hollow.
         Saves to ``path`` if given; returns the figure."""
         import matplotlib
+        import matplotlib.ticker
 
         if path is not None:
             matplotlib.use("Agg", force=False)
@@ -583,6 +590,7 @@ class SweepResult:
                 x = np.asarray(values, dtype=float)
                 if x.min() > 0 and x.max() / x.min() >= 4:
                     ax.set_xscale("log")
+                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only
             else:
                 categories = sorted({_short(v) for v in values})
                 x = np.array([categories.index(_short(v)) for v in values], dtype=float)
