@@ -115,17 +115,21 @@ SETUP_TAG = "notebook-setup"
 def script_to_notebook(script, first_cells=()):
     """``examples/NAME.py`` (``# %%`` cells) as an .ipynb text, with no outputs: jupytext does the pairing.
 
-    One cell is added after the title, tagged ``notebook-setup``: ``__file__``, which a script has and a
-    notebook kernel does not (an example that finds its neighbours through it runs unchanged when the notebook
-    sits beside the scripts in ``examples/``). ``first_cells`` (code strings) go before everything; the
+    One cell is added after the title, tagged ``notebook-setup``, for what a script has and a notebook kernel
+    does not: ``__file__`` (an example that finds its neighbours through it runs unchanged when the notebook sits
+    beside the scripts in ``examples/``), and a ``sys.argv`` of the script's own (the kernel's ``-f FILE``
+    would otherwise reach the example's argument parser). ``first_cells`` (code strings) go before everything; the
     notebook tests put their small-data arguments there.
     """
     import jupytext
     import nbformat
 
     notebook = jupytext.read(script, fmt="py:percent")
-    setup = nbformat.v4.new_code_cell(f"__file__ = {script.name!r}  # notebooks have no __file__; the script's "
-                                      f"name, next to it in examples/", metadata={"tags": [SETUP_TAG]})
+    setup = nbformat.v4.new_code_cell(
+        f"__file__ = {script.name!r}  # a notebook has no __file__: the script's name, beside it in examples/\n"
+        f"import sys\n"
+        f"if sys.argv[0].endswith('ipykernel_launcher.py'):  # the kernel's own arguments are not the script's\n"
+        f"    sys.argv = [__file__]", metadata={"tags": [SETUP_TAG]})
     at = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
     notebook.cells.insert(at, setup)
     notebook.cells[:0] = [nbformat.v4.new_code_cell(code) for code in first_cells]

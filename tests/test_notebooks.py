@@ -35,8 +35,8 @@ def small_load_data(path=None):
 fashion_mnist.load_data = small_load_data
 """
 
-# Each example's notebook arguments (sys.argv in its first cell) and whether it gets the small Fashion-MNIST.
-# OUT is replaced with a temporary folder for the figures.
+# Each example's notebook arguments (sys.argv in its first cell; "--out" a temporary folder is added) and
+# whether it gets the small Fashion-MNIST.
 RUNS = {
     "conv1d_pattern_detection": ([], False),
     "conv2d_edge_detection": ([], False),
@@ -47,7 +47,11 @@ RUNS = {
     "fashion_mnist_cnn": (["--epochs", "1", "--limit", "64", "--verbose", "1"], True),
     "fashion_mnist_residual": (["--epochs", "1", "--verbose", "0"], True),
     "fashion_mnist_augmentation": (["--epochs", "1", "--limit", "64", "--verbose", "0", "--docs", ""], True),
+    # a Ray Tune sweep, as tests/test_tune.py runs it: one config per optimizer, 1 epoch, 64 + 32 images
+    "sweep_course": (["--quick", "--samples", "1", "--epochs", "1", "--limit", "64", "--val-limit", "32"], True),
 }
+# Examples that need an optional extra: the module to import, and the extra that installs it.
+NEEDS = {"sweep_course": ("ray", "tune")}
 
 
 def _toolchain():
@@ -92,7 +96,7 @@ def test_notebook_is_the_script(name):
     notebook = jupytext.reads(_hooks().script_to_notebook(script), fmt="ipynb")
     assert all(cell.get("outputs", []) == [] for cell in notebook.cells), "a generated notebook has outputs"
     setup = [c for c in notebook.cells if _hooks().SETUP_TAG in c.metadata.get("tags", [])]
-    assert len(setup) == 1 and "__file__" in setup[0].source
+    assert len(setup) == 1 and "__file__" in setup[0].source and "sys.argv" in setup[0].source
     notebook.cells = [c for c in notebook.cells if c not in setup]
     assert any(c.cell_type == "code" and c.source.strip() for c in notebook.cells), "the notebook has no code"
     back = jupytext.writes(notebook, fmt="py:percent")
@@ -109,6 +113,15 @@ def test_notebook_executes_on_small_data(name, tmp_path, monkeypatch):
     if name not in RUNS:
         pytest.fail(f"no notebook run for examples/{name}.py: add it to RUNS", pytrace=False)
     args, small = RUNS[name]
+    if name in NEEDS:
+        module, extra = NEEDS[name]
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            if os.environ.get("CI", "").strip().lower() == "true":
+                pytest.fail(f"CI=true but {module} cannot be imported ({e}); install the '{extra}' extra",
+                            pytrace=False)
+            pytest.skip(f"examples/{name}.py needs the '{extra}' extra ({e})")
     out = tmp_path / "out"
     argv = [f"{name}.py", *args, "--out", str(out)]
     first = [f"import sys\nsys.argv = {argv!r}  # the test's arguments: small data, figures into a temporary "
