@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# Each concept example and the figures it must write (docs/README.md shows them).
+# Each concept example and the figures it must write (docs/gallery.md shows them).
 FIGURES = {
     "conv1d_pattern_detection": ["conv1d_flip_shift_integrate.png", "conv1d_spike_detector.png"],
     "conv2d_edge_detection": ["edge_detection.png", "conv_layer_stages.png", "feature_volume.png"],
