@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,56 @@ def test_relu_matches_reference(n, dtype, seed):
     np.testing.assert_array_equal(fast.relu_forward(z), ref.relu_forward(z))
     np.testing.assert_array_equal(fast.relu_backward(dy, z), ref.relu_backward(dy, z))
     assert fast.relu_backward(dy, z).dtype == dtype
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Updates in place whatever the layout: a transposed or sliced weight (or slot) must be updated, as the
+# reference updates it. The Numba sgd_update once wrote into the copy ``reshape(-1)`` makes of such an array
+# and left the weight as it was.
+# ------------------------------------------------------------------------------------------------------------
+def _update_calls(dtype):
+    """``{name: (arrays updated in place, call(kernels, *arrays))}`` for every update kernel; each call uses
+    the same gradient and hyper-parameters on both backends."""
+    g = np.random.default_rng(9).normal(size=(6, 4)).astype(dtype)
+    return {
+        "sgd plain": (1, lambda k, w: k.sgd_update(w, g, None, 0.1, 0.0, False, 0.01)),
+        "sgd momentum": (2, lambda k, w, v: k.sgd_update(w, g, v, 0.1, 0.9, False, 0.0)),
+        "sgd nesterov": (2, lambda k, w, v: k.sgd_update(w, g, v, 0.1, 0.9, True, 0.01)),
+        "adam": (3, lambda k, w, m, v: k.adam_update(w, g, m, v, None, 0.01, 0.9, 0.999, 1e-7, 3, 0.0)),
+        "adam amsgrad": (4, lambda k, w, m, v, vh: k.adam_update(w, g, m, v, vh, 0.01, 0.9, 0.999, 1e-7, 3, 1e-3)),
+        "adamax": (3, lambda k, w, m, u: k.adamax_update(w, g, m, u, 0.01, 0.9, 0.999, 1e-7, 2, 0.0)),
+        "nadam": (3, lambda k, w, m, v: k.nadam_update(w, g, m, v, 0.01, 0.9, 0.999, 1e-7, 2, 0.8, 0.0)),
+        "rmsprop": (2, lambda k, w, v: k.rmsprop_update(w, g, v, None, None, 0.01, 0.9, 0.0, 1e-7, 0.0)),
+        "rmsprop centered momentum": (4, lambda k, w, v, mom, avg: k.rmsprop_update(w, g, v, mom, avg, 0.01, 0.9,
+                                                                                     0.5, 1e-7, 0.0)),
+        "adagrad": (2, lambda k, w, acc: k.adagrad_update(w, g, acc, 0.1, 1e-7, 0.0)),
+        "adadelta": (3, lambda k, w, ag, adx: k.adadelta_update(w, g, ag, adx, 1.0, 0.95, 1e-7, 0.0)),
+    }
+
+
+def _layouts(values):
+    """The same (6, 4) values as a C-contiguous array, a transposed view, and a strided slice of a bigger one."""
+    transposed = np.ascontiguousarray(values.T).T            # F-contiguous: reshape(-1) copies
+    holder = np.zeros((12, 4), dtype=values.dtype)
+    holder[::2] = values
+    return {"contiguous": values.copy(), "transposed": transposed, "strided": holder[::2]}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
+def test_every_update_kernel_updates_non_contiguous_arrays_in_place(dtype, layout):
+    rng = np.random.default_rng(3)
+    for name, (count, call) in _update_calls(dtype).items():
+        start = [np.abs(rng.normal(size=(6, 4))).astype(dtype) + 0.1 for _ in range(count)]
+        if name == "rmsprop centered momentum":  # keep v - avg_g^2 positive: no NaN to compare
+            start[1] += 1
+            start[3] *= 0.1
+        on_reference = [a.copy() for a in start]
+        call(ref, *on_reference)
+        on_numba = [_layouts(a)[layout] for a in start]
+        assert all(a.flags.c_contiguous == (layout == "contiguous") for a in on_numba)
+        call(fast, *on_numba)
+        for k, (got, want, before) in enumerate(zip(on_numba, on_reference, start)):
+            assert not np.array_equal(want, before), (name, k)  # the step changes every array it owns
+            assert np.all(np.isfinite(want)), (name, k)
+            np.testing.assert_allclose(got, want, err_msg=f"{name}: array {k} ({layout})", **tol(dtype))

@@ -5,14 +5,14 @@ Every kernel of :mod:`tinycnn.kernels.numba_kernels` is compared with its twin i
 and float64. Two implementations of ours agreeing proves nothing about the math itself (the Keras parity
 tests do that); these tests prove the fast engine is a faithful copy of the textbook one.
 
-The convolutions have two routes (``numba_kernels.DIRECT``): direct register tiles (:mod:`tinycnn.kernels.simd`)
-where the output channels are whole vectors, im2col + BLAS elsewhere. The random cases run under both.
+The convolutions have two routes (``tinycnn.kernels.use(route=...)``): direct register tiles
+(:mod:`tinycnn.kernels.simd`) where the output channels are whole vectors, im2col + BLAS elsewhere. The random
+cases run under both.
 
 Tolerances: the two sides sum the same products in different orders (BLAS blocking, chunks), so they
 differ by rounding only. We allow ``rtol`` plus an ``atol`` relative to the largest value of the result
 (an element that cancels to ~0 carries the rounding error of its large terms).
 """
-import contextlib
 import os
 import subprocess
 import sys
@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinycnn import kernels
 from tinycnn.kernels import numba_kernels, reference, simd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,15 +34,9 @@ ROUTES = ["direct", "im2col"]
 needs_jit = pytest.mark.skipif(not simd.enabled(), reason="the direct route is compiled LLVM IR")
 
 
-@contextlib.contextmanager
-def route(name):
+def route(name, scratch_bytes=None):
     """Run the convolutions on one route: ``"direct"`` (where it applies) or ``"im2col"`` (everywhere)."""
-    saved = numba_kernels.DIRECT
-    numba_kernels.DIRECT = name == "direct" and simd.enabled()
-    try:
-        yield
-    finally:
-        numba_kernels.DIRECT = saved
+    return kernels.use("numba", route=name, scratch_bytes=scratch_bytes)
 
 
 def assert_close(actual, expected, dtype):
@@ -242,9 +237,8 @@ def test_pool2d_rejects_unknown_mode():
 # ----------------------------------------------------------------------------------------------------
 # The im2col scratch buffer stays bounded, and results never alias it
 # ----------------------------------------------------------------------------------------------------
-def test_large_batch_is_processed_in_bounded_chunks(monkeypatch):
+def test_large_batch_is_processed_in_bounded_chunks():
     """A batch whose im2col matrix exceeds the limit is cut into chunks no bigger than the limit."""
-    monkeypatch.setattr(numba_kernels, "DIRECT", False)
     limit = numba_kernels.IM2COL_LIMIT_BYTES
     per_image = 12 * 12 * 3 * 3 * 8 * 4  # rows (OH*OW) x width (KH*KW*C) x float32
     n = 2 * (limit // per_image) + 3  # more than twice the limit
@@ -252,7 +246,8 @@ def test_large_batch_is_processed_in_bounded_chunks(monkeypatch):
     x = rng.standard_normal((n, 12, 12, 8)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
-    y = numba_kernels.conv2d_forward(x, kernel, None, *args)
+    with route("im2col"):
+        y = numba_kernels.conv2d_forward(x, kernel, None, *args)
     info = numba_kernels.buffer_info()
     assert info["kernel"] == "conv2d_forward" and info["lines"] == n * 12  # rows (n, i) of the output
     assert info["chunks"] >= 3
@@ -262,9 +257,7 @@ def test_large_batch_is_processed_in_bounded_chunks(monkeypatch):
 
 
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])  # (2, 2): the col2im path of the input gradient
-def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
-    monkeypatch.setattr(numba_kernels, "DIRECT", False)
-    monkeypatch.setattr(numba_kernels, "IM2COL_LIMIT_BYTES", 4096)
+def test_every_conv_kernel_chunks_under_a_small_limit(strides):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((5, 6, 6, 8))
     kernel = rng.standard_normal((3, 3, 8, 9))
@@ -276,9 +269,10 @@ def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
         "conv2d_backward_kernel": lambda m: m.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, (1, 1)),
     }
     for name, call in calls.items():
-        actual = call(numba_kernels)
+        with route("im2col", scratch_bytes=4096):
+            actual = call(numba_kernels)
         info = numba_kernels.buffer_info()
-        assert info["kernel"] == name
+        assert info["kernel"] == name and info["limit_bytes"] == 4096
         gathers_dx_rows = name == "conv2d_backward_input" and strides == (1, 1)  # the "full"-convolution path
         lines, width = (5 * 6, 6) if gathers_dx_rows else (5 * oh, ow)  # image rows and pixels per row
         per_chunk = 4096 // (width * 3 * 3 * 8 * 8)  # rows whose (pixels, KH*KW*channels) float64 matrix fits
@@ -289,7 +283,7 @@ def test_every_conv_kernel_chunks_under_a_small_limit(monkeypatch, strides):
 
 @needs_jit
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
-def test_direct_route_pads_in_bounded_chunks(monkeypatch, strides):
+def test_direct_route_pads_in_bounded_chunks(strides):
     """The direct route's only temporary, the zero-padded copy of the images, is cut into chunks too."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((7, 6, 6, 16)).astype(np.float32)
@@ -299,7 +293,6 @@ def test_direct_route_pads_in_bounded_chunks(monkeypatch, strides):
     padded_image = 8 * 8 * 16 * 4  # (6 + 2) x (6 + 2) pixels x 16 channels x float32 (x, or dy at stride 1)
     if strides == (2, 2):  # "same" at stride 2 pads 6 -> 7 (0 before, 1 after)
         padded_image = 7 * 7 * 16 * 4
-    monkeypatch.setattr(numba_kernels, "IM2COL_LIMIT_BYTES", 3 * padded_image)
     calls = {
         "conv2d_forward": lambda m: m.conv2d_forward(x, kernel, None, strides, pads, (1, 1)),
         "conv2d_backward_kernel": lambda m: m.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, (1, 1)),
@@ -308,7 +301,7 @@ def test_direct_route_pads_in_bounded_chunks(monkeypatch, strides):
         calls["conv2d_backward_input"] = lambda m: m.conv2d_backward_input(dy, kernel, x.shape, strides, pads,
                                                                            (1, 1))
     for name, call in calls.items():
-        with route("direct"):
+        with route("direct", scratch_bytes=3 * padded_image):
             actual = call(numba_kernels)
         info = numba_kernels.buffer_info()
         assert (info["kernel"], info["route"], info["images"]) == (name, "direct", 7)
@@ -336,8 +329,9 @@ _PURE_PYTHON_SCRIPT = textwrap.dedent("""
     import numba
     import numpy as np
     assert numba.config.DISABLE_JIT
-    from tinycnn.kernels import numba_kernels as nk, reference as ref
-    assert not hasattr(nk.im2col_kernel, "py_func")  # really the plain Python function
+    from tinycnn.kernels import numba_kernels as nk, numba_im2col, reference as ref
+    assert not hasattr(numba_im2col.im2col_kernel, "py_func")  # really the plain Python function
+    assert not nk.DIRECT  # the tiles are LLVM IR: without the JIT the engine takes the im2col route
     rng = np.random.default_rng(0)
     def close(a, b):
         assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
@@ -451,22 +445,6 @@ def test_dense_kernels_match_reference(path, case):
     assert d_input.flags.c_contiguous and forward.flags.c_contiguous
 
 
-def test_openmp_settings_do_not_leak_into_the_environment():
-    """tinycnn starts Numba's threads with its OpenMP settings but leaves ``os.environ`` as it found it, so
-    child processes (a PyTorch benchmark worker, say) run with their own defaults; a user's value wins."""
-    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
-              "assert 'GOMP_SPINCOUNT' not in os.environ and 'OMP_WAIT_POLICY' not in os.environ, os.environ; "
-              "assert nk.OPENMP_SETTINGS == {'GOMP_SPINCOUNT': '100000'}, nk.OPENMP_SETTINGS")
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "TINYCNN_DIRECT")}
-    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=REPO)
-    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
-              "assert os.environ['GOMP_SPINCOUNT'] == '7'; assert nk.OPENMP_SETTINGS == {'GOMP_SPINCOUNT': '7'}")
-    subprocess.run([sys.executable, "-c", script], check=True, env=dict(env, GOMP_SPINCOUNT="7"), cwd=REPO)
-    script = ("import os; from tinycnn.kernels import numba_kernels as nk; "
-              "assert 'OMP_WAIT_POLICY' not in os.environ; assert nk.OPENMP_SETTINGS == {'OMP_WAIT_POLICY': 'passive'}")
-    subprocess.run([sys.executable, "-c", script], check=True, env=dict(env, TINYCNN_DIRECT="0"), cwd=REPO)
-
-
 _NARROW_VECTORS_SCRIPT = textwrap.dedent("""
     import importlib.util, sys
     import numpy as np
@@ -477,7 +455,7 @@ _NARROW_VECTORS_SCRIPT = textwrap.dedent("""
     simd.VECTOR_BYTES, simd.TILE_ROWS = 32, (6, 4, 2, 1)   # what an AVX2 CPU gets
     sys.modules["tinycnn.kernels.simd"] = simd
     from tinycnn.kernels import numba_kernels as nk, reference as ref
-    assert nk.VECTOR_BYTES == 32
+    assert nk.simd.VECTOR_BYTES == 32
     rng = np.random.default_rng(0)
     def close(a, b, dtype):
         assert a.shape == b.shape and a.dtype == b.dtype

@@ -60,10 +60,17 @@ import numpy as np
 from . import kernels
 from .errors import InvalidArgumentError, InvalidTypeError
 
-try:  # SciPy's erf is vectorized C; the fallback is the same function one element at a time
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - SciPy is present wherever TensorFlow is
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
+def _erf(x):
+    """The error function, element-wise: SciPy's vectorized C, else ``math.erf`` one element at a time.
+
+    SciPy is imported here, on first use, not at import: loading ``scipy.special`` loads SciPy's own OpenBLAS,
+    which starts its threads, and ``import tinycnn`` starts none (``tests/test_processes.py``).
+    """
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy is present wherever TensorFlow is
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+    return erf(x)
 
 
 class ActivationFunction:

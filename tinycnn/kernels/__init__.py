@@ -1,91 +1,61 @@
 """The one door from layers to compute.
 
-Layers call ``tinycnn.kernels.conv2d_forward(...)`` and friends; this module forwards the call to the
-chosen backend:
+Layers call ``tinycnn.kernels.conv2d_forward(...)`` and friends (the names in :data:`KERNELS`); this module
+forwards each call to the backend in force (:mod:`tinycnn.kernels.backend`):
 
 * ``"reference"`` -- :mod:`tinycnn.kernels.reference`, readable NumPy (the textbook);
-* ``"numba"``     -- :mod:`tinycnn.kernels.numba_kernels` (convolution, pooling) and
-  :mod:`tinycnn.kernels.numba_elementwise` (BatchNorm, ReLU, the optimizers' updates), compiled with Numba
-  (the engine, default).
+* ``"numba"``     -- the engine, compiled with Numba (the default), split by family: convolutions
+  (:mod:`~tinycnn.kernels.numba_conv`, by the direct tiles of :mod:`~tinycnn.kernels.numba_direct` or the
+  gathers of :mod:`~tinycnn.kernels.numba_im2col`), pooling (:mod:`~tinycnn.kernels.numba_pool`), Dense and
+  every matrix product (:mod:`~tinycnn.kernels.numba_dense`), BatchNorm, ReLU and the optimizers' updates
+  (:mod:`~tinycnn.kernels.numba_elementwise`); :mod:`~tinycnn.kernels.numba_kernels` lists them all.
 
-Both modules define the same functions with the same signatures. Choose with the environment variable
-``TINYCNN_BACKEND=reference|numba`` (read at import) or at run time:
+Both define the same functions with the same signatures. Choose the backend (and the engine's route,
+``"direct"`` or ``"im2col"``) for a block of code, or for the whole process:
 
 >>> from tinycnn import kernels
+>>> before = kernels.get_backend()
+>>> with kernels.use("reference"):
+...     kernels.get_backend()
+'reference'
+>>> kernels.get_backend() == before
+True
 >>> previous = kernels.set_backend("reference")
 >>> kernels.get_backend()
 'reference'
 >>> _ = kernels.set_backend(previous)
+
+The environment variables ``TINYCNN_BACKEND=reference|numba`` and ``TINYCNN_DIRECT=0`` (the im2col route) set
+the process-wide default; they are read once, when tinycnn is imported (:data:`backend.ENVIRONMENT`).
+Importing tinycnn compiles nothing and starts no thread: the engine's threads start on the first compiled
+call (:mod:`tinycnn.kernels.threads`).
 """
-import importlib
 import os
 
-from .reference import POOL_MODES, conv_geometry, pad_nhwc  # noqa: F401  (backend-independent helpers)
+from .backend import BACKENDS, KERNELS, ROUTES, Backend, current, get_backend, set_backend, use
+from .reference import POOL_MODES, conv_geometry, pad_nhwc  # backend-independent helpers
 
-BACKENDS = ("reference", "numba")
-KERNELS = (
-    "conv2d_forward",
-    "conv2d_backward_input",
-    "conv2d_backward_kernel",
-    "pool2d_forward",
-    "pool2d_backward",
-    "dense_forward",
-    "dense_backward_input",
-    "dense_backward_kernel",
-    "batchnorm_forward",
-    "batchnorm_inference",
-    "batchnorm_backward",
-    "relu_forward",
-    "relu_backward",
-    "sgd_update",
-    "adam_update",
-    "adamax_update",
-    "nadam_update",
-    "rmsprop_update",
-    "adagrad_update",
-    "adadelta_update",
-)
+__all__ = ["BACKENDS", "ROUTES", "KERNELS", "ENGINES", "Backend", "use", "current", "set_backend", "get_backend",
+           "current_kernels", "blas_info", "POOL_MODES", "conv_geometry", "pad_nhwc", *KERNELS]
 
-_state = {"name": None, "table": None}
-
-
-def _load(name):
-    if name not in BACKENDS:
-        raise ValueError(f"unknown tinycnn backend {name!r}; expected one of {BACKENDS}")
-    if name == "reference":
-        modules = [importlib.import_module(".reference", __name__)]
-    else:
-        modules = [importlib.import_module(m, __name__) for m in (".numba_kernels", ".numba_elementwise")]
-    table = {}
-    for module in modules:
-        table.update({k: getattr(module, k) for k in KERNELS if hasattr(module, k)})
-    missing = [k for k in KERNELS if k not in table]
-    if missing:
-        raise ImportError(f"backend {name!r} lacks kernels {missing}")
-    return table
-
-
-def set_backend(name):
-    """Switch every layer to the ``"reference"`` or ``"numba"`` kernels. Returns the previous name."""
-    table = _load(name)
-    previous = _state["name"]
-    _state["name"], _state["table"] = name, table
-    return previous
-
-
-def get_backend():
-    """Name of the backend in use."""
-    return _state["name"]
+#: The distinct ways the kernels can run, as ``{id: arguments of use()}``: the tests run every gradient check
+#: and Keras parity case on each.
+ENGINES = {
+    "reference": {"name": "reference"},
+    "numba-direct": {"name": "numba", "route": "direct"},
+    "numba-im2col": {"name": "numba", "route": "im2col"},
+}
 
 
 def current_kernels():
-    """``{kernel name: function}`` of the backend in use."""
-    return dict(_state["table"])
+    """``{kernel name: function}`` of the backend in force."""
+    return dict(current().kernels)
 
 
 def blas_info():
     """The BLAS that NumPy's matrix products run on, as a dict: the reference backend's convolutions and Dense,
-    and the Numba engine's only with ``TINYCNN_DIRECT=0`` (otherwise it does its products in its own tiles).
+    and the Numba engine's only on the ``"im2col"`` route (on the direct route it does its products in its
+    own tiles).
 
     ``openblas_coretype`` is the kernel family OpenBLAS runs (e.g. ``"SkylakeX"``: AVX-512, ``"Haswell"``:
     AVX2), ``blas_threads`` its thread count (both None without ``threadpoolctl``); ``OPENBLAS_CORETYPE`` the
@@ -107,15 +77,13 @@ def blas_info():
 
 def _make(kernel_name):
     def dispatch(*args, **kwargs):
-        return _state["table"][kernel_name](*args, **kwargs)
+        return current().kernels[kernel_name](*args, **kwargs)
 
-    dispatch.__name__ = kernel_name
-    dispatch.__doc__ = f"Runs ``{kernel_name}`` of the current backend (see :mod:`tinycnn.kernels.reference`)."
+    dispatch.__name__ = dispatch.__qualname__ = kernel_name
+    dispatch.__doc__ = f"Runs ``{kernel_name}`` of the backend in force (see :mod:`tinycnn.kernels.reference`)."
     return dispatch
 
 
 for _name in KERNELS:
     globals()[_name] = _make(_name)
 del _name
-
-set_backend(os.environ.get("TINYCNN_BACKEND", "numba").strip().lower() or "numba")

@@ -20,11 +20,19 @@ memory into one or two.
 
 Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
 added at the end, so the result does not depend on thread timing beyond float64 rounding.
+
+**Updates in place, whatever the layout.** The update kernels walk ``w`` and its slots as flat 1-D arrays.
+``a.reshape(-1)`` is a view only for a C-contiguous array; for any other (a transposed or sliced weight) it
+is a *copy*, and an update written into the copy would be lost while the reference updates the weight.
+:func:`_updated_in_place` hands the kernel views where it can and, where it cannot, a contiguous copy that
+it writes back after the kernel: the weight and every slot always end up updated, as in the reference.
 """
+import contextlib
+
 import numpy as np
 from numba import njit, prange
 
-from . import numba_kernels  # noqa: F401  (starts Numba's threads with the engine's OpenMP settings, "Threads")
+from .threads import engine_call
 
 _BLOCKS = 8  # row blocks for the parallel reductions
 
@@ -214,6 +222,7 @@ _adagrad_jit = njit(parallel=True, cache=True)(_adagrad)
 _adadelta_jit = njit(parallel=True, cache=True)(_adadelta)
 
 
+@engine_call
 def batchnorm_forward(x, gamma, beta, epsilon):
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_forward`."""
     x = np.ascontiguousarray(x)
@@ -226,6 +235,7 @@ def batchnorm_forward(x, gamma, beta, epsilon):
     return y, x_hat, mean, var, inv_std
 
 
+@engine_call
 def batchnorm_inference(x, scale, shift):
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_inference` (one parallel pass)."""
     x = np.ascontiguousarray(x)
@@ -234,6 +244,7 @@ def batchnorm_inference(x, scale, shift):
     return y
 
 
+@engine_call
 def batchnorm_backward(dy, x_hat, gamma, inv_std):
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_backward`."""
     dy = np.ascontiguousarray(dy)
@@ -246,6 +257,7 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
     return dx, dgamma, dbeta
 
 
+@engine_call
 def relu_forward(z):
     """Same math as :func:`tinycnn.kernels.reference.relu_forward` (one parallel pass)."""
     z = np.ascontiguousarray(z)
@@ -254,6 +266,7 @@ def relu_forward(z):
     return out
 
 
+@engine_call
 def relu_backward(dy, z):
     """Same math as :func:`tinycnn.kernels.reference.relu_backward` (one parallel pass)."""
     dy = np.ascontiguousarray(dy)
@@ -263,74 +276,104 @@ def relu_backward(dy, z):
 
 
 def _flat(a, dtype):
-    """``a`` as a contiguous 1-D view (no copy when it already is one; weights and slots always are)."""
+    """A read-only input (the gradient) as a contiguous 1-D array of ``dtype`` (no copy when it already is one)."""
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
-def _flat_slot(a):
-    """A slot array as the 1-D view the kernel writes through; refuses a copy, which would lose the update."""
-    flat = a.reshape(-1)
-    if not np.shares_memory(flat, a):
-        raise ValueError("optimizer slot arrays must be contiguous (they are updated in place)")
-    return flat
+@contextlib.contextmanager
+def _updated_in_place(*arrays):
+    """Yield 1-D arrays for ``arrays`` (None passes through as an empty array) that a kernel may update; on
+    exit every one that was not a view of its array is written back into it.
+
+    >>> w = np.zeros((3, 2)).T                    # not C-contiguous: w.reshape(-1) would be a copy
+    >>> with _updated_in_place(w) as (flat_w,):
+    ...     flat_w += 1
+    >>> w
+    array([[1., 1., 1.],
+           [1., 1., 1.]])
+    """
+    flats = []
+    for a in arrays:
+        if a is None:
+            flats.append(np.empty(0))
+        elif a.flags.c_contiguous:
+            flats.append(a.reshape(-1))  # a view
+        else:
+            flats.append(np.ascontiguousarray(a).reshape(-1))  # a copy, written back below
+    yield flats
+    for a, flat in zip(arrays, flats):
+        if a is not None and not a.flags.c_contiguous:
+            a[...] = flat.reshape(a.shape)
 
 
+@engine_call
 def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
     """Same math as :func:`tinycnn.kernels.reference.sgd_update` (``w`` and ``v`` updated in place)."""
     dt = w.dtype.type
-    flat_w = _flat_slot(w)
     flat_g = _flat(g, w.dtype)
     if momentum == 0.0:
-        _sgd_plain_jit(flat_w, flat_g, dt(lr), dt(wd))
+        with _updated_in_place(w) as (flat_w,):
+            _sgd_plain_jit(flat_w, flat_g, dt(lr), dt(wd))
     else:
-        _sgd_momentum_jit(flat_w, flat_g, _flat_slot(v), dt(lr), dt(momentum), bool(nesterov), dt(wd))
+        with _updated_in_place(w, v) as (flat_w, flat_v):
+            _sgd_momentum_jit(flat_w, flat_g, flat_v, dt(lr), dt(momentum), bool(nesterov), dt(wd))
 
 
+@engine_call
 def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
     """Same math as :func:`tinycnn.kernels.reference.adam_update`, one pass (``alpha`` computed once)."""
     dt = w.dtype.type
     amsgrad = v_hat is not None
     alpha = dt(lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step))
-    _adam_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(v),
-              _flat_slot(v_hat) if amsgrad else np.empty(0, w.dtype), amsgrad, dt(1 - beta_1), dt(1 - beta_2),
-              alpha, dt(epsilon), dt(wd))
+    with _updated_in_place(w, m, v, v_hat) as (flat_w, flat_m, flat_v, flat_v_hat):
+        _adam_jit(flat_w, _flat(g, w.dtype), flat_m, flat_v, flat_v_hat.astype(w.dtype, copy=False), amsgrad,
+                  dt(1 - beta_1), dt(1 - beta_2), alpha, dt(epsilon), dt(wd))
 
 
+@engine_call
 def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
     """Same math as :func:`tinycnn.kernels.reference.adamax_update`, one pass."""
     dt = w.dtype.type
-    _adamax_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(u), dt(1 - beta_1), dt(beta_2),
-                dt(lr), dt(1 - beta_1**step), dt(epsilon), dt(wd))
+    with _updated_in_place(w, m, u) as (flat_w, flat_m, flat_u):
+        _adamax_jit(flat_w, _flat(g, w.dtype), flat_m, flat_u, dt(1 - beta_1), dt(beta_2), dt(lr),
+                    dt(1 - beta_1**step), dt(epsilon), dt(wd))
 
 
+@engine_call
 def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
     """Same math as :func:`tinycnn.kernels.reference.nadam_update`, one pass (the schedule computed once)."""
     from .reference import nadam_momentum_schedule
 
     dt = w.dtype.type
     u_t, u_t1 = nadam_momentum_schedule(beta_1, step), nadam_momentum_schedule(beta_1, step + 1)
-    _nadam_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(m), _flat_slot(v), dt(1 - beta_1), dt(1 - beta_2),
-               dt(u_t1), dt(1 - u_product * u_t1), dt(1 - u_t), dt(1 - u_product), dt(1 - beta_2**step), dt(lr),
-               dt(epsilon), dt(wd))
+    with _updated_in_place(w, m, v) as (flat_w, flat_m, flat_v):
+        _nadam_jit(flat_w, _flat(g, w.dtype), flat_m, flat_v, dt(1 - beta_1), dt(1 - beta_2), dt(u_t1),
+                   dt(1 - u_product * u_t1), dt(1 - u_t), dt(1 - u_product), dt(1 - beta_2**step), dt(lr),
+                   dt(epsilon), dt(wd))
 
 
+@engine_call
 def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
     """Same math as :func:`tinycnn.kernels.reference.rmsprop_update`, one pass."""
     dt = w.dtype.type
-    empty = np.empty(0, w.dtype)
-    _rmsprop_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(v), empty if mom is None else _flat_slot(mom),
-                 empty if avg_g is None else _flat_slot(avg_g), mom is not None, avg_g is not None, dt(rho),
-                 dt(1 - rho), dt(momentum), dt(lr), dt(epsilon), dt(wd))
+    with _updated_in_place(w, v, mom, avg_g) as (flat_w, flat_v, flat_mom, flat_avg_g):
+        _rmsprop_jit(flat_w, _flat(g, w.dtype), flat_v, flat_mom.astype(w.dtype, copy=False),
+                     flat_avg_g.astype(w.dtype, copy=False), mom is not None, avg_g is not None, dt(rho),
+                     dt(1 - rho), dt(momentum), dt(lr), dt(epsilon), dt(wd))
 
 
+@engine_call
 def adagrad_update(w, g, acc, lr, epsilon, wd):
     """Same math as :func:`tinycnn.kernels.reference.adagrad_update`, one pass."""
     dt = w.dtype.type
-    _adagrad_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(acc), dt(lr), dt(epsilon), dt(wd))
+    with _updated_in_place(w, acc) as (flat_w, flat_acc):
+        _adagrad_jit(flat_w, _flat(g, w.dtype), flat_acc, dt(lr), dt(epsilon), dt(wd))
 
 
+@engine_call
 def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
     """Same math as :func:`tinycnn.kernels.reference.adadelta_update`, one pass."""
     dt = w.dtype.type
-    _adadelta_jit(_flat_slot(w), _flat(g, w.dtype), _flat_slot(acc_g), _flat_slot(acc_dx), dt(lr), dt(rho),
-                  dt(1 - rho), dt(epsilon), dt(wd))
+    with _updated_in_place(w, acc_g, acc_dx) as (flat_w, flat_acc_g, flat_acc_dx):
+        _adadelta_jit(flat_w, _flat(g, w.dtype), flat_acc_g, flat_acc_dx, dt(lr), dt(rho), dt(1 - rho),
+                      dt(epsilon), dt(wd))

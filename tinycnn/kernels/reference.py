@@ -1,8 +1,15 @@
 """The readable kernels: convolution and pooling in plain NumPy, written to be read in class.
 
-Every function here has a twin with the same name and signature in :mod:`tinycnn.kernels.numba_kernels`
-(the engine). Layers never import either module: they call :mod:`tinycnn.kernels`, which dispatches to
-the backend chosen with ``TINYCNN_BACKEND`` or :func:`tinycnn.kernels.set_backend`.
+Every kernel here has a twin with the same name and signature in the Numba engine (listed in
+:mod:`tinycnn.kernels.numba_kernels`). Layers never import either: they call :mod:`tinycnn.kernels`, which
+dispatches to the backend in force (:func:`tinycnn.kernels.use`, :func:`tinycnn.kernels.set_backend`, or
+``TINYCNN_BACKEND`` read at import).
+
+A convolution is read here in three steps of one idea: :func:`conv2d_forward` (im2col and one matrix
+product), :func:`conv2d_forward_direct` (the same multiply-adds as plain loops over a tile of output pixels,
+the kernel taps and the channels, read straight from the image), then the engine's SIMD tiles
+(:mod:`tinycnn.kernels.simd`, whose NumPy twin ``simd.tile_numpy`` is the same loop nest once more), which
+run those loops with the accumulators in registers.
 
 Conventions (the same as Keras/TensorFlow, "channels last")
 ------------------------------------------------------------
@@ -51,6 +58,7 @@ __all__ = [
     "pad_nhwc",
     "im2col",
     "conv2d_forward",
+    "conv2d_forward_direct",
     "conv2d_backward_input",
     "conv2d_backward_kernel",
     "pool2d_forward",
@@ -151,6 +159,65 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     y = cols @ kernel.reshape(kh * kw * c, f)
     if bias is not None:
         y += bias
+    return y
+
+
+def conv2d_forward_direct(x, kernel, bias, strides, pads, dilation, tile_rows=14):
+    """The same convolution as :func:`conv2d_forward`, computed directly: plain loops, no im2col matrix.
+
+    This is the algorithm the engine's SIMD tiles vectorise (:mod:`tinycnn.kernels.numba_direct`), written
+    to be read: for every block ("tile") of ``tile_rows`` neighbouring output pixels of one output row, a
+    block of accumulators ``acc`` (``tile_rows x F``) starts at the bias, and the loop over the kernel taps
+    ``(a, b)`` and the input channels ``c`` adds, for each pixel ``p`` of the tile, one input number times
+    one row of the kernel::
+
+        acc[p, :] += xp[n, i*SH + a*DH, (j0 + p)*SW + b*DW, c] * kernel[a, b, c, :]
+
+    Nothing is gathered: every number is read from the padded image where it lies. The engine does exactly
+    this, with ``acc`` held in SIMD registers (one row of ``F`` filters is one or two vectors) and the
+    ``(a, b, c)`` loop inside the compiled tile; im2col instead copies every window into a row first, so
+    that one matrix product can do the same multiply-adds.
+
+    Parameters
+    ----------
+    x, kernel, bias, strides, pads, dilation
+        As :func:`conv2d_forward`.
+    tile_rows : int
+        Output pixels computed together (the engine's tiles hold 14 on AVX-512); any value gives the same
+        result, it only changes the order of the loops.
+
+    Returns
+    -------
+    y : (N, OH, OW, F), the dtype of ``x @ kernel``.
+
+    >>> x = np.arange(25.0).reshape(1, 5, 5, 1)
+    >>> left_difference = np.array([[-1.0, 1.0]]).reshape(1, 2, 1, 1)
+    >>> conv2d_forward_direct(x, left_difference, None, (1, 1), (0, 0, 0, 0), (1, 1))[0, 0, :, 0]
+    array([1., 1., 1., 1.])
+    """
+    kh, kw, c, f = kernel.shape
+    sh, sw = strides
+    dh, dw = dilation
+    xp = pad_nhwc(x, pads)
+    n, hp, wp, _ = xp.shape
+    oh = (hp - (kh - 1) * dh - 1) // sh + 1
+    ow = (wp - (kw - 1) * dw - 1) // sw + 1
+    dtype = np.result_type(x, kernel)
+    y = np.empty((n, oh, ow, f), dtype=dtype)
+    for m in range(n):                                   # every image
+        for i in range(oh):                              # every output row
+            for j0 in range(0, ow, tile_rows):           # every tile of output pixels j0 .. j0 + rows - 1
+                rows = min(tile_rows, ow - j0)
+                acc = np.zeros((rows, f), dtype=dtype)
+                if bias is not None:
+                    acc += bias
+                for a in range(kh):                      # every kernel tap (a, b) ...
+                    for b in range(kw):
+                        for ch in range(c):              # ... and input channel: one row of the kernel
+                            k_row = kernel[a, b, ch, :]
+                            for p in range(rows):        # times one input number per pixel of the tile
+                                acc[p] += xp[m, i * sh + a * dh, (j0 + p) * sw + b * dw, ch] * k_row
+                y[m, i, j0:j0 + rows] = acc
     return y
 
 

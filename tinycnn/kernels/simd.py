@@ -1,7 +1,9 @@
 """A register-blocked SIMD micro-kernel for Numba: the multiply-adds of the direct convolutions.
 
-Not a kernel of its own: :mod:`tinycnn.kernels.numba_kernels` calls :func:`tile` from its compiled loops.
-Read :mod:`tinycnn.kernels.reference` for the math; this file is only about doing multiply-adds fast.
+Not a kernel of its own: :mod:`tinycnn.kernels.numba_direct` (the convolutions) and
+:mod:`tinycnn.kernels.numba_dense` (every matrix product) call :func:`tile` from their compiled loops.
+Read :mod:`tinycnn.kernels.reference` for the math (``reference.conv2d_forward_direct`` is the convolution
+these tiles vectorise, as plain loops); this file is only about doing multiply-adds fast.
 
 What it computes
 ----------------
@@ -15,11 +17,15 @@ over a loop nest of up to three levels::
             acc[p, v] += a[av + p*a_row] * b[bv + v*VL : bv + (v+1)*VL]
     c[c0 + p*c_row + v*VL : ... + VL] = acc[p, v]      (or += , see ``init``)
 
-``a``, ``b``, ``c`` are flat (1-D) arrays. This is one block of a matrix product ``C = A @ B`` whose rows
-of ``A`` and ``B`` are found by *strides*, not by a stored matrix. For a convolution (channels last) ``A`` is
+``a``, ``b``, ``c`` are flat (1-D) arrays; the offsets, strides and counts travel together as one
+:class:`TileWalk` (``a0`` is ``walk.a_start``, ``a1`` is ``walk.a_step1``, ``n1`` is ``walk.count1`` ...).
+:func:`tile_numpy` is this loop nest written in NumPy, to be read (and tested against the compiled tile).
+
+This is one block of a matrix product ``C = A @ B`` whose rows of ``A`` and ``B`` are found by *strides*, not
+by a stored matrix. For a convolution (channels last) ``A`` is
 the image itself: row ``p`` of the tile is output pixel ``j0 + p``, and its "column" ``k = (tap row, tap
 column, channel)`` is the number ``xp[n, i + a, j0 + p + b, c]`` -- three strides. No im2col matrix is ever
-written: that is the difference from the im2col + BLAS route (``numba_kernels.conv2d_forward``'s fallback).
+written: that is the difference from the im2col + BLAS route (:mod:`tinycnn.kernels.numba_im2col`).
 
 Why it is fast
 --------------
@@ -36,7 +42,7 @@ Why it is written in LLVM IR
 Numba compiles plain loops through LLVM, whose vectoriser handles one loop at a time. Written as Python
 loops over ``p`` and ``v``, the tile either vectorises the channel loop and keeps ``acc`` in memory (a load
 and a store per FMA), or unrolls into scalars that the SLP vectoriser does not pack back
-(``benchmarks/probe_direct_conv.py`` measured both at 16-70 GFLOP/s, against 131-195 for im2col + BLAS).
+(``benchmarks/probe_direct_conv.py`` measured both well below im2col + BLAS; figures in ``benchmarks/README.md``).
 So :func:`tile` emits the vector code itself, through ``numba.extending.intrinsic``: its ``codegen`` builds
 the LLVM IR of the loop nest above with ``<VL x float>`` values, ``llvm.fma`` and a broadcast
 (``shufflevector`` of one number), and Numba inlines it into the calling kernel. LLVM still allocates the
@@ -44,21 +50,25 @@ registers, schedules and picks the instructions for the CPU it runs on (``VL * N
 vector block of ``VECTOR_BYTES``; on a CPU with narrower vectors LLVM splits them, still correct).
 
 Editing this file: Numba's on-disk cache (``cache=True``) keys a compiled kernel on the source file of the
-kernel that calls :func:`tile` (``numba_kernels.py``), not on this one. After changing the IR here, delete
-``tinycnn/kernels/__pycache__/*.nbi`` (or touch ``numba_kernels.py``), or the old code keeps running.
+kernel that calls :func:`tile` (``numba_direct.py``, ``numba_dense.py``), not on this one. After changing the
+IR here, delete ``tinycnn/kernels/__pycache__/*.nbi`` (or touch those files), or the old code keeps running.
 
 Limits: ``a``, ``b``, ``c`` (and ``bias``) must share one float dtype; nothing checks bounds, so the callers
-in ``numba_kernels`` compute every offset from the array shapes. ``NUMBA_DISABLE_JIT=1`` cannot run IR:
-the callers then take the im2col route (``numba_kernels.DIRECT``).
+compute every offset from the array shapes (:func:`tile_numpy` checks them, and the tests run both on the
+walks the callers make). ``NUMBA_DISABLE_JIT=1`` cannot run IR: the engine then takes the im2col route.
 """
+import typing
+
 import llvmlite.binding as llvm_binding
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VECTOR_BYTES", "TILE_ROWS", "TILE_VECTORS", "INIT_ZERO", "INIT_LOAD", "INIT_BIAS", "lanes", "tile", "enabled"]
+__all__ = ["VECTOR_BYTES", "TILE_ROWS", "TILE_VECTORS", "INIT_ZERO", "INIT_LOAD", "INIT_BIAS", "TileWalk", "lanes",
+           "tile", "tile_numpy", "run_tile", "rows_for", "enabled"]
 
 
 def _host_vector_bytes():
@@ -92,58 +102,101 @@ def lanes(itemsize):
     return VECTOR_BYTES // itemsize
 
 
+class TileWalk(typing.NamedTuple):
+    """Where one tile reads and writes: the integer arguments of :func:`tile`, by name (element offsets into
+    the flat arrays, strides and loop counts; see the loop nest in the module docstring).
+
+    ``a[a_start + i1*a_step1 + i2*a_step2 + i3*a_step3 + p*a_row]`` is row ``p`` of step ``(i1, i2, i3)``;
+    ``b[b_start + i1*b_step1 + i2*b_step2 + i3*b_step3 : ... + NV*VL]`` its vectors of ``B``;
+    ``c[c_start + p*c_row : ... + NV*VL]`` where row ``p`` of the tile is written; ``init`` one of
+    ``INIT_ZERO``, ``INIT_LOAD``, ``INIT_BIAS`` (then the accumulators start at
+    ``bias[bias_start : bias_start + NV*VL]``).
+    """
+
+    a_start: int
+    a_row: int
+    a_step1: int
+    a_step2: int
+    a_step3: int
+    count1: int
+    count2: int
+    count3: int
+    b_start: int
+    b_step1: int
+    b_step2: int
+    b_step3: int
+    c_start: int
+    c_row: int
+    init: int
+    bias_start: int
+
+
+#: Index of each field in :class:`TileWalk` (the IR below reads them by position).
+_FIELD = {name: k for k, name in enumerate(TileWalk._fields)}
+
+
 @intrinsic
-def tile(typingctx, mr, nv, a, a0, a_row, a1, a2, a3, n1, n2, n3, b, b0, b1, b2, b3, c, c0, c_row, init, bias,
-         bias0):
-    """One ``mr`` x ``nv``-vector tile of a strided matrix product (see the module docstring).
+def tile(typingctx, rows, vectors, a, b, c, bias, walk):
+    """One ``rows`` x ``vectors`` tile of a strided matrix product (see the module docstring).
 
-    Call it from an ``njit`` function as::
-
-        tile(mr, nv, a, a0, a_row, a1, a2, a3, n1, n2, n3, b, b0, b1, b2, b3, c, c0, c_row, init, bias, bias0)
-
-    ``mr`` must be one of ``TILE_ROWS`` and ``nv`` one of ``TILE_VECTORS`` (any other pair does nothing);
-    each pair is compiled as its own block of vector code and ``(mr, nv)`` picks one at run time.
-    ``a, b, c, bias`` are 1-D arrays of one float dtype; the other arguments are integers (element offsets,
-    strides and loop counts). ``init`` is ``INIT_ZERO``, ``INIT_LOAD`` (``c += ...``) or ``INIT_BIAS``
-    (accumulators start at ``bias[bias0 + v*VL : ...]``, the same for every row).
+    Call it from an ``njit`` function as ``tile(rows, vectors, a, b, c, bias, TileWalk(...))``.
+    ``rows`` must be one of ``TILE_ROWS`` and ``vectors`` one of ``TILE_VECTORS``; each pair is compiled as
+    its own block of vector code and the pair picks one at run time. Any other pair raises ``ValueError``
+    (inside a ``prange`` loop Numba reports it as a ``SystemError`` caused by that ``ValueError``).
+    ``a, b, c, bias`` are 1-D arrays of one float dtype; ``walk`` is a :class:`TileWalk` of integers.
+    :func:`tile_numpy` is the same loop nest in NumPy.
     """
     arrays = (a, b, c, bias)
     if not all(isinstance(t, types.Array) and t.ndim == 1 for t in arrays):
         return None
     if len({t.dtype for t in arrays}) != 1 or a.dtype not in (types.float32, types.float64):
         return None
-    sig = types.void(mr, nv, a, a0, a_row, a1, a2, a3, n1, n2, n3, b, b0, b1, b2, b3, c, c0, c_row, init, bias,
-                     bias0)
+    if not (isinstance(walk, types.BaseNamedTuple) and walk.instance_class is TileWalk):
+        return None
+    sig = types.void(rows, vectors, a, b, c, bias, walk)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
-        mr_value = context.cast(builder, args[0], tys[0], types.intp)
-        nv_value = context.cast(builder, args[1], tys[1], types.intp)
+        rows_value = context.cast(builder, args[0], tys[0], types.intp)
+        vectors_value = context.cast(builder, args[1], tys[1], types.intp)
         intp = context.get_value_type(types.intp)
-        for rows in TILE_ROWS:
-            for vectors in TILE_VECTORS:
-                chosen = builder.and_(builder.icmp_signed("==", mr_value, ir.Constant(intp, rows)),
-                                      builder.icmp_signed("==", nv_value, ir.Constant(intp, vectors)))
+        matched = ir.Constant(ir.IntType(1), 0)
+        for mr in TILE_ROWS:
+            for nv in TILE_VECTORS:
+                chosen = builder.and_(builder.icmp_signed("==", rows_value, ir.Constant(intp, mr)),
+                                      builder.icmp_signed("==", vectors_value, ir.Constant(intp, nv)))
+                matched = builder.or_(matched, chosen)
                 with builder.if_then(chosen):
-                    _emit_tile(rows, vectors, context, builder, tys[2:], args[2:])
+                    _emit_tile(mr, nv, context, builder, tys[2:], args[2:])
+        with builder.if_then(builder.not_(matched), likely=False):
+            context.call_conv.return_user_exc(builder, ValueError, (UNSUPPORTED,))
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-def _emit_tile(mr, nv, context, builder, tys, args):
-    """Emit the LLVM IR of one ``mr`` x ``nv`` tile at the builder's position (at compile time)."""
+UNSUPPORTED = "unsupported tile shape: rows must be in simd.TILE_ROWS and vectors in simd.TILE_VECTORS"
 
-    def integer(k):  # argument k as a pointer-sized integer
-        return context.cast(builder, args[k], tys[k], types.intp)
+
+def _emit_tile(mr, nv, context, builder, tys, args):
+    """Emit the LLVM IR of one ``mr`` x ``nv`` tile at the builder's position (at compile time).
+
+    ``tys``/``args`` are those of ``(a, b, c, bias, walk)``.
+    """
+    walk_type, walk = tys[4], args[4]
+
+    def integer(name):  # field of the TileWalk as a pointer-sized integer
+        k = _FIELD[name]
+        return context.cast(builder, builder.extract_value(walk, k), walk_type[k], types.intp)
 
     def data(k):  # pointer to element 0 of array argument k
         return context.make_array(tys[k])(context, builder, value=args[k]).data
 
-    a, b, c, bias = data(0), data(9), data(14), data(18)
-    a0, a_row, a1, a2, a3, n1, n2, n3 = (integer(k) for k in range(1, 9))
-    b0, b1, b2, b3 = (integer(k) for k in range(10, 14))
-    c0, c_row, init, bias0 = integer(15), integer(16), integer(17), integer(19)
+    a, b, c, bias = data(0), data(1), data(2), data(3)
+    a0, a_row, a1, a2, a3 = (integer(n) for n in ("a_start", "a_row", "a_step1", "a_step2", "a_step3"))
+    n1, n2, n3 = (integer(n) for n in ("count1", "count2", "count3"))
+    b0, b1, b2, b3 = (integer(n) for n in ("b_start", "b_step1", "b_step2", "b_step3"))
+    c0, c_row, init, bias0 = (integer(n) for n in ("c_start", "c_row", "init", "bias_start"))
 
     dtype = tys[0].dtype
     vl = lanes(dtype.bitwidth // 8)
@@ -210,3 +263,61 @@ def _emit_tile(mr, nv, context, builder, tys, args):
 def enabled():
     """True when Numba compiles (the tiles are LLVM IR: ``NUMBA_DISABLE_JIT=1`` cannot run them)."""
     return not numba.config.DISABLE_JIT
+
+
+def tile_numpy(rows, vectors, a, b, c, bias, walk, vector_length=None):
+    """The loop nest of :func:`tile` in NumPy: the same reads, multiply-adds and writes, one row at a time.
+
+    ``acc`` is the ``rows x (vectors * VL)`` block the compiled tile keeps in registers; one step of the
+    loop multiplies the ``rows`` numbers of ``a`` it reads (one per tile row, each broadcast over a vector)
+    by the same ``vectors * VL`` numbers of ``b``. ``vector_length`` (``VL``) defaults to this CPU's
+    (:func:`lanes`). Same arguments as :func:`tile`, checked: an unsupported shape or an offset outside an
+    array raises ``ValueError``.
+    """
+    if rows not in TILE_ROWS or vectors not in TILE_VECTORS:
+        raise ValueError(UNSUPPORTED)
+    w = TileWalk(*walk)
+    width = vectors * (vector_length or lanes(c.itemsize))
+
+    def block(array, start):  # array[start : start + width], refusing to read or write past the end
+        if start < 0 or start + width > array.size:
+            raise ValueError(f"tile reaches outside an array of {array.size} numbers ({start}..{start + width})")
+        return slice(start, start + width)
+
+    acc = np.empty((rows, width), dtype=c.dtype)
+    for p in range(rows):
+        if w.init == INIT_LOAD:
+            acc[p] = c[block(c, w.c_start + p * w.c_row)]
+        elif w.init == INIT_BIAS:
+            acc[p] = bias[block(bias, w.bias_start)]
+        else:
+            acc[p] = 0
+    for i1 in range(w.count1):
+        for i2 in range(w.count2):
+            for i3 in range(w.count3):
+                ak = w.a_start + i1 * w.a_step1 + i2 * w.a_step2 + i3 * w.a_step3
+                bk = w.b_start + i1 * w.b_step1 + i2 * w.b_step2 + i3 * w.b_step3
+                b_vectors = b[block(b, bk)]
+                for p in range(rows):
+                    acc[p] += a[ak + p * w.a_row] * b_vectors  # one FMA per vector in the compiled tile
+    for p in range(rows):
+        c[block(c, w.c_start + p * w.c_row)] = acc[p]
+
+
+def _run_tile(rows, vectors, a, b, c, bias, walk):
+    """Run one compiled :func:`tile` (for tests and for trying a walk by hand)."""
+    tile(rows, vectors, a, b, c, bias, walk)
+
+
+run_tile = numba.njit(cache=True)(_run_tile)
+
+
+def _rows_for(remaining):
+    """The tallest tile in ``TILE_ROWS`` with at most ``remaining`` rows (the callers split rows greedily)."""
+    for rows in TILE_ROWS:
+        if rows <= remaining:
+            return rows
+    return 1
+
+
+rows_for = numba.njit(cache=True, inline="always")(_rows_for)
