@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
+from tinycnn import kernels  # noqa: E402
 from tinycnn.kernels import numba_kernels  # noqa: E402
 
 #: (name, H=W, C, F): the course's 3x3 convolutions after the first.
@@ -102,11 +103,8 @@ def probe(hw, c, f, batch, tile, repeats, rng):
     out = {}
     flops = 2.0 * batch * hw * hw * 9 * c * f
     def im2col():
-        saved, numba_kernels.DIRECT = numba_kernels.DIRECT, False
-        try:
+        with kernels.use("numba", route="im2col"):
             return numba_kernels.conv2d_forward(x, kernel, None, *geo)
-        finally:
-            numba_kernels.DIRECT = saved
 
     for name, fn in (("engine", lambda: numba_kernels.conv2d_forward(x, kernel, None, *geo)),
                      ("im2col", im2col),

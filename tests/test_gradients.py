@@ -2,15 +2,26 @@
 
 Each check compares ``dx`` and every parameter gradient with central differences; the tolerance is 1e-7 on
 the worst relative error. A failure prints the worst coordinate with both values.
+
+Every check runs on every engine (``tinycnn.kernels.ENGINES``: the reference, the Numba engine's direct route
+and its im2col route); the ``TILE_CONV_CASES`` have channel counts that reach the SIMD tiles (16, 32, 64
+filters: whole vectors of float64), so the direct route really runs there.
 """
 import numpy as np
 import pytest
 
-from tinycnn import gradcheck, losses
+from tinycnn import gradcheck, kernels, losses
 from tinycnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
                             L2Pooling2D, MaxPooling2D, ReLU, Softmax)
 
 TOL = 1e-7
+
+
+@pytest.fixture(autouse=True, params=list(kernels.ENGINES))
+def engine(request):
+    """Run every check once on each engine."""
+    with kernels.use(**kernels.ENGINES[request.param]) as backend:
+        yield backend
 
 
 def check(layer, input_shape, training=True, seed=0, x=None):
@@ -86,6 +97,30 @@ CONV_CASES = [
 @pytest.mark.parametrize("kwargs", CONV_CASES, ids=[str(c) for c in CONV_CASES])
 def test_conv2d(kwargs):
     check(Conv2D(3, dtype="float64", **kwargs), (2, 7, 6, 2))
+
+
+# Channel counts the tiles take (float64: vectors of 8 on AVX-512, 4 on AVX2): the direct route's forward,
+# its kernel gradient and (C a whole number of vectors, stride 1) its input gradient; stride 2 takes col2im.
+TILE_CONV_CASES = [
+    (16, (2, 4, 5, 8), dict(kernel_size=3, padding="same", activation="relu")),
+    (32, (1, 3, 4, 8), dict(kernel_size=3, padding="same")),
+    (64, (2, 3, 3, 8), dict(kernel_size=2, padding="valid", use_bias=False)),
+    (32, (1, 5, 5, 8), dict(kernel_size=3, strides=2, padding="same")),
+]
+
+
+@pytest.mark.parametrize("filters, input_shape, kwargs", TILE_CONV_CASES,
+                         ids=[f"{f}-{s}-{k}" for f, s, k in TILE_CONV_CASES])
+def test_conv2d_tile_sized(engine, filters, input_shape, kwargs):
+    from tinycnn.kernels import numba_kernels, simd
+
+    check(Conv2D(filters, dtype="float64", **kwargs), input_shape)
+    if engine.name == "numba" and simd.enabled():  # the last convolution ran took the engine's route
+        assert numba_kernels.buffer_info()["route"] == engine.route
+
+
+def test_dense_tile_sized():
+    check(Dense(32, activation="tanh", dtype="float64"), (3, 12))
 
 
 POOL_CASES = [

@@ -56,12 +56,11 @@ def tfk():
     return _import_keras()
 
 
-@pytest.fixture(params=kernels.BACKENDS)
+@pytest.fixture(params=list(kernels.ENGINES))
 def backend(request):
-    """Run the test once on each kernel backend."""
-    previous = kernels.set_backend(request.param)
-    yield request.param
-    kernels.set_backend(previous)
+    """Run the test once on each engine: the reference, the Numba engine's direct and im2col routes."""
+    with kernels.use(**kernels.ENGINES[request.param]):
+        yield request.param
 
 
 def rel_diff(actual, expected):
@@ -160,6 +159,11 @@ CONV_CASES = [
     ((9, 9, 2), 3, 3, 1, "same", 2, None, True),            # dilation 2, same
     ((11, 10, 2), 2, (2, 3), 1, "valid", (2, 3), None, True),
     ((8, 8, 2), 2, 2, 1, "same", 3, "relu", True),          # even kernel, dilation 3: total 3
+    # channel counts the SIMD tiles take (float32: vectors of 16 on AVX-512, 8 on AVX2)
+    ((6, 6, 16), 16, 3, 1, "same", 1, "relu", True),        # direct forward, kernel and input gradients
+    ((6, 5, 32), 32, 3, 1, "same", 1, None, True),
+    ((5, 5, 16), 64, 3, 1, "valid", 1, None, False),        # F > C
+    ((7, 7, 32), 32, 3, 2, "same", 1, None, True),          # stride 2: direct forward, col2im input gradient
 ]
 
 

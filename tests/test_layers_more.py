@@ -14,11 +14,11 @@ from tinycnn.errors import InvalidArgumentError, InvalidInputError
 TOL = 1e-7
 
 
-@pytest.fixture(params=kernels.BACKENDS)
+@pytest.fixture(params=list(kernels.ENGINES))
 def backend(request):
-    previous = kernels.set_backend(request.param)
-    yield request.param
-    kernels.set_backend(previous)
+    """Run the test once on each engine: the reference, the Numba engine's direct and im2col routes."""
+    with kernels.use(**kernels.ENGINES[request.param]):
+        yield request.param
 
 
 def check(layer, input_shape, training=True, seed=0, x=None):

@@ -16,11 +16,11 @@ def tfk():
     return kp._import_keras()
 
 
-@pytest.fixture(params=kernels.BACKENDS)
+@pytest.fixture(params=list(kernels.ENGINES))
 def backend(request):
-    previous = kernels.set_backend(request.param)
-    yield request.param
-    kernels.set_backend(previous)
+    """Run the test once on each engine: the reference, the Numba engine's direct and im2col routes."""
+    with kernels.use(**kernels.ENGINES[request.param]):
+        yield request.param
 
 
 CONV1D_CASES = [  # (L, C), filters, kernel, strides, padding, dilation, activation, use_bias

@@ -478,13 +478,10 @@ def _trace_layers(layers, input_shape):
 
 @contextlib.contextmanager
 def _reference_kernels():
-    """Run the block on the readable NumPy kernels (no Numba compilation for the float64 twins), then switch
-    back. The backend is global: do not call this while another thread trains a model."""
-    previous = kernels.set_backend("reference")
-    try:
+    """Run the block on the readable NumPy kernels (no Numba compilation for the float64 twins). Only this
+    thread's code inside the block is affected (``kernels.use``): a model training in another thread is not."""
+    with kernels.use("reference"):
         yield
-    finally:
-        kernels.set_backend(previous)
 
 
 def _input_hw(input_shape):

@@ -7,22 +7,26 @@ three *threading layers*:
 * ``tbb``       -- Intel's oneTBB (a separate ``pip install tbb``);
 * ``workqueue`` -- Numba's own small pool of POSIX threads (always there).
 
-**What tinycnn asks for: ``workqueue``.** The choice is made by measurement (``benchmarks/threading_layers.py``,
-numbers in ``benchmarks/README.md``, "Threading layer"), against two requirements:
+**What tinycnn asks for: ``tbb``, else ``workqueue``** (:data:`LAYER_PRIORITY`). The choice is made by
+measurement (``benchmarks/threading_layers.py``; the figures, commands and conditions are in
+``benchmarks/README.md``, "Threading layer"), against two requirements:
 
 1. *Fork after training.* ``os.fork()`` in a process that has run a parallel loop on GNU OpenMP leaves the
    child unable to run one: Numba terminates such a child (``SIGTERM``, "fork() called from a process
-   already using GNU OpenMP"), and a ``multiprocessing`` pool started by ``fork`` hangs. ``workqueue`` and
-   ``tbb`` reset their pools in the child, so a forked child, a fork-start pool and a spawn-start pool all
-   work (``tests/test_processes.py``).
+   already using GNU OpenMP"), and a ``multiprocessing`` pool started by ``fork`` hangs. That is what
+   tinycnn did before (it preferred ``omp``). ``tbb`` and ``workqueue`` reset their pools in the child, so
+   a forked child, a fork-start pool and a spawn-start pool all work (``tests/test_processes.py``).
 2. *The same training speed.* A training step of the course CNN is about a hundred kernel calls, so the
-   cost of handing work to the threads matters as much as the arithmetic. Measured on the 2-core
-   development machine (interleaved runs; the figures and conditions are in ``benchmarks/README.md``),
-   ``workqueue`` trains at the speed of OpenMP within the noise of the shared machine, and needs no extra
-   package, where ``tbb`` does.
+   cost of handing work to the threads matters as much as the arithmetic. ``tbb`` trained as fast as
+   OpenMP with its short spin (faster on a loaded machine, where spinning threads steal the cores);
+   ``workqueue``, whose threads sleep on a semaphore between loops, was clearly slower on a quiet machine.
 
-``workqueue`` has one limit: two Python threads may not run parallel loops at the same time (Numba aborts the
-process). Every public kernel of the engine therefore runs under one lock, :data:`LOCK` (a model already
+``tbb`` is the ``tbb`` package on PyPI (oneTBB). Numba loads ``libtbb.so.12`` by name, which the loader does not
+look for in the virtual environment's ``lib/`` where pip puts it, so :func:`start` loads it from there first
+(:func:`_load_tbb`). Without it Numba takes ``workqueue``: fork-safe, slower.
+
+One limit of ``workqueue``: two Python threads may not run parallel loops at the same time (Numba aborts
+the process). Every public kernel of the engine therefore runs under one lock, :data:`LOCK` (a model already
 serialises its steps with its own lock; the kernels' lock also covers direct calls such as
 ``tinycnn.kernels.conv2d_forward`` from several threads).
 
@@ -32,8 +36,8 @@ no Numba setting. The first call of a compiled kernel calls :func:`start`, which
 * leaves a layer chosen by the user alone (``NUMBA_THREADING_LAYER`` in the environment, read by Numba itself,
   or ``numba.config.THREADING_LAYER`` set in code), and leaves alone threads Numba has already started
   (another library's parallel code ran first): the engine then runs on those;
-* otherwise sets ``numba.config.THREADING_LAYER = "workqueue"`` before Numba launches its threads, which it
-  does at that first call;
+* otherwise makes oneTBB findable and sets ``numba.config.THREADING_LAYER_PRIORITY`` to
+  :data:`LAYER_PRIORITY` before Numba launches its threads, which it does at that first call;
 * registers a fork handler that gives the child a fresh :data:`LOCK` (a lock held by another thread at the
   moment of the fork would otherwise stay held for ever in the child).
 
@@ -82,9 +86,8 @@ def _load_tbb():
     if name is None:
         return False
     for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
-        path = os.path.join(prefix, "Library", "bin" if sys.platform == "win32" else "lib", name)
-        if sys.platform != "win32":
-            path = os.path.join(prefix, "lib", name)
+        folder = ("Library", "bin") if sys.platform == "win32" else ("lib",)
+        path = os.path.join(prefix, *folder, name)
         if os.path.exists(path):
             try:
                 ctypes.CDLL(path, mode=getattr(ctypes, "RTLD_GLOBAL", 0))

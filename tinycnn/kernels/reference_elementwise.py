@@ -1,0 +1,226 @@
+"""The readable element-wise kernels: BatchNormalization, ReLU and the optimizers' updates, in plain NumPy.
+
+Part of the reference backend (:mod:`tinycnn.kernels.reference` imports every name here, so
+``reference.sgd_update`` is this module's). Each has a twin with the same name and signature in
+:mod:`tinycnn.kernels.numba_elementwise`, which fuses the several passes over memory NumPy makes here into one
+or two.
+"""
+import numpy as np
+
+__all__ = ["batchnorm_forward", "batchnorm_inference", "batchnorm_backward", "relu_forward", "relu_backward",
+           "sgd_update", "adam_update", "adamax_update", "nadam_momentum_schedule", "nadam_update",
+           "rmsprop_update", "adagrad_update", "adadelta_update"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# BatchNormalization and the SGD update: the passes over memory that the Numba engine fuses.
+# --------------------------------------------------------------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, epsilon):
+    """Training-mode batch normalization of a ``(M, C)`` array: each column is one channel.
+
+    (A 4-D ``(N, H, W, C)`` input is passed as its ``(N*H*W, C)`` view.) The statistics are accumulated in
+    float64 whatever the dtype of ``x``::
+
+        mean = (1/M) sum_m x[m]            var = (1/M) sum_m (x[m] - mean)^2      (biased, as Keras)
+        x_hat = (x - mean) / sqrt(var + epsilon)
+        y = gamma * x_hat + beta
+
+    Returns ``(y, x_hat, mean, var, inv_std)``: ``y`` and ``x_hat`` like ``x``; ``mean`` and ``var`` float64
+    ``(C,)``; ``inv_std = 1 / sqrt(var + epsilon)`` as ``(C,)`` in the dtype of ``x``.
+    """
+    mean = x.mean(axis=0, dtype=np.float64)
+    centered = x - mean.astype(x.dtype)
+    var = np.mean(np.square(centered, dtype=np.float64), axis=0)
+    inv_std = (1.0 / np.sqrt(var + epsilon)).astype(x.dtype)
+    x_hat = centered * inv_std
+    return x_hat * gamma + beta, x_hat, mean, var, inv_std
+
+
+def batchnorm_inference(x, scale, shift):
+    """Inference-mode batch normalization of a ``(M, C)`` array: a fixed affine map per channel::
+
+        y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta = x * scale + shift
+
+    with ``scale = gamma / sqrt(moving_variance + epsilon)`` and ``shift = beta - moving_mean * scale``
+    (``(C,)``, computed once by the layer). Returns ``y`` like ``x``.
+    """
+    return x * scale + shift
+
+
+def batchnorm_backward(dy, x_hat, gamma, inv_std):
+    """Gradient of :func:`batchnorm_forward` (training mode), for ``(M, C)`` arrays::
+
+        dbeta  = sum_m dy                  dgamma = sum_m dy * x_hat          (accumulated in float64)
+        dx     = gamma * inv_std * (dy - dbeta / M - x_hat * dgamma / M)
+
+    Returns ``(dx, dgamma, dbeta)``; ``dgamma`` and ``dbeta`` are float64 ``(C,)``.
+    """
+    m = dy.shape[0]
+    dbeta = dy.sum(axis=0, dtype=np.float64)
+    dgamma = (dy * x_hat).sum(axis=0, dtype=np.float64)
+    dx = (gamma * inv_std) * (dy - (dbeta / m).astype(dy.dtype) - x_hat * (dgamma / m).astype(dy.dtype))
+    return dx.astype(dy.dtype, copy=False), dgamma, dbeta
+
+
+def relu_forward(z):
+    """``max(z, 0)`` element-wise (the detector stage; Goodfellow et al. 9.3)."""
+    return np.maximum(z, 0)
+
+
+def relu_backward(dy, z):
+    """``dy`` where ``z > 0``, else 0 (the derivative at ``z == 0`` is taken as 0, as TensorFlow does)."""
+    return np.where(z > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------------------------ optimizers
+# Each optimizer step updates one weight ``w`` and its slot arrays in place. Scalars are cast to ``w``'s dtype
+# first, so float32 weights are updated in float32 arithmetic, as Keras does. ``wd`` is the decoupled weight
+# decay of the step, ``learning_rate * weight_decay`` (0 for none): Keras applies ``w -= w * wd`` before the
+# rule itself (Loshchilov & Hutter 2019). The rules and their papers: :mod:`tinycnn.optimizers`.
+
+
+def _decay_weight(w, wd):
+    if wd:
+        w -= w * w.dtype.type(wd)
+
+
+def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
+    """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
+
+        w -= wd * w                                       (weight decay, if wd != 0)
+        momentum == 0:  w -= lr * g
+        otherwise:      v = momentum * v - lr * g;   w += v   (or w += momentum * v - lr * g, nesterov)
+    """
+    _decay_weight(w, wd)
+    lr = w.dtype.type(lr)
+    if momentum == 0.0:
+        w -= lr * g
+        return
+    m = w.dtype.type(momentum)
+    v *= m
+    v -= lr * g
+    if nesterov:
+        w += m * v - lr * g
+    else:
+        w += v
+
+
+def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
+    """One Adam step (Keras 3's arithmetic; ``step`` = t, 1 for the first update). ``v_hat`` is None unless
+    amsgrad::
+
+        w     -= wd * w
+        m     += (g - m) * (1 - beta_1)                  m = beta_1 m + (1 - beta_1) g
+        v     += (g * g - v) * (1 - beta_2)              v = beta_2 v + (1 - beta_2) g^2
+        v_hat  = max(v_hat, v)                           (amsgrad; then v_hat is used in place of v)
+        alpha  = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        w     -= m * alpha / (sqrt(v) + epsilon)
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    m += (g - m) * dt(1 - beta_1)
+    v += (g * g - v) * dt(1 - beta_2)
+    if v_hat is not None:
+        np.maximum(v_hat, v, out=v_hat)
+        v = v_hat
+    alpha = dt(lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step))
+    w -= m * alpha / (np.sqrt(v) + dt(epsilon))
+
+
+def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
+    """One Adamax step (Keras 3's arithmetic; ``u`` is the infinity-norm accumulator)::
+
+        w -= wd * w
+        m += (g - m) * (1 - beta_1)
+        u  = max(beta_2 * u, |g|)
+        w -= lr * m / ((1 - beta_1^t) * (u + epsilon))
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    m += (g - m) * dt(1 - beta_1)
+    np.maximum(dt(beta_2) * u, np.abs(g), out=u)
+    w -= dt(lr) * m / (dt(1 - beta_1**step) * (u + dt(epsilon)))
+
+
+def nadam_momentum_schedule(beta_1, step):
+    """Dozat's momentum schedule as Keras uses it: ``mu_t = beta_1 * (1 - 0.5 * 0.96^t)``."""
+    return beta_1 * (1.0 - 0.5 * 0.96**step)
+
+
+def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
+    """One Nadam step (Keras 3's arithmetic). ``u_product`` = ``mu_1 * ... * mu_t`` (the optimizer keeps it)::
+
+        mu_t, mu_t1 = beta_1 (1 - 0.5 * 0.96^t), beta_1 (1 - 0.5 * 0.96^(t+1))
+        w     -= wd * w
+        m     += (g - m) * (1 - beta_1)
+        v     += (g * g - v) * (1 - beta_2)
+        m_hat  = mu_t1 * m / (1 - u_product * mu_t1) + (1 - mu_t) * g / (1 - u_product)
+        v_hat  = v / (1 - beta_2^t)
+        w     -= m_hat * lr / (sqrt(v_hat) + epsilon)
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    u_t, u_t1 = nadam_momentum_schedule(beta_1, step), nadam_momentum_schedule(beta_1, step + 1)
+    m += (g - m) * dt(1 - beta_1)
+    v += (g * g - v) * dt(1 - beta_2)
+    m_hat = dt(u_t1) * m / dt(1 - u_product * u_t1) + dt(1 - u_t) * g / dt(1 - u_product)
+    v_hat = v / dt(1 - beta_2**step)
+    w -= m_hat * dt(lr) / (np.sqrt(v_hat) + dt(epsilon))
+
+
+def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
+    """One RMSprop step (Keras 3's arithmetic). ``mom`` is None when momentum == 0, ``avg_g`` None unless
+    centered::
+
+        w   -= wd * w
+        v    = rho * v + (1 - rho) * g^2
+        avg_g = rho * avg_g + (1 - rho) * g              (centered)
+        step = lr * g / sqrt(v - avg_g^2 + epsilon)       (centered; else sqrt(v + epsilon))
+        mom  = momentum * mom + step;  w -= mom          (momentum > 0; else w -= step)
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    rho_ = dt(rho)
+    v[...] = rho_ * v + dt(1 - rho) * (g * g)
+    if avg_g is not None:
+        avg_g[...] = rho_ * avg_g + dt(1 - rho) * g
+        denominator = v - avg_g * avg_g + dt(epsilon)
+    else:
+        denominator = v + dt(epsilon)
+    increment = dt(lr) * g / np.sqrt(denominator)
+    if mom is not None:
+        mom[...] = dt(momentum) * mom + increment
+        w -= mom
+    else:
+        w -= increment
+
+
+def adagrad_update(w, g, acc, lr, epsilon, wd):
+    """One Adagrad step (Keras 3's arithmetic; ``acc`` starts at ``initial_accumulator_value``)::
+
+        w   -= wd * w
+        acc += g^2
+        w   -= lr * g / sqrt(acc + epsilon)
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    acc += g * g
+    w -= dt(lr) * g / np.sqrt(acc + dt(epsilon))
+
+
+def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
+    """One Adadelta step (Keras 3's arithmetic: the step is multiplied by ``lr``, Zeiler's has none)::
+
+        w      -= wd * w
+        acc_g   = rho * acc_g + (1 - rho) * g^2
+        dx      = -sqrt(acc_dx + epsilon) * g / sqrt(acc_g + epsilon)
+        acc_dx  = rho * acc_dx + (1 - rho) * dx^2
+        w      += lr * dx
+    """
+    dt = w.dtype.type
+    _decay_weight(w, wd)
+    rho_, eps = dt(rho), dt(epsilon)
+    acc_g[...] = rho_ * acc_g + dt(1 - rho) * (g * g)
+    dx = -(np.sqrt(acc_dx + eps) * g / np.sqrt(acc_g + eps))
+    acc_dx[...] = rho_ * acc_dx + dt(1 - rho) * (dx * dx)
+    w += dt(lr) * dx
