@@ -17,9 +17,10 @@ measurement (``benchmarks/threading_layers.py``; the figures, commands and condi
    tinycnn did before (it preferred ``omp``). ``tbb`` and ``workqueue`` reset their pools in the child, so
    a forked child, a fork-start pool and a spawn-start pool all work (``tests/test_processes.py``).
 2. *The same training speed.* A training step of the course CNN is about a hundred kernel calls, so the
-   cost of handing work to the threads matters as much as the arithmetic. ``tbb`` trained as fast as
-   OpenMP with its short spin (faster on a loaded machine, where spinning threads steal the cores);
-   ``workqueue``, whose threads sleep on a semaphore between loops, was clearly slower on a quiet machine.
+   cost of handing work to the threads matters as much as the arithmetic. ``tbb`` trained about as fast as
+   OpenMP with its short spin (0.94-1.11x its step time in interleaved runs on the shared 2-core machine:
+   within the noise, not shown to be within 5%), and far faster on a loaded machine, where spinning threads
+   hold cores other processes need; ``workqueue``, whose threads sleep between loops, took 1.5-1.8x.
 
 ``tbb`` is the ``tbb`` package on PyPI (oneTBB). Numba loads ``libtbb.so.12`` by name, which the loader does not
 look for in the virtual environment's ``lib/`` where pip puts it, so :func:`start` loads it from there first
