@@ -71,8 +71,6 @@ def test_importing_tinycnn_apart_from_scipy_starts_no_thread_and_changes_nothing
     assert int(after) >= int(before) and layer in ("tbb", "workqueue", "omp")
 
 
-@pytest.mark.xfail(strict=True, reason="tinycnn/layers/augmentation.py imports scipy.ndimage at import, which "
-                                       "loads SciPy's OpenBLAS and its thread (not a kernels file: reported)")
 def test_import_tinycnn_starts_no_thread_and_changes_nothing(tmp_path):
     _run(_IMPORT_SCRIPT.format(module="tinycnn", preload=""), tmp_path)
 

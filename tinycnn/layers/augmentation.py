@@ -49,7 +49,6 @@ array([[ 0.,  0.,  0.,  0.],
 import numbers
 
 import numpy as np
-from scipy import ndimage, sparse
 
 from ..errors import InvalidArgumentError, InvalidInputError
 from .base import Layer
@@ -125,6 +124,8 @@ def warp_matrix(matrix, offset, shape, mode, order):
         data.append(weight[keep])
         row_ids.append(out_index[keep])
         col_ids.append((fr * w + fc)[keep])
+    from scipy import sparse  # here, not at import: SciPy brings its own BLAS thread pool
+
     return sparse.csr_matrix((np.concatenate(data), (np.concatenate(row_ids), np.concatenate(col_ids))),
                              shape=(h * w, h * w))
 
@@ -173,6 +174,7 @@ class _RandomWarp(Layer):
         mode, order = _SCIPY_MODES[self.fill_mode], _ORDERS[self.interpolation]
         y = np.empty_like(x)
         self._warps = []
+        from scipy import ndimage  # here, not at import (SciPy's thread pool)
         for i in range(n):
             matrix, offset = self._draw(h, w)
             self._warps.append((matrix, offset))

@@ -64,7 +64,6 @@ True
 import numbers
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import InvalidArgumentError, InvalidInputError
 from ..utils import PyDataset, floatx
@@ -111,6 +110,7 @@ def apply_affine_transform(x, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1
     m = back @ rotation @ shift @ shearing @ zoom @ to_centre   # (x, y) = (column, row)
     m = m[[1, 0, 2]][:, [1, 0, 2]]                              # the same map in (row, column)
     out = np.empty_like(x)
+    from scipy import ndimage  # here, not at import: SciPy brings its own BLAS thread pool
     for ch in range(x.shape[2]):
         out[:, :, ch] = ndimage.affine_transform(x[:, :, ch], m[:2, :2], m[:2, 2], order=order, mode=fill_mode,
                                                  cval=cval)
