@@ -31,10 +31,10 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_autompg.json"))
     args = parser.parse_args(argv)
 
+    import auto_mpg_regression as course
     import keras
     import tensorflow as tf
 
-    import auto_mpg_regression as course
     import tinycnn
 
     (x, y), (xv, yv), _ = course.load_split(args.seed)

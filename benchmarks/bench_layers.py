@@ -137,7 +137,8 @@ def run(repeats, batch, seed=0):
             for phase, fn in calls.items():
                 for backend, module in BACKENDS.items():
                     time.sleep(SETTLE_S)
-                    times[backend, phase] = min(times[backend, phase], best_time(lambda: fn(module), BURST))
+                    run = best_time(lambda fn=fn, module=module: fn(module), BURST)
+                    times[backend, phase] = min(times[backend, phase], run)
         if kind == "conv":
             calls["forward"](numba_kernels)
             route = numba_kernels.buffer_info()["route"]

@@ -99,7 +99,6 @@ def worker_keras(x, y, labels, tx, warm, steps):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
-
     from keras_models import keras_course_cnn  # the same Keras model as the side-by-side comparison
 
     model = keras_course_cnn(keras, dropout=0.5)
@@ -184,9 +183,9 @@ def first_step_worker():
     """Time to import, build, and finish the first and second training steps (for the cache measurement)."""
     t0 = time.perf_counter()
     sys.path.insert(0, os.path.join(ROOT, "examples"))
+    import fashion_mnist_cnn as course
     import numpy as np
 
-    import fashion_mnist_cnn as course
     from tinycnn.optimizers import SGD
 
     model = course.build()

@@ -51,6 +51,8 @@ for path in (ROOT, HERE):  # tinycnn from this checkout; keras_models beside thi
         sys.path.insert(0, path)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from keras_models import keras_course_cnn, keras_regressor  # noqa: E402  (tinycnn-free, see there)
+
 import tinycnn  # noqa: E402
 from tinycnn import kernels  # noqa: E402
 from tinycnn import layers as tl  # noqa: E402
@@ -58,8 +60,6 @@ from tinycnn.callbacks import Callback  # noqa: E402
 from tinycnn.models import Sequential  # noqa: E402
 from tinycnn.optimizers import SGD, Adam  # noqa: E402
 from tinycnn.utils import atomic_open, set_random_seed, to_categorical  # noqa: E402
-
-from keras_models import keras_course_cnn, keras_regressor  # noqa: E402  (tinycnn-free, see there)
 
 FRAMEWORKS = ("tinycnn", "keras")
 
@@ -440,7 +440,8 @@ def run_fashion(args):
     tt = summary["time"]
     print(f"\nfinal test accuracy: tinycnn {summary['tinycnn']['final_test_accuracy']:.4f}, "
           f"Keras {summary['keras']['final_test_accuracy']:.4f}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
+          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
           f"-> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f}")
     print(f"wrote {os.path.relpath(args.json)} and {os.path.relpath(args.png)}")
     return result

@@ -47,6 +47,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import fashion_mnist_cnn as course
+
     from tinycnn.datasets import fashion_mnist
 
     (x, y), _ = fashion_mnist.load_data()

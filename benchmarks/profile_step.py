@@ -60,6 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import fashion_mnist_cnn as course
+
     from tinycnn.datasets import fashion_mnist
 
     (x, y), (tx, _) = fashion_mnist.load_data()

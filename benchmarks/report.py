@@ -122,7 +122,8 @@ def compare_fashion_table(d):
                      f"{k['accuracy'][i]:.4f} | {k['val_loss'][i]:.4f} | {k['val_accuracy'][i]:.4f} | "
                      f"{k['epoch_seconds'][i]:.0f} |")
     ratio = s["time"]["ratio_tinycnn_over_keras"]["total_epoch_seconds"]
-    lines += ["", f"Final test accuracy after epoch {done}: tinycnn **{100 * s['tinycnn']['final_test_accuracy']:.2f}%**, "
+    lines += ["", f"Final test accuracy after epoch {done}: "
+              f"tinycnn **{100 * s['tinycnn']['final_test_accuracy']:.2f}%**, "
                   f"Keras **{100 * s['keras']['final_test_accuracy']:.2f}%** "
                   f"(difference {100 * (s['tinycnn']['final_test_accuracy'] - s['keras']['final_test_accuracy']):+.2f} "
                   f"points); time tinycnn / Keras = {ratio:.2f}."]

@@ -23,7 +23,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 try:
     import tinycnn  # noqa: F401

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 from tinycnn.errors import InvalidArgumentError, InvalidInputError
-from tinycnn.layers.augmentation import (RandomFlip, RandomRotation, RandomTranslation, RandomZoom, _SCIPY_MODES,
-                                         warp_matrix)
+from tinycnn.layers.augmentation import (
+    _SCIPY_MODES,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    warp_matrix,
+)
 from tinycnn.preprocessing.image import ImageDataGenerator, apply_affine_transform
 from tinycnn.utils import PyDataset, Sequence
 
@@ -124,7 +130,6 @@ def test_affine_transform_matches_keras(fill_mode):
 def test_generator_statistics_match_keras():
     """Same arguments, many draws: the mean and spread of the augmented pixels agree with Keras's generator."""
     keras_image = pytest.importorskip("keras.src.legacy.preprocessing.image")
-    rng = np.random.default_rng(0)
     x = np.zeros((400, 16, 16, 1), np.float32)
     x[:, 4:12, 6:10] = 255.0                                   # a bar
     kwargs = dict(rotation_range=20, width_shift_range=0.1, height_shift_range=0.1, zoom_range=0.15,

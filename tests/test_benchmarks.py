@@ -92,7 +92,8 @@ def test_readme_tables_are_the_committed_json():
     blocks = report.readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
     assert {name for name, _ in blocks} >= {"bench_train.json", "bench_layers.json", "compare_fashion.json"}
     for name, body in blocks:
-        assert body == report.render(name), f"README's {name} table is stale: python benchmarks/report.py --update-readme"
+        assert body == report.render(name), \
+            f"README's {name} table is stale: python benchmarks/report.py --update-readme"
 
 
 def test_update_readme_rewrites_a_stale_table_and_keeps_the_rest(tmp_path):
@@ -103,7 +104,8 @@ def test_update_readme_rewrites_a_stale_table_and_keeps_the_rest(tmp_path):
     readme.chmod(0o644)
     assert report.update_readme(readme) == 1
     text = readme.read_text(encoding="utf-8")
-    assert text.startswith("intro\n<!-- report: bench_train.json -->\n") and text.endswith("\n<!-- /report -->\nafter\n")
+    assert text.startswith("intro\n<!-- report: bench_train.json -->\n")
+    assert text.endswith("\n<!-- /report -->\nafter\n")
     assert "| old | table |" not in text and report.render("bench_train.json") in text
     assert readme.stat().st_mode & 0o777 == 0o644
 

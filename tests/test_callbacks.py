@@ -308,8 +308,8 @@ LR_CASES = {
 def _keras():
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow  # noqa: F401
         import keras
+        import tensorflow  # noqa: F401
     except ImportError as e:
         if _os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",

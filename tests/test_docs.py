@@ -56,11 +56,11 @@ def _mkdocs_build(config_dir, site_dir):
 @pytest.fixture(scope="module")
 def site():
     try:
-        import mkdocs  # noqa: F401
-        import material  # noqa: F401
-        import mkdocstrings  # noqa: F401
         import jupytext  # noqa: F401
+        import material  # noqa: F401
         import mathjax  # noqa: F401
+        import mkdocs  # noqa: F401
+        import mkdocstrings  # noqa: F401
     except ImportError as e:
         _missing(f"the docs toolchain cannot be imported ({e}); install the 'docs' extra: pip install -e '.[docs]'")
     result = _mkdocs_build(ROOT, SITE)

@@ -17,13 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinycnn.kernels
-from tinycnn import models
-from tinycnn.models import training
 from tinycnn.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from tinycnn.errors import InvalidArgumentError, InvalidInputError, InvalidTypeError, TinyCNNError
-from tinycnn.layers import (AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D,
-                            ReLU)
-from tinycnn.models import Sequential
+from tinycnn.layers import AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, ReLU
+from tinycnn.models import Sequential, training
 from tinycnn.optimizers import SGD
 from tinycnn.utils import set_random_seed, to_categorical
 

@@ -11,8 +11,19 @@ import numpy as np
 import pytest
 
 from tinycnn import gradcheck, kernels, losses
-from tinycnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            L2Pooling2D, MaxPooling2D, ReLU, Softmax)
+from tinycnn.layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    L2Pooling2D,
+    MaxPooling2D,
+    ReLU,
+    Softmax,
+)
 
 TOL = 1e-7
 

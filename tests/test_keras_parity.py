@@ -41,8 +41,8 @@ def _import_keras():
     """``(tf, keras)``; skips when TensorFlow is missing, fails instead when ``CI=true``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
@@ -219,7 +219,7 @@ def test_batch_normalization(tfk, training, shape, axis, momentum):
         before = klayer.get_weights()
         tiny.forward(x.astype(np.float32), training=True)
         klayer(tf.constant(x, dtype=tf.float32), training=True)
-        for name, tw, kw, kb in zip(tiny.weight_names, tiny.get_weights(), klayer.get_weights(), before):
+        for name, tw, kw in zip(tiny.weight_names, tiny.get_weights(), klayer.get_weights()):
             assert_close(tw, kw, RTOL_OUTPUT, f"BatchNormalization{shape}: {name} after a second step")
         assert not np.allclose(klayer.get_weights()[2], before[2])
 

@@ -259,7 +259,7 @@ def test_upsampling2d(size, interpolation):
 def test_keras_weight_attributes():
     dense = tl.Dense(3)
     with pytest.raises(AttributeError, match="built"):
-        dense.kernel
+        _ = dense.kernel
     dense.build((None, 2))
     assert dense.kernel.shape == (2, 3) and dense.bias.shape == (3,)
     assert np.shares_memory(dense.kernel, dense.params["kernel"])

@@ -5,8 +5,8 @@ import functools
 
 import numpy as np
 import pytest
-
 import test_keras_parity as kp
+
 from tinycnn import activations, kernels, nn
 from tinycnn import layers as tl
 

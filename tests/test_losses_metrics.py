@@ -2,8 +2,8 @@
 hand-computed values, and parity with Keras on random data (the CI rule of :mod:`test_keras_parity`)."""
 import numpy as np
 import pytest
-
 import test_keras_parity as kp
+
 from tinycnn import gradcheck, losses, metrics
 from tinycnn.errors import InvalidArgumentError
 from tinycnn.utils import to_categorical

@@ -1,6 +1,6 @@
 """Sequential: building, compile/fit/evaluate/predict, History, summary, weights."""
-import io
 import contextlib
+import io
 
 import numpy as np
 import pytest

@@ -56,10 +56,10 @@ NEEDS = {"sweep_course": ("ray", "tune")}
 
 def _toolchain():
     try:
+        import ipykernel  # noqa: F401
         import jupytext  # noqa: F401
         import nbclient  # noqa: F401
         import nbformat  # noqa: F401
-        import ipykernel  # noqa: F401
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but the notebook toolchain cannot be imported ({e}); install the 'docs' extra",

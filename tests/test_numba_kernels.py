@@ -472,8 +472,10 @@ _NARROW_VECTORS_SCRIPT = textwrap.dedent("""
             a = ((s, s), pads, (1, 1))
             close(nk.conv2d_forward(x, kernel, bias, *a), ref.conv2d_forward(x, kernel, bias, *a), dtype)
             assert nk.buffer_info()["route"] == "direct"   # f = 8, 16, 24: whole 32-byte vectors
-            close(nk.conv2d_backward_kernel(dy, x, kernel.shape, *a), ref.conv2d_backward_kernel(dy, x, kernel.shape, *a), dtype)
-            close(nk.conv2d_backward_input(dy, kernel, x.shape, *a), ref.conv2d_backward_input(dy, kernel, x.shape, *a), dtype)
+            close(nk.conv2d_backward_kernel(dy, x, kernel.shape, *a),
+                  ref.conv2d_backward_kernel(dy, x, kernel.shape, *a), dtype)
+            close(nk.conv2d_backward_input(dy, kernel, x.shape, *a),
+                  ref.conv2d_backward_input(dy, kernel, x.shape, *a), dtype)
             w2 = rng.standard_normal((h * w * c, f)).astype(dtype)
             close(nk.dense_forward(x.reshape(n, -1), w2, bias), ref.dense_forward(x.reshape(n, -1), w2, bias), dtype)
     print("ok")

@@ -23,8 +23,7 @@ import re
 import numpy as np
 import pytest
 
-from tinycnn import kernels
-from tinycnn import optimizers
+from tinycnn import kernels, optimizers
 from tinycnn.optimizers import schedules
 
 STEPS = 50
@@ -37,8 +36,8 @@ def _import_keras():
     """``(tf, keras)``; skips when TensorFlow is missing, fails instead when ``CI=true`` (as test_keras_parity)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",

@@ -12,8 +12,16 @@ from matplotlib.figure import Figure
 from tinycnn import kernels, plot
 from tinycnn.callbacks import History
 from tinycnn.errors import InvalidArgumentError, InvalidInputError
-from tinycnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                            MaxPooling2D)
+from tinycnn.layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPooling2D,
+)
 from tinycnn.models import Sequential
 from tinycnn.utils import set_random_seed
 

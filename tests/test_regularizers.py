@@ -3,8 +3,8 @@ training loop calls (``penalty``, ``add_gradients``), and parity with Keras, whe
 to the loss that ``tf.GradientTape`` differentiates."""
 import numpy as np
 import pytest
-
 import test_keras_parity as kp
+
 from tinycnn import gradcheck, regularizers
 from tinycnn import layers as tl
 from tinycnn.errors import InvalidArgumentError

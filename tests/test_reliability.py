@@ -43,7 +43,7 @@ from tinycnn.callbacks import Callback
 from tinycnn.errors import InvalidArgumentError, InvalidInputError, TinyCNNError, WeightsFileError
 from tinycnn.models import Sequential, training
 from tinycnn.optimizers import SGD
-from tinycnn.utils import atomic_open, set_random_seed, to_categorical
+from tinycnn.utils import set_random_seed, to_categorical
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -32,8 +32,8 @@ def _import_keras():
     """``(tf, keras)``; skips when TensorFlow is missing, fails instead when ``CI=true``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",

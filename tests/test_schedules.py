@@ -34,8 +34,8 @@ def _import_keras():
     """``keras``; skips when TensorFlow is missing, fails instead when ``CI=true`` (as test_keras_parity)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow  # noqa: F401
         import keras
+        import tensorflow  # noqa: F401
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",

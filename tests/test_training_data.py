@@ -13,7 +13,7 @@ import pytest
 import tinycnn
 from tinycnn import layers, regularizers
 from tinycnn.callbacks import Callback
-from tinycnn.errors import InvalidArgumentError, InvalidInputError
+from tinycnn.errors import InvalidArgumentError
 from tinycnn.models import Sequential
 from tinycnn.optimizers import SGD
 from tinycnn.utils import PyDataset, set_random_seed
@@ -92,7 +92,8 @@ def test_image_data_generator_flow_feeds_fit():
     x = rng.random((24, 8, 8, 1)).astype("float32")
     y = np.eye(3, dtype="float32")[np.arange(24) % 3]
     set_random_seed(0)
-    m = Sequential([layers.Conv2D(2, 3, input_shape=(8, 8, 1)), layers.Flatten(), layers.Dense(3, activation="softmax")])
+    m = Sequential([layers.Conv2D(2, 3, input_shape=(8, 8, 1)), layers.Flatten(),
+                    layers.Dense(3, activation="softmax")])
     m.compile(SGD(0.1), "categorical_crossentropy", metrics=["accuracy"])
     gen = ImageDataGenerator(horizontal_flip=True, width_shift_range=0.1).flow(x, y, batch_size=8, seed=1)
     h = m.fit(gen, epochs=2, verbose=0)

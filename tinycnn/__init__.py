@@ -19,8 +19,20 @@ True
 import importlib
 import sys
 
-from . import activations, backend, callbacks, errors, initializers, kernels, layers, losses, metrics, models, \
-    optimizers, utils
+from . import (
+    activations,
+    backend,
+    callbacks,
+    errors,
+    initializers,
+    kernels,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
+)
 from .layers import Input, InputLayer, Layer
 from .models import Model, Sequential
 

@@ -60,6 +60,7 @@ import numpy as np
 from . import kernels
 from .errors import InvalidArgumentError, InvalidTypeError
 
+
 def _erf(x):
     """The error function, element-wise: SciPy's vectorized C, else ``math.erf`` one element at a time.
 

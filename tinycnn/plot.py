@@ -450,8 +450,18 @@ def _trace_layers(layers, input_shape):
 
     Returns ``(twins, depths)``: the twin layers, and for each Conv2D the index of its twin and its name.
     """
-    from .layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                         Pooling2D, ReLU, Softmax)
+    from .layers import (
+        Activation,
+        AveragePooling2D,
+        BatchNormalization,
+        Conv2D,
+        Dense,
+        Dropout,
+        Flatten,
+        Pooling2D,
+        ReLU,
+        Softmax,
+    )
 
     twins, depths = [], []
     for layer in layers:

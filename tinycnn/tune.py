@@ -527,7 +527,8 @@ class SweepResult:
 
     def plot_curves(self, path=None, metric=None, ax=None):
         """``metric`` (default: the sweep's) of every trial over the epochs, one line each, the best one
-        thick; a trial the scheduler stopped ends early (its label says after how many epochs). Saves to ``path`` if given; returns the figure."""
+        thick; a trial the scheduler stopped ends early (its label says after how many epochs). Saves to ``path`` if
+        given; returns the figure."""
         import matplotlib
         import matplotlib.ticker
 

@@ -1,4 +1,5 @@
-"""Small utilities the course uses: ``to_categorical``, ``set_random_seed``, ``PyDataset`` (Keras 2: ``Sequence``); and atomic file writing."""
+"""Small utilities the course uses: ``to_categorical``, ``set_random_seed``, ``PyDataset`` (Keras 2: ``Sequence``);
+and atomic file writing."""
 import contextlib
 import os
 import random

@@ -182,7 +182,7 @@ class _Archive:
         try:
             with tarfile.open(self.path, "r:*") as tar:
                 names = {m.name: m for m in tar.getmembers()}
-                for kind, folder, files in (("bin", BIN_DIR, BIN_FILES), ("py", PY_DIR, PY_FILES)):
+                for kind, folder, files in (("bin", BIN_DIR, BIN_FILES), ("py", PY_DIR, PY_FILES)):  # noqa: B007 (kind is read after the loop)
                     if f"{folder}/{files[0]}" in names:
                         break
                 else:

@@ -162,7 +162,7 @@ def use(name=None, route=None, scratch_bytes=None):
     """Run the code inside the ``with`` on backend ``name`` (and ``route``, ``scratch_bytes``); None keeps
     what is in force. Yields the :class:`Backend`. Holds in this thread / asyncio task only."""
     backend = current().replace(name, route, scratch_bytes)
-    backend.kernels  # import (and check) the kernels before entering
+    _ = backend.kernels  # import (and check) the kernels before entering
     token = _entered.set(backend)
     try:
         yield backend
@@ -176,7 +176,7 @@ def set_backend(name, route=None):
     with _default_lock:
         previous = _default["backend"]
         backend = previous.replace(name, route)
-        backend.kernels
+        _ = backend.kernels  # import (and check) the kernels before switching
         _default["backend"] = backend
     return previous.name
 

@@ -32,9 +32,20 @@ from .backend import SCRATCH_LIMIT_BYTES as IM2COL_LIMIT_BYTES
 from .backend import current
 from .numba_conv import conv2d_backward_input, conv2d_backward_kernel, conv2d_forward
 from .numba_dense import dense_backward_input, dense_backward_kernel, dense_forward, matmul
-from .numba_elementwise import (adadelta_update, adagrad_update, adam_update, adamax_update, batchnorm_backward,
-                                batchnorm_forward, batchnorm_inference, nadam_update, relu_backward, relu_forward,
-                                rmsprop_update, sgd_update)
+from .numba_elementwise import (
+    adadelta_update,
+    adagrad_update,
+    adam_update,
+    adamax_update,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    nadam_update,
+    relu_backward,
+    relu_forward,
+    rmsprop_update,
+    sgd_update,
+)
 from .numba_pool import pool2d_backward, pool2d_forward
 from .scratch import buffer_info
 from .threads import info as thread_info

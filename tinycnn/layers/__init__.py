@@ -12,14 +12,31 @@ from .augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZ
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D
 from .dense import Dense
+from .global_pooling import (
+                      GlobalAveragePooling1D,
+                      GlobalAveragePooling2D,
+                      GlobalAvgPool1D,
+                      GlobalAvgPool2D,
+                      GlobalMaxPool1D,
+                      GlobalMaxPool2D,
+                      GlobalMaxPooling1D,
+                      GlobalMaxPooling2D,
+)
 from .input_layer import Input, InputLayer, KerasTensor
-from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add,
-                      concatenate)
-from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D,
-                             GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, concatenate
 from .normalization import BatchNormalization
-from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, L2Pooling2D, MaxPool1D, MaxPool2D,
-                      MaxPooling1D, MaxPooling2D, Pooling2D)
+from .pooling import (
+                      AveragePooling1D,
+                      AveragePooling2D,
+                      AvgPool1D,
+                      AvgPool2D,
+                      L2Pooling2D,
+                      MaxPool1D,
+                      MaxPool2D,
+                      MaxPooling1D,
+                      MaxPooling2D,
+                      Pooling2D,
+)
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
 from .reshaping import Flatten, Reshape, UpSampling2D, ZeroPadding2D

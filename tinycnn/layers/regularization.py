@@ -9,7 +9,8 @@ kept ones are scaled up, so the expected output equals the input and inference n
 
 Mirrors ``keras.layers.Dropout(rate, noise_shape=None, seed=None)``. ``noise_shape`` draws one mask value
 for a whole axis: ``noise_shape=(None, 1, 1, C)`` on ``(N, H, W, C)`` input drops entire channels
-(spatial dropout); ``None`` entries take the input's size. ``seed`` makes the masks reproducible. ``fixed_mask`` (an array or ``None``) replaces the random draw;
+(spatial dropout); ``None`` entries take the input's size. ``seed`` makes the masks reproducible. ``fixed_mask``
+(an array or ``None``) replaces the random draw;
 gradient checks use it, since a finite difference needs the same mask on every forward pass.
 
 >>> import numpy as np

@@ -2,7 +2,8 @@
 each backward sends every ``dy`` back to the input cell(s) its output came from.
 
 Flatten: ``(N, H, W, C) -> (N, H*W*C)``, the bridge from the convolutional feature volume to the Dense
-classifier (Goodfellow et al., *Deep Learning*, 9.10 and fig. 9.11), in channels-last (C-order) order, exactly as Keras flattens,
+classifier (Goodfellow et al., *Deep Learning*, 9.10 and fig. 9.11), in channels-last (C-order) order, exactly as
+Keras flattens,
 so the weights of a Keras Dense layer after a Flatten load unchanged. Backward is the inverse reshape::
 
     y = x.reshape(N, -1)        dx = dy.reshape(x.shape)

@@ -115,7 +115,8 @@ class Model(Trainer, Layer):
             raise InvalidArgumentError("get_layer: give either name= or index=")
         layers = self.layers
         if index is not None:
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -len(layers) <= index < len(layers):
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
+                    not -len(layers) <= index < len(layers):
                 raise InvalidArgumentError(f"get_layer: index {index!r} is out of range for a model with "
                                            f"{len(layers)} layers")
             return layers[index]

@@ -42,8 +42,7 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from .. import regularizers
-from .. import validation
+from .. import regularizers, validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
 

@@ -39,7 +39,6 @@ import numbers
 import numpy as np
 
 from .. import validation
-
 from ..errors import InvalidArgumentError, InvalidTypeError
 from .schedules import LearningRateSchedule
 

@@ -22,7 +22,6 @@ against the model (classes, counts, shapes, finiteness) before any weight change
 ``os.replace``).
 """
 import io
-import os
 import zipfile
 
 from ..errors import TinyCNNError, WeightsFileError
@@ -137,6 +136,7 @@ def save_weights(model, filepath):
     """Write the weights: ``*.weights.h5`` in Keras 3's layout (with the optimizer's state when compiled),
     any other ``.h5`` in the legacy layout of tf.keras's ``save_weights``. Atomic."""
     import h5py
+
     from ..models.weights_npz import check_finite_weights
     path = _path(filepath)
     check_finite_weights(model, path, "save_weights")

@@ -11,8 +11,15 @@ layer with its ``inbound_nodes``: each node is one call of the layer, and names 
 from collections import deque
 
 from .. import errors
-from .config import (_json, check_builtin, dtype_from_keras, input_layer_entry, input_layer_from_keras,
-                     layer_from_keras, layer_to_keras, refuse)
+from .config import (
+    _json,
+    check_builtin,
+    input_layer_entry,
+    input_layer_from_keras,
+    layer_from_keras,
+    layer_to_keras,
+    refuse,
+)
 
 
 # ------------------------------------------------------------------------------------------ model -> Keras
@@ -220,8 +227,8 @@ def _ends(value, where, what):
 
 def _functional_from_keras(config, where):
     try:
-        from ..models import Model
         from ..layers import Input
+        from ..models import Model
     except ImportError:
         raise refuse(f"{where}: this tinycnn has no functional models (tinycnn.models.Model)") from None
     entries = _layer_list(config, where)
