@@ -8,6 +8,7 @@ the ratio of the median times is the figure to quote (absolute times drift on a 
 
 Writes ``benchmarks/results/bench_autompg.json``.
 """
+
 import argparse
 import json
 import os
@@ -39,8 +40,14 @@ def main(argv=None):
 
     (x, y), (xv, yv), _ = course.load_split(args.seed)
     keras.utils.set_random_seed(args.seed)
-    k_model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(64, activation="relu"),
-                                keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
+    k_model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
     initial = k_model.get_weights()
 
     def run_keras():
@@ -63,17 +70,29 @@ def main(argv=None):
             seconds, best = fn()
             rows.append({"round": r, "framework": name, "seconds": seconds, "best_val_mse": best})
             print(f"round {r}  {name:<8} {seconds:7.2f} s   best val MSE {best:.4f}", flush=True)
-    med = {f: statistics.median(row["seconds"] for row in rows if row["framework"] == f)
-           for f in ("keras", "tinycnn")}
+    med = {f: statistics.median(row["seconds"] for row in rows if row["framework"] == f) for f in ("keras", "tinycnn")}
     ratio = med["keras"] / med["tinycnn"]
-    print(f"\nmedian fit time ({args.epochs} epochs): Keras {med['keras']:.2f} s, tinycnn {med['tinycnn']:.2f} s"
-          f" -> tinycnn is {ratio:.1f}x faster")
-    result = {"benchmark": "autompg_fit_time", "epochs": args.epochs, "rounds": rows, "median_seconds": med,
-              "keras_over_tinycnn": ratio, "command": " ".join(["python"] + sys.argv),
-              "versions": {"tinycnn": tinycnn.__version__, "keras": keras.__version__, "tensorflow": tf.__version__,
-                           "numpy": np.__version__, "python": platform.python_version()},
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(
+        f"\nmedian fit time ({args.epochs} epochs): Keras {med['keras']:.2f} s, tinycnn {med['tinycnn']:.2f} s"
+        f" -> tinycnn is {ratio:.1f}x faster"
+    )
+    result = {
+        "benchmark": "autompg_fit_time",
+        "epochs": args.epochs,
+        "rounds": rows,
+        "median_seconds": med,
+        "keras_over_tinycnn": ratio,
+        "command": " ".join(["python"] + sys.argv),
+        "versions": {
+            "tinycnn": tinycnn.__version__,
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

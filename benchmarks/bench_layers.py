@@ -24,6 +24,7 @@ replaced is compared end to end, in its own processes, by ``bench_train.py --tin
 
 Prints a table and writes ``benchmarks/results/bench_layers.json``.
 """
+
 import argparse
 import json
 import os
@@ -89,9 +90,14 @@ def avx512_blas_peak():
                 return None
     except OSError:
         return None
-    code = ("import sys; sys.path.insert(0, %r); import bench_layers; print(bench_layers.gemm_peak())" % HERE)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, OPENBLAS_CORETYPE="SKYLAKEX"))
+    code = "import sys; sys.path.insert(0, %r); import bench_layers; print(bench_layers.gemm_peak())" % HERE
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, OPENBLAS_CORETYPE="SKYLAKEX"),
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -122,8 +128,11 @@ def layer_calls(kind, hw, c, f, batch, rng):
 
 def run(repeats, batch, seed=0):
     rng = np.random.default_rng(seed)
-    peaks = {"openblas_env": [gemm_peak()], "openblas_avx512": [avx512_blas_peak()],
-             "tinycnn_tiles": [gemm_peak(matmul=numba_kernels._matmul)]}
+    peaks = {
+        "openblas_env": [gemm_peak()],
+        "openblas_avx512": [avx512_blas_peak()],
+        "tinycnn_tiles": [gemm_peak(matmul=numba_kernels._matmul)],
+    }
     rows = []
     for name, kind, hw, c, f in LAYERS:
         calls, flops = layer_calls(kind, hw, c, f, batch, rng)
@@ -142,15 +151,19 @@ def run(repeats, batch, seed=0):
         if kind == "conv":
             calls["forward"](numba_kernels)
             route = numba_kernels.buffer_info()["route"]
-        row = {"layer": name, "kind": kind, "input": [batch, hw, hw, c], "filters": f if kind == "conv" else None,
-               "numba_route": route if kind == "conv" else None}
+        row = {
+            "layer": name,
+            "kind": kind,
+            "input": [batch, hw, hw, c],
+            "filters": f if kind == "conv" else None,
+            "numba_route": route if kind == "conv" else None,
+        }
         for backend in BACKENDS:
             for phase in calls:
                 row[f"{backend}_{phase}_ms"] = times[backend, phase] * 1e3
         for phase in calls:
             row[f"speedup_{phase}"] = times["reference", phase] / times["numba", phase]
-        row["speedup_total"] = (sum(times["reference", p] for p in calls)
-                                / sum(times["numba", p] for p in calls))
+        row["speedup_total"] = sum(times["reference", p] for p in calls) / sum(times["numba", p] for p in calls)
         if flops is not None:
             row["gflop_forward"] = flops / 1e9
             row["gflop_backward"] = 2 * flops / 1e9
@@ -170,19 +183,27 @@ def run(repeats, batch, seed=0):
 
 
 def print_table(rows, peak, best):
-    print(f"GEMM peak (float32 2048^3 matrix product, best in run): {peak:.1f} GFLOP/s  "
-          + ", ".join(f"{k}: {'n/a' if v is None else f'{v:.0f}'}" for k, v in best.items()))
-    head = (f"{'layer':<20} {'ref fwd':>8} {'nb fwd':>7} {'ref bwd':>8} {'nb bwd':>7} {'speedup':>8} "
-            f"{'nb GFLOP/s f/b':>15} {'% peak f/b/total':>17}")
+    print(
+        f"GEMM peak (float32 2048^3 matrix product, best in run): {peak:.1f} GFLOP/s  "
+        + ", ".join(f"{k}: {'n/a' if v is None else f'{v:.0f}'}" for k, v in best.items())
+    )
+    head = (
+        f"{'layer':<20} {'ref fwd':>8} {'nb fwd':>7} {'ref bwd':>8} {'nb bwd':>7} {'speedup':>8} "
+        f"{'nb GFLOP/s f/b':>15} {'% peak f/b/total':>17}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        line = (f"{r['layer']:<20} {r['reference_forward_ms']:7.2f}m {r['numba_forward_ms']:6.2f}m "
-                f"{r['reference_backward_ms']:7.2f}m {r['numba_backward_ms']:6.2f}m {r['speedup_total']:7.1f}x ")
+        line = (
+            f"{r['layer']:<20} {r['reference_forward_ms']:7.2f}m {r['numba_forward_ms']:6.2f}m "
+            f"{r['reference_backward_ms']:7.2f}m {r['numba_backward_ms']:6.2f}m {r['speedup_total']:7.1f}x "
+        )
         if r["kind"] == "conv":
-            line += (f"{r['numba_forward_gflops']:7.1f}/{r['numba_backward_gflops']:<7.1f} "
-                     f"{100 * r['numba_forward_peak_fraction']:5.0f}/{100 * r['numba_backward_peak_fraction']:.0f}"
-                     f"/{100 * r['numba_total_peak_fraction']:.0f}")
+            line += (
+                f"{r['numba_forward_gflops']:7.1f}/{r['numba_backward_gflops']:<7.1f} "
+                f"{100 * r['numba_forward_peak_fraction']:5.0f}/{100 * r['numba_backward_peak_fraction']:.0f}"
+                f"/{100 * r['numba_total_peak_fraction']:.0f}"
+            )
         print(line)
     print("(times in ms, best of the repeats; speedup = reference / numba, forward + backward)")
 
@@ -202,7 +223,8 @@ def main(argv=None):
     targets = {
         "conv_speedup_at_least_10x": all(r["speedup_total"] >= 10 for r in convs),
         "peak_fraction_at_least_40pct_32_32_and_64_64": all(
-            r["numba_total_peak_fraction"] >= 0.4 for r in convs if r["layer"] in PEAK_TARGET),
+            r["numba_total_peak_fraction"] >= 0.4 for r in convs if r["layer"] in PEAK_TARGET
+        ),
     }
     print("targets:", targets)
     result = {

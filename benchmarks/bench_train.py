@@ -32,6 +32,7 @@ rounds, so a change can be shown to be no slower than the commit before it.
 
 Writes ``benchmarks/results/bench_train.json`` and prints a table; quote the ratios, not the absolute speeds.
 """
+
 import argparse
 import json
 import os
@@ -78,21 +79,30 @@ def worker_tinycnn(x, y, labels, tx, warm, steps):
     from tinycnn.optimizers import SGD
 
     model = course.build()
-    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01 / 25),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01 / 25), metrics=["accuracy"]
+    )
     model.fit(x[:warm], y[:warm], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     t = time.perf_counter()
     model.fit(x[warm:], y[warm:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     train = time.perf_counter() - t
-    model.predict(tx[:BATCH * 4], batch_size=BATCH)
+    model.predict(tx[: BATCH * 4], batch_size=BATCH)
     t = time.perf_counter()
     model.predict(tx, batch_size=BATCH)
     infer = time.perf_counter() - t
     import tinycnn
-    return train, infer, {"backend": kernels.get_backend(), "blas": kernels.blas_info(),
-                          "route": "direct" if getattr(numba_kernels, "DIRECT", True) else "im2col+BLAS",
-                          "openmp_settings": getattr(numba_kernels, "OPENMP_SETTINGS", None),
-                          "tinycnn_source": os.path.dirname(os.path.dirname(os.path.abspath(tinycnn.__file__)))}
+
+    return (
+        train,
+        infer,
+        {
+            "backend": kernels.get_backend(),
+            "blas": kernels.blas_info(),
+            "route": "direct" if getattr(numba_kernels, "DIRECT", True) else "im2col+BLAS",
+            "openmp_settings": getattr(numba_kernels, "OPENMP_SETTINGS", None),
+            "tinycnn_source": os.path.dirname(os.path.dirname(os.path.abspath(tinycnn.__file__))),
+        },
+    )
 
 
 def worker_keras(x, y, labels, tx, warm, steps):
@@ -103,13 +113,14 @@ def worker_keras(x, y, labels, tx, warm, steps):
 
     model = keras_course_cnn(keras, dropout=0.5)
     lr = keras.optimizers.schedules.InverseTimeDecay(0.01, 1, 0.01 / 25)
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(lr, momentum=0.9),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(lr, momentum=0.9), metrics=["accuracy"]
+    )
     model.fit(x[:warm], y[:warm], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     t = time.perf_counter()
     model.fit(x[warm:], y[warm:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     train = time.perf_counter() - t
-    model.predict(tx[:BATCH * 4], batch_size=BATCH, verbose=0)
+    model.predict(tx[: BATCH * 4], batch_size=BATCH, verbose=0)
     t = time.perf_counter()
     model.predict(tx, batch_size=BATCH, verbose=0)
     infer = time.perf_counter() - t
@@ -122,13 +133,18 @@ def worker_torch(x, y, labels, tx, warm, steps):
 
     layers, c_in = [], 1
     for i, filters in enumerate([32, 32, 64, 64]):
-        layers += [nn.Conv2d(c_in, filters, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(filters, momentum=0.01,
-                                                                                      eps=1e-3)]
+        layers += [nn.Conv2d(c_in, filters, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(filters, momentum=0.01, eps=1e-3)]
         c_in = filters
         if i % 2:
             layers.append(nn.MaxPool2d(2))
-    layers += [nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.BatchNorm1d(512, momentum=0.01, eps=1e-3),
-               nn.Dropout(0.5), nn.Linear(512, 10)]
+    layers += [
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 512),
+        nn.ReLU(),
+        nn.BatchNorm1d(512, momentum=0.01, eps=1e-3),
+        nn.Dropout(0.5),
+        nn.Linear(512, 10),
+    ]
     model = nn.Sequential(*layers).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -140,20 +156,20 @@ def worker_torch(x, y, labels, tx, warm, steps):
         model.train()
         for i in range(lo, hi, BATCH):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[i:i + BATCH]), yt[i:i + BATCH])
+            loss = loss_fn(model(xt[i : i + BATCH]), yt[i : i + BATCH])
             loss.backward()
             opt.step()
 
     def predict(data):
         model.eval()
         with torch.no_grad():
-            return torch.cat([torch.softmax(model(data[i:i + BATCH]), 1) for i in range(0, len(data), BATCH)])
+            return torch.cat([torch.softmax(model(data[i : i + BATCH]), 1) for i in range(0, len(data), BATCH)])
 
     train_range(0, warm)
     t = time.perf_counter()
     train_range(warm, len(x))
     train = time.perf_counter() - t
-    predict(txt[:BATCH * 4])
+    predict(txt[: BATCH * 4])
     t = time.perf_counter()
     predict(txt)
     infer = time.perf_counter() - t
@@ -173,10 +189,19 @@ def run_worker(name, data_path, steps, warm_steps):
         x, y, labels, tx = (data[k] for k in ("x", "y", "labels", "tx"))
     train, inference, info = WORKERS[name](x, y, labels, tx, warm, steps)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"framework": name, "train_images_per_s": steps * BATCH / train,
-                      "infer_images_per_s": len(tx) / inference, "peak_rss_mib": rss_mib,
-                      "tinycnn_loaded": "tinycnn" in sys.modules,
-                      "openmp_environment": {k: os.environ.get(k) for k in OPENMP_VARIABLES}, **info}))
+    print(
+        json.dumps(
+            {
+                "framework": name,
+                "train_images_per_s": steps * BATCH / train,
+                "infer_images_per_s": len(tx) / inference,
+                "peak_rss_mib": rss_mib,
+                "tinycnn_loaded": "tinycnn" in sys.modules,
+                "openmp_environment": {k: os.environ.get(k) for k in OPENMP_VARIABLES},
+                **info,
+            }
+        )
+    )
 
 
 def first_step_worker():
@@ -243,8 +268,9 @@ def cpu_model():
 
 
 def spawn(args, env=None):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True,
-                         env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__)] + args, capture_output=True, text=True, env=env, cwd=ROOT
+    )
     if out.returncode:
         raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -258,9 +284,12 @@ def compile_times():
         warm = spawn(["--first-step"], env)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    return {"cold": cold, "warm": warm,
-            "cold_extra_s": cold["first_step_s"] - cold["second_step_s"],
-            "warm_extra_s": warm["first_step_s"] - warm["second_step_s"]}
+    return {
+        "cold": cold,
+        "warm": warm,
+        "cold_extra_s": cold["first_step_s"] - cold["second_step_s"],
+        "warm_extra_s": warm["first_step_s"] - warm["second_step_s"],
+    }
 
 
 def main(argv=None):
@@ -269,14 +298,25 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
     parser.add_argument("--warmup", type=int, default=10, help="warm-up steps")
     parser.add_argument("--infer", type=int, default=5000, help="test images for the inference timing")
-    parser.add_argument("--tinycnn-im2col", action="store_true",
-                        help="also run tinycnn's im2col + BLAS route (TINYCNN_DIRECT=0), the engine before the tiles")
-    parser.add_argument("--tinycnn-blas", nargs="+", default=["env"], metavar="CORETYPE",
-                        help="with --tinycnn-im2col: run that route under each OPENBLAS_CORETYPE given "
-                             "('env': the environment as it is)")
-    parser.add_argument("--tinycnn-baseline", metavar="DIR",
-                        help="also run the tinycnn of another checkout (e.g. `git worktree add /tmp/base <commit>`), "
-                             "to show a change is no slower in the same interleaved run")
+    parser.add_argument(
+        "--tinycnn-im2col",
+        action="store_true",
+        help="also run tinycnn's im2col + BLAS route (TINYCNN_DIRECT=0), the engine before the tiles",
+    )
+    parser.add_argument(
+        "--tinycnn-blas",
+        nargs="+",
+        default=["env"],
+        metavar="CORETYPE",
+        help="with --tinycnn-im2col: run that route under each OPENBLAS_CORETYPE given "
+        "('env': the environment as it is)",
+    )
+    parser.add_argument(
+        "--tinycnn-baseline",
+        metavar="DIR",
+        help="also run the tinycnn of another checkout (e.g. `git worktree add /tmp/base <commit>`), "
+        "to show a change is no slower in the same interleaved run",
+    )
     parser.add_argument("--frameworks", nargs="+", default=None)
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.json"))
@@ -306,59 +346,89 @@ def main(argv=None):
     try:
         for r in range(args.rounds):
             for name, label, changes in variants:
-                res = spawn(["--worker", name, "--data", data_path, "--steps", str(args.steps),
-                             "--warmup", str(args.warmup)], env=dict(os.environ, **changes) if changes else None)
+                res = spawn(
+                    ["--worker", name, "--data", data_path, "--steps", str(args.steps), "--warmup", str(args.warmup)],
+                    env=dict(os.environ, **changes) if changes else None,
+                )
                 res["framework"], res["round"] = label, r
                 rows.append(res)
                 blas = res.get("blas", {}).get("openblas_coretype")
-                print(f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
-                      f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB"
-                      + (f"   OpenBLAS kernels: {blas}" if blas else ""), flush=True)
+                print(
+                    f"round {r}  {res['framework']:<20} train {res['train_images_per_s']:7.1f} img/s   "
+                    f"infer {res['infer_images_per_s']:7.1f} img/s   peak {res['peak_rss_mib']:7.0f} MiB"
+                    + (f"   OpenBLAS kernels: {blas}" if blas else ""),
+                    flush=True,
+                )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     names = [label for _, label, _ in variants]
     keys = ("train_images_per_s", "infer_images_per_s", "peak_rss_mib")
-    med = {name: {k: statistics.median(row[k] for row in rows if row["framework"] == name) for k in keys}
-           for name in names}
-    result = {"benchmark": "course_cnn_throughput", "batch_size": BATCH, "steps": args.steps,
-              "infer_images": args.infer, "rounds": rows, "median": med,
-              "command": " ".join(["python", "benchmarks/bench_train.py"] + (argv or sys.argv[1:])),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu": cpu_model(),
-                          "python": platform.python_version(),
-                          "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
-              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    med = {
+        name: {k: statistics.median(row[k] for row in rows if row["framework"] == name) for k in keys} for name in names
+    }
+    result = {
+        "benchmark": "course_cnn_throughput",
+        "batch_size": BATCH,
+        "steps": args.steps,
+        "infer_images": args.infer,
+        "rounds": rows,
+        "median": med,
+        "command": " ".join(["python", "benchmarks/bench_train.py"] + (argv or sys.argv[1:])),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "cpu": cpu_model(),
+            "python": platform.python_version(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        },
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
     if "keras" in med:
         k = med["keras"]
         result["ratios_vs_keras"] = {
-            name: {"train": m["train_images_per_s"] / k["train_images_per_s"],
-                   "infer": m["infer_images_per_s"] / k["infer_images_per_s"],
-                   "peak_memory": m["peak_rss_mib"] / k["peak_rss_mib"]} for name, m in med.items()}
+            name: {
+                "train": m["train_images_per_s"] / k["train_images_per_s"],
+                "infer": m["infer_images_per_s"] / k["infer_images_per_s"],
+                "peak_memory": m["peak_rss_mib"] / k["peak_rss_mib"],
+            }
+            for name, m in med.items()
+        }
         per_round = {}
         for name in names:
-            pairs = [(row, next(kr for kr in rows if kr["framework"] == "keras" and kr["round"] == row["round"]))
-                     for row in rows if row["framework"] == name]
+            pairs = [
+                (row, next(kr for kr in rows if kr["framework"] == "keras" and kr["round"] == row["round"]))
+                for row in rows
+                if row["framework"] == name
+            ]
             per_round[name] = {
                 "train": [a["train_images_per_s"] / b["train_images_per_s"] for a, b in pairs],
-                "infer": [a["infer_images_per_s"] / b["infer_images_per_s"] for a, b in pairs]}
+                "infer": [a["infer_images_per_s"] / b["infer_images_per_s"] for a, b in pairs],
+            }
             per_round[name]["median_train"] = statistics.median(per_round[name]["train"])
             per_round[name]["median_infer"] = statistics.median(per_round[name]["infer"])
         result["per_round_ratios_vs_keras"] = per_round
     if not args.no_compile_times and "tinycnn" in frameworks:
         result["numba_first_step"] = compile_times()
     print("\nmedians over rounds (and median of the per-round ratios):")
-    print(f"{'framework':<22}{'train img/s':>12}{'infer img/s':>13}{'peak MiB':>10}{'train x Keras':>15}"
-          f"{'infer x Keras':>15}{'mem x Keras':>13}")
+    print(
+        f"{'framework':<22}{'train img/s':>12}{'infer img/s':>13}{'peak MiB':>10}{'train x Keras':>15}"
+        f"{'infer x Keras':>15}{'mem x Keras':>13}"
+    )
     for name, m in med.items():
         ratio = result.get("ratios_vs_keras", {}).get(name, {})
         rnd = result.get("per_round_ratios_vs_keras", {}).get(name, {})
-        print(f"{name:<22}{m['train_images_per_s']:>12.1f}{m['infer_images_per_s']:>13.1f}{m['peak_rss_mib']:>10.0f}"
-              f"{ratio.get('train', float('nan')):>8.2f} ({rnd.get('median_train', float('nan')):.2f})"
-              f"{ratio.get('infer', float('nan')):>8.2f} ({rnd.get('median_infer', float('nan')):.2f})"
-              f"{ratio.get('peak_memory', float('nan')):>13.2f}")
+        print(
+            f"{name:<22}{m['train_images_per_s']:>12.1f}{m['infer_images_per_s']:>13.1f}{m['peak_rss_mib']:>10.0f}"
+            f"{ratio.get('train', float('nan')):>8.2f} ({rnd.get('median_train', float('nan')):.2f})"
+            f"{ratio.get('infer', float('nan')):>8.2f} ({rnd.get('median_infer', float('nan')):.2f})"
+            f"{ratio.get('peak_memory', float('nan')):>13.2f}"
+        )
     if "numba_first_step" in result:
         c = result["numba_first_step"]
-        print(f"\nNumba one-off cost on the first step: cold cache +{c['cold_extra_s']:.1f} s, "
-              f"warm cache +{c['warm_extra_s']:.2f} s")
+        print(
+            f"\nNumba one-off cost on the first step: cold cache +{c['cold_extra_s']:.1f} s, "
+            f"warm cache +{c['warm_extra_s']:.2f} s"
+        )
     from tinycnn.utils import atomic_open  # here, not at the top: a Keras worker must not load tinycnn
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -32,6 +32,7 @@ Writes ``benchmarks/results/compare_<task>.json`` (machine, versions, command li
 the summary) and ``compare_<task>.png`` (both learning curves overlaid), and prints a per-epoch table and
 the summary.
 """
+
 import argparse
 import json
 import os
@@ -74,8 +75,9 @@ def tiny_course_cnn(dropout):
 
 
 def tiny_regressor(n_features):
-    return Sequential([tl.Dense(64, activation="relu", input_shape=(n_features,)), tl.Dense(64, activation="relu"),
-                       tl.Dense(1)])
+    return Sequential(
+        [tl.Dense(64, activation="relu", input_shape=(n_features,)), tl.Dense(64, activation="relu"), tl.Dense(1)]
+    )
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -105,6 +107,7 @@ def fashion_data(limit, val_limit, attempts=10, wait=30):
     for attempt in range(attempts):
         try:
             from tinycnn.datasets import fashion_mnist
+
             break
         except ImportError as e:
             if attempt == attempts - 1:
@@ -116,7 +119,7 @@ def fashion_data(limit, val_limit, attempts=10, wait=30):
         x, y = x[:limit], y[:limit]
     if val_limit:
         x_test, y_test = x_test[:val_limit], y_test[:val_limit]
-    scale = lambda images: (images.reshape(-1, 28, 28, 1).astype(np.float32) / 255.0)  # noqa: E731
+    scale = lambda images: images.reshape(-1, 28, 28, 1).astype(np.float32) / 255.0  # noqa: E731
     return (scale(x), to_categorical(y, 10)), (scale(x_test), to_categorical(y_test, 10))
 
 
@@ -150,9 +153,17 @@ class Run:
 
     def epoch(self, epoch, x, y):
         start = time.perf_counter()
-        history = self.model.fit(x, y, batch_size=self.batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                                 validation_data=self.validation_data, shuffle=False, verbose=0,
-                                 callbacks=[self.timer])
+        history = self.model.fit(
+            x,
+            y,
+            batch_size=self.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=self.validation_data,
+            shuffle=False,
+            verbose=0,
+            callbacks=[self.timer],
+        )
         call = time.perf_counter() - start
         for key in self.record:
             if key == "epoch_seconds":
@@ -169,7 +180,7 @@ def train_interleaved(runs, x, y, epochs, seed, on_epoch=None):
     for epoch in range(epochs):
         order = rng.permutation(len(x))
         xe, ye = x[order], y[order]
-        for run in (runs if epoch % 2 == 0 else runs[::-1]):
+        for run in runs if epoch % 2 == 0 else runs[::-1]:
             run.epoch(epoch, xe, ye)
         if on_epoch:
             on_epoch(epoch)
@@ -191,10 +202,14 @@ def environment(tf, keras, kmodel):
     import numba
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "tinycnn"], cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip())
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "tinycnn"], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = None, None
     cpu = platform.processor()
@@ -204,18 +219,31 @@ def environment(tf, keras, kmodel):
     except OSError:
         pass
     return {
-        "machine": {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-                    "python": platform.python_version()},
-        "versions": {"tinycnn": tinycnn.__version__, "numpy": np.__version__, "numba": numba.__version__,
-                     "tensorflow": tf.__version__, "keras": keras.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu": cpu,
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "versions": {
+            "tinycnn": tinycnn.__version__,
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
         "tinycnn_backend": kernels.get_backend(),
         "numba_threads": numba.get_num_threads(),
-        "tensorflow_threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                               "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+        "tensorflow_threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
         "keras_jit_compile": getattr(kmodel, "jit_compile", None),
-        "git_commit": commit, "tinycnn_tree_modified": dirty,
-        "command": " ".join([os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT)
-                             else "python"] + sys.argv),
+        "git_commit": commit,
+        "tinycnn_tree_modified": dirty,
+        "command": " ".join(
+            [os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT) else "python"] + sys.argv
+        ),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -227,8 +255,11 @@ def time_summary(records):
         epochs = [t for rec in records for t in rec[fw]["epoch_seconds"]]
         calls = [t for rec in records for t in rec[fw]["call_seconds"]]
         later = [t for rec in records for t in rec[fw]["epoch_seconds"][1:]] or epochs
-        out[fw] = {"total_epoch_seconds": sum(epochs), "total_call_seconds": sum(calls),
-                   "median_epoch_seconds_after_first": statistics.median(later)}
+        out[fw] = {
+            "total_epoch_seconds": sum(epochs),
+            "total_call_seconds": sum(calls),
+            "median_epoch_seconds_after_first": statistics.median(later),
+        }
     t, k = out["tinycnn"], out["keras"]
     out["ratio_tinycnn_over_keras"] = {
         "total_epoch_seconds": t["total_epoch_seconds"] / k["total_epoch_seconds"],
@@ -270,8 +301,13 @@ def plot_overlay(tiny_history, keras_history, path, log_scale=False, title=None)
             for hist, name, color in ((tiny_history, "tinycnn", "C0"), (keras_history, "Keras", "C1")):
                 for key, style in ((m, "-"), (f"val_{m}", "--")):
                     if key in hist:
-                        ax.plot(np.arange(1, len(hist[key]) + 1), hist[key], style, color=color,
-                                label=f"{name} {'validation' if style == '--' else 'train'}")
+                        ax.plot(
+                            np.arange(1, len(hist[key]) + 1),
+                            hist[key],
+                            style,
+                            color=color,
+                            label=f"{name} {'validation' if style == '--' else 'train'}",
+                        )
             ax.set_title(m)
             ax.set_xlabel("epoch")
             ax.legend(fontsize="small")
@@ -292,88 +328,128 @@ def run_autompg(args):
         (x, y), (xv, yv), y_std = autompg_split(seed)
         keras.utils.set_random_seed(seed)
         kmodel = keras_regressor(keras, x.shape[1])
-        kmodel.compile(optimizer=keras.optimizers.Adam(args.lr) if args.optimizer == "adam"
-                       else keras.optimizers.SGD(args.lr, momentum=0.9), loss="mse")
+        kmodel.compile(
+            optimizer=keras.optimizers.Adam(args.lr)
+            if args.optimizer == "adam"
+            else keras.optimizers.SGD(args.lr, momentum=0.9),
+            loss="mse",
+        )
         tmodel = tiny_regressor(x.shape[1])
-        tmodel.compile(optimizer=Adam(args.lr) if args.optimizer == "adam" else SGD(args.lr, momentum=0.9),
-                       loss="mse")
+        tmodel.compile(optimizer=Adam(args.lr) if args.optimizer == "adam" else SGD(args.lr, momentum=0.9), loss="mse")
         tmodel.set_weights(kmodel.get_weights())
         env = env or environment(tf, keras, kmodel)
         keys = ["loss", "val_loss"]
-        runs = [Run("tinycnn", tmodel, TinyEpochTimer(), args.batch_size, (xv, yv), keys),
-                Run("keras", kmodel, keras_epoch_timer(keras), args.batch_size, (xv, yv), keys)]
+        runs = [
+            Run("tinycnn", tmodel, TinyEpochTimer(), args.batch_size, (xv, yv), keys),
+            Run("keras", kmodel, keras_epoch_timer(keras), args.batch_size, (xv, yv), keys),
+        ]
         start = time.perf_counter()
         train_interleaved(runs, x, y, args.epochs, seed)
         rec = {"seed": seed, "y_std_mpg": y_std, "n_train": len(x), "n_val": len(xv)}
         for run in runs:
             r = run.record
-            rec[run.name] = {**r, "best_val_mse": min(r["val_loss"]), "best_epoch": int(np.argmin(r["val_loss"])) + 1,
-                             "final_val_mse": r["val_loss"][-1]}
+            rec[run.name] = {
+                **r,
+                "best_val_mse": min(r["val_loss"]),
+                "best_epoch": int(np.argmin(r["val_loss"])) + 1,
+                "final_val_mse": r["val_loss"][-1],
+            }
         records.append(rec)
         t, k = rec["tinycnn"], rec["keras"]
-        print(f"seed {seed}: best val MSE tinycnn {t['best_val_mse']:.4f} (epoch {t['best_epoch']}), "
-              f"Keras {k['best_val_mse']:.4f} (epoch {k['best_epoch']}); final {t['final_val_mse']:.4f} vs "
-              f"{k['final_val_mse']:.4f}; epochs {sum(t['epoch_seconds']):.1f} s vs {sum(k['epoch_seconds']):.1f} s "
-              f"({time.perf_counter() - start:.0f} s wall)", flush=True)
+        print(
+            f"seed {seed}: best val MSE tinycnn {t['best_val_mse']:.4f} (epoch {t['best_epoch']}), "
+            f"Keras {k['best_val_mse']:.4f} (epoch {k['best_epoch']}); final {t['final_val_mse']:.4f} vs "
+            f"{k['final_val_mse']:.4f}; epochs {sum(t['epoch_seconds']):.1f} s vs {sum(k['epoch_seconds']):.1f} s "
+            f"({time.perf_counter() - start:.0f} s wall)",
+            flush=True,
+        )
 
     def mean_curve(fw, key):
         return np.mean([rec[fw][key] for rec in records], axis=0)
 
     print(f"\nMean over seeds {args.seeds} (MSE of the standardized target; x y_std^2 for mpg^2)")
-    header = (f"{'epoch':>5} | {'tinycnn loss':>12} {'val MSE':>9} {'s/epoch':>8} | "
-              f"{'keras loss':>10} {'val MSE':>9} {'s/epoch':>8}")
+    header = (
+        f"{'epoch':>5} | {'tinycnn loss':>12} {'val MSE':>9} {'s/epoch':>8} | "
+        f"{'keras loss':>10} {'val MSE':>9} {'s/epoch':>8}"
+    )
     print(header + "\n" + "-" * len(header))
     shown = sorted(set(range(0, args.epochs, args.print_every)) | {args.epochs - 1})
     curves = {fw: {k: mean_curve(fw, k) for k in ("loss", "val_loss", "epoch_seconds")} for fw in FRAMEWORKS}
     for e in shown:
         t, k = curves["tinycnn"], curves["keras"]
-        print(f"{e + 1:>5} | {t['loss'][e]:12.4f} {t['val_loss'][e]:9.4f} {t['epoch_seconds'][e]:8.4f} | "
-              f"{k['loss'][e]:10.4f} {k['val_loss'][e]:9.4f} {k['epoch_seconds'][e]:8.4f}")
+        print(
+            f"{e + 1:>5} | {t['loss'][e]:12.4f} {t['val_loss'][e]:9.4f} {t['epoch_seconds'][e]:8.4f} | "
+            f"{k['loss'][e]:10.4f} {k['val_loss'][e]:9.4f} {k['epoch_seconds'][e]:8.4f}"
+        )
 
     summary = {}
     for fw in FRAMEWORKS:
         best = [rec[fw]["best_val_mse"] for rec in records]
         final = [rec[fw]["final_val_mse"] for rec in records]
-        summary[fw] = {"mean_best_val_mse": float(np.mean(best)), "mean_final_val_mse": float(np.mean(final)),
-                       "std_best_val_mse": float(np.std(best)), "std_final_val_mse": float(np.std(final)),
-                       "mean_best_val_mse_mpg2": float(np.mean([b * rec["y_std_mpg"] ** 2
-                                                                for b, rec in zip(best, records)])),
-                       "mean_final_val_mse_mpg2": float(np.mean([f * rec["y_std_mpg"] ** 2
-                                                                 for f, rec in zip(final, records)]))}
+        summary[fw] = {
+            "mean_best_val_mse": float(np.mean(best)),
+            "mean_final_val_mse": float(np.mean(final)),
+            "std_best_val_mse": float(np.std(best)),
+            "std_final_val_mse": float(np.std(final)),
+            "mean_best_val_mse_mpg2": float(np.mean([b * rec["y_std_mpg"] ** 2 for b, rec in zip(best, records)])),
+            "mean_final_val_mse_mpg2": float(np.mean([f * rec["y_std_mpg"] ** 2 for f, rec in zip(final, records)])),
+        }
     t, k = summary["tinycnn"], summary["keras"]
-    summary["ratio_tinycnn_over_keras"] = {"mean_best_val_mse": t["mean_best_val_mse"] / k["mean_best_val_mse"],
-                                           "mean_final_val_mse": t["mean_final_val_mse"] / k["mean_final_val_mse"]}
+    summary["ratio_tinycnn_over_keras"] = {
+        "mean_best_val_mse": t["mean_best_val_mse"] / k["mean_best_val_mse"],
+        "mean_final_val_mse": t["mean_final_val_mse"] / k["mean_final_val_mse"],
+    }
     summary["target"] = "tinycnn's mean validation MSE over the seeds within 10% of Keras's"
     summary["target_met"] = {key: bool(abs(r - 1) <= 0.10) for key, r in summary["ratio_tinycnn_over_keras"].items()}
     summary["time"] = time_summary(records)
     tt = summary["time"]
-    print(f"\nmean best val MSE:  tinycnn {t['mean_best_val_mse']:.4f} ({t['mean_best_val_mse_mpg2']:.2f} mpg^2)  "
-          f"Keras {k['mean_best_val_mse']:.4f} ({k['mean_best_val_mse_mpg2']:.2f} mpg^2)  ratio "
-          f"{summary['ratio_tinycnn_over_keras']['mean_best_val_mse']:.3f}")
-    print(f"mean final val MSE: tinycnn {t['mean_final_val_mse']:.4f} ({t['mean_final_val_mse_mpg2']:.2f} mpg^2)  "
-          f"Keras {k['mean_final_val_mse']:.4f} ({k['mean_final_val_mse_mpg2']:.2f} mpg^2)  ratio "
-          f"{summary['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f}")
-    print(f"target (within 10%): best {summary['target_met']['mean_best_val_mse']}, "
-          f"final {summary['target_met']['mean_final_val_mse']}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
-          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
-          f"in epochs -> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f} "
-          f"(median epoch {tt['ratio_tinycnn_over_keras']['median_epoch_seconds_after_first']:.2f}; whole fit calls "
-          f"{tt['ratio_tinycnn_over_keras']['total_call_seconds']:.2f})")
+    print(
+        f"\nmean best val MSE:  tinycnn {t['mean_best_val_mse']:.4f} ({t['mean_best_val_mse_mpg2']:.2f} mpg^2)  "
+        f"Keras {k['mean_best_val_mse']:.4f} ({k['mean_best_val_mse_mpg2']:.2f} mpg^2)  ratio "
+        f"{summary['ratio_tinycnn_over_keras']['mean_best_val_mse']:.3f}"
+    )
+    print(
+        f"mean final val MSE: tinycnn {t['mean_final_val_mse']:.4f} ({t['mean_final_val_mse_mpg2']:.2f} mpg^2)  "
+        f"Keras {k['mean_final_val_mse']:.4f} ({k['mean_final_val_mse_mpg2']:.2f} mpg^2)  ratio "
+        f"{summary['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f}"
+    )
+    print(
+        f"target (within 10%): best {summary['target_met']['mean_best_val_mse']}, "
+        f"final {summary['target_met']['mean_final_val_mse']}"
+    )
+    print(
+        f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
+        f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+        f"in epochs -> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f} "
+        f"(median epoch {tt['ratio_tinycnn_over_keras']['median_epoch_seconds_after_first']:.2f}; whole fit calls "
+        f"{tt['ratio_tinycnn_over_keras']['total_call_seconds']:.2f})"
+    )
 
-    result = {"task": "autompg", **env,
-              "recipe": {"model": "Dense(64, relu), Dense(64, relu), Dense(1)", "loss": "mse",
-                         "optimizer": f"Adam({args.lr})" if args.optimizer == "adam"
-                         else f"SGD({args.lr}, momentum=0.9)", "batch_size": args.batch_size,
-                         "epochs": args.epochs, "seeds": args.seeds, "split": "300 train / 92 validation",
-                         "standardized": "features and target, with training statistics"},
-              "summary": summary,
-              "mean_curves": {fw: {k: v.tolist() for k, v in c.items()} for fw, c in curves.items()},
-              "seeds": records}
+    result = {
+        "task": "autompg",
+        **env,
+        "recipe": {
+            "model": "Dense(64, relu), Dense(64, relu), Dense(1)",
+            "loss": "mse",
+            "optimizer": f"Adam({args.lr})" if args.optimizer == "adam" else f"SGD({args.lr}, momentum=0.9)",
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "seeds": args.seeds,
+            "split": "300 train / 92 validation",
+            "standardized": "features and target, with training statistics",
+        },
+        "summary": summary,
+        "mean_curves": {fw: {k: v.tolist() for k, v in c.items()} for fw, c in curves.items()},
+        "seeds": records,
+    }
     write_json(args.json, result)
-    plot_overlay({"loss": curves["tinycnn"]["loss"], "val_loss": curves["tinycnn"]["val_loss"]},
-                 {"loss": curves["keras"]["loss"], "val_loss": curves["keras"]["val_loss"]}, args.png,
-                 log_scale=True, title=f"Auto MPG, MSE (standardized), mean of seeds {args.seeds}")
+    plot_overlay(
+        {"loss": curves["tinycnn"]["loss"], "val_loss": curves["tinycnn"]["val_loss"]},
+        {"loss": curves["keras"]["loss"], "val_loss": curves["keras"]["val_loss"]},
+        args.png,
+        log_scale=True,
+        title=f"Auto MPG, MSE (standardized), mean of seeds {args.seeds}",
+    )
     print(f"wrote {os.path.relpath(args.json)} and {os.path.relpath(args.png)}")
     return result
 
@@ -381,8 +457,11 @@ def run_autompg(args):
 def run_fashion(args):
     tf, keras = setup_tensorflow()
     (x, y), (xv, yv) = fashion_data(args.limit, args.val_limit)
-    print(f"Fashion-MNIST: {len(x)} training images, {len(xv)} test images (validation); "
-          f"tinycnn kernels: {kernels.get_backend()}", flush=True)
+    print(
+        f"Fashion-MNIST: {len(x)} training images, {len(xv)} test images (validation); "
+        f"tinycnn kernels: {kernels.get_backend()}",
+        flush=True,
+    )
     keras.utils.set_random_seed(args.seed)
     set_random_seed(args.seed)  # tinycnn's Dropout masks
     decay = args.lr / args.epochs
@@ -392,57 +471,92 @@ def run_fashion(args):
     else:
         schedule = keras.optimizers.schedules.InverseTimeDecay(args.lr, decay_steps=1, decay_rate=decay)
         k_opt, t_opt = keras.optimizers.SGD(schedule, momentum=0.9), SGD(args.lr, momentum=0.9, decay=decay)
-        recipe_opt = (f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
-                      f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)")
+        recipe_opt = (
+            f"SGD({args.lr}, momentum=0.9, decay={decay}) / Keras 3: "
+            f"SGD(InverseTimeDecay({args.lr}, 1, {decay}), momentum=0.9)"
+        )
     kmodel.compile(optimizer=k_opt, loss="categorical_crossentropy", metrics=["accuracy"])
     tmodel = tiny_course_cnn(args.dropout)
     tmodel.compile(optimizer=t_opt, loss="categorical_crossentropy", metrics=["accuracy"])
     tmodel.set_weights(kmodel.get_weights())
     env = environment(tf, keras, kmodel)
     keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
-    runs = [Run("tinycnn", tmodel, TinyEpochTimer(), args.batch_size, (xv, yv), keys),
-            Run("keras", kmodel, keras_epoch_timer(keras), args.batch_size, (xv, yv), keys)]
-    header = (f"{'epoch':>5} | {'tinycnn loss':>12} {'acc':>6} {'val_loss':>8} {'val_acc':>7} {'s':>7} | "
-              f"{'keras loss':>10} {'acc':>6} {'val_loss':>8} {'val_acc':>7} {'s':>7}")
+    runs = [
+        Run("tinycnn", tmodel, TinyEpochTimer(), args.batch_size, (xv, yv), keys),
+        Run("keras", kmodel, keras_epoch_timer(keras), args.batch_size, (xv, yv), keys),
+    ]
+    header = (
+        f"{'epoch':>5} | {'tinycnn loss':>12} {'acc':>6} {'val_loss':>8} {'val_acc':>7} {'s':>7} | "
+        f"{'keras loss':>10} {'acc':>6} {'val_loss':>8} {'val_acc':>7} {'s':>7}"
+    )
     print(header + "\n" + "-" * len(header), flush=True)
 
     def summarize():
         records = [{run.name: run.record for run in runs}]
         done = len(runs[0].record["loss"])
-        summary = {fw: {"final_test_accuracy": records[0][fw]["val_accuracy"][-1],
-                        "final_test_loss": records[0][fw]["val_loss"][-1],
-                        "best_test_accuracy": max(records[0][fw]["val_accuracy"])} for fw in FRAMEWORKS}
+        summary = {
+            fw: {
+                "final_test_accuracy": records[0][fw]["val_accuracy"][-1],
+                "final_test_loss": records[0][fw]["val_loss"][-1],
+                "best_test_accuracy": max(records[0][fw]["val_accuracy"]),
+            }
+            for fw in FRAMEWORKS
+        }
         summary["time"] = time_summary(records)
         summary["completed_epochs"] = done
-        result = {"task": "fashion", **env,
-                  "recipe": {"model": "course CNN", "dropout": args.dropout, "loss": "categorical_crossentropy",
-                             "optimizer": recipe_opt,
-                             "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
-                             "n_train": len(x), "n_test": len(xv), "limit": args.limit, "val_limit": args.val_limit},
-                  "summary": summary, "epochs": records[0]}
+        result = {
+            "task": "fashion",
+            **env,
+            "recipe": {
+                "model": "course CNN",
+                "dropout": args.dropout,
+                "loss": "categorical_crossentropy",
+                "optimizer": recipe_opt,
+                "batch_size": args.batch_size,
+                "epochs": args.epochs,
+                "seed": args.seed,
+                "n_train": len(x),
+                "n_test": len(xv),
+                "limit": args.limit,
+                "val_limit": args.val_limit,
+            },
+            "summary": summary,
+            "epochs": records[0],
+        }
         return result
 
     def show_and_save(e):
         """Print the epoch's row, then write JSON and PNG: a run cut short still leaves its results."""
         t, k = runs[0].record, runs[1].record
-        print(f"{e + 1:>5} | {t['loss'][e]:12.4f} {t['accuracy'][e]:6.4f} {t['val_loss'][e]:8.4f} "
-              f"{t['val_accuracy'][e]:7.4f} {t['epoch_seconds'][e]:7.1f} | {k['loss'][e]:10.4f} "
-              f"{k['accuracy'][e]:6.4f} {k['val_loss'][e]:8.4f} {k['val_accuracy'][e]:7.4f} "
-              f"{k['epoch_seconds'][e]:7.1f}", flush=True)
+        print(
+            f"{e + 1:>5} | {t['loss'][e]:12.4f} {t['accuracy'][e]:6.4f} {t['val_loss'][e]:8.4f} "
+            f"{t['val_accuracy'][e]:7.4f} {t['epoch_seconds'][e]:7.1f} | {k['loss'][e]:10.4f} "
+            f"{k['accuracy'][e]:6.4f} {k['val_loss'][e]:8.4f} {k['val_accuracy'][e]:7.4f} "
+            f"{k['epoch_seconds'][e]:7.1f}",
+            flush=True,
+        )
         write_json(args.json, summarize())
-        plot_overlay({k: runs[0].record[k] for k in keys}, {k: runs[1].record[k] for k in keys}, args.png,
-                     title=f"Fashion-MNIST, course CNN, {args.optimizer} ({len(x)} training images, "
-                           f"{e + 1} of {args.epochs} epochs)")
+        plot_overlay(
+            {k: runs[0].record[k] for k in keys},
+            {k: runs[1].record[k] for k in keys},
+            args.png,
+            title=f"Fashion-MNIST, course CNN, {args.optimizer} ({len(x)} training images, "
+            f"{e + 1} of {args.epochs} epochs)",
+        )
 
     train_interleaved(runs, x, y, args.epochs, args.seed, on_epoch=show_and_save)
     result = summarize()
     summary = result["summary"]
     tt = summary["time"]
-    print(f"\nfinal test accuracy: tinycnn {summary['tinycnn']['final_test_accuracy']:.4f}, "
-          f"Keras {summary['keras']['final_test_accuracy']:.4f}")
-    print(f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
-          f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
-          f"-> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f}")
+    print(
+        f"\nfinal test accuracy: tinycnn {summary['tinycnn']['final_test_accuracy']:.4f}, "
+        f"Keras {summary['keras']['final_test_accuracy']:.4f}"
+    )
+    print(
+        f"time: tinycnn {tt['tinycnn']['total_epoch_seconds']:.1f} s, "
+        f"Keras {tt['keras']['total_epoch_seconds']:.1f} s "
+        f"-> tinycnn/Keras {tt['ratio_tinycnn_over_keras']['total_epoch_seconds']:.2f}"
+    )
     print(f"wrote {os.path.relpath(args.json)} and {os.path.relpath(args.png)}")
     return result
 
@@ -456,8 +570,12 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="fashion: train on the first N images")
     parser.add_argument("--val-limit", type=int, default=None, help="fashion: validate on the first N test images")
     parser.add_argument("--dropout", type=float, default=0.5, help="fashion: the course's Dropout rate")
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
-                        help="sgd: each recipe's own SGD; adam: Adam with Keras's defaults in both frameworks")
+    parser.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default="sgd",
+        help="sgd: each recipe's own SGD; adam: Adam with Keras's defaults in both frameworks",
+    )
     parser.add_argument("--lr", type=float, default=None, help="default: 0.01 (sgd), 0.001 (adam)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 16 (autompg), 32 (fashion)")
     parser.add_argument("--print-every", type=int, default=20, help="autompg: rows of the printed table")

@@ -9,20 +9,41 @@ peak memory in its own process, so its Keras worker must not load tinycnn (and N
 def keras_course_cnn(keras, dropout):
     """The course CNN (as ``examples/fashion_mnist_cnn.build``) in Keras."""
     L = keras.layers
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(), L.Dense(512), L.Activation("relu"), L.BatchNormalization(), L.Dropout(dropout),
-        L.Dense(10), L.Activation("softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(32, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.Conv2D(32, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Conv2D(64, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.Conv2D(64, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Flatten(),
+            L.Dense(512),
+            L.Activation("relu"),
+            L.BatchNormalization(),
+            L.Dropout(dropout),
+            L.Dense(10),
+            L.Activation("softmax"),
+        ]
+    )
 
 
 def keras_regressor(keras, n_features):
     """The course's Auto MPG regressor in Keras."""
-    return keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(64, activation="relu"),
-                             keras.layers.Dense(64, activation="relu"), keras.layers.Dense(1)])
+    return keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )

@@ -10,6 +10,7 @@ round to round, so a noisy shared machine slows them alike. Reported per optimiz
 the milliseconds per step, and of the optimizer's ``apply_gradients`` alone; and each step's ratio to the first
 optimizer's (SGD's) from the per-round ratios' median. Writes ``benchmarks/results/optimizer_step.json``.
 """
+
 import argparse
 import json
 import os
@@ -54,7 +55,7 @@ def main(argv=None):
     n = args.steps * BATCH
     x = x[:n].reshape(-1, 28, 28, 1).astype("float32") / 255.0
     y = np.eye(10, dtype="float32")[y[:n]]
-    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, n, BATCH)]
+    batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, n, BATCH)]
 
     models, update_time = {}, {}
     for name in args.optimizers:
@@ -83,7 +84,7 @@ def main(argv=None):
     update_ms = {name: [] for name in models}
     names = list(models)
     for r in range(args.rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             model = models[name]
             update_time[name][0] = 0.0
@@ -95,23 +96,36 @@ def main(argv=None):
 
     base = names[0]
     summary = {}
-    print(f"backend: {kernels.get_backend()}; {args.rounds} rounds x {args.steps} steps of batch {BATCH}; "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"backend: {kernels.get_backend()}; {args.rounds} rounds x {args.steps} steps of batch {BATCH}; "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'optimizer':<10}{'step ms':>9}{'update ms':>11}{'ratio to ' + base:>16}")
     for name in names:
         ratios = [a / b for a, b in zip(step_ms[name], step_ms[base])]
-        summary[name] = {"median_step_ms": statistics.median(step_ms[name]),
-                         "median_update_ms": statistics.median(update_ms[name]),
-                         "median_ratio_to_" + base: statistics.median(ratios),
-                         "step_ms_per_round": step_ms[name], "update_ms_per_round": update_ms[name]}
-        print(f"{name:<10}{summary[name]['median_step_ms']:9.2f}{summary[name]['median_update_ms']:11.2f}"
-              f"{summary[name]['median_ratio_to_' + base]:16.3f}")
-    result = {"benchmark": "optimizer_step", "batch_size": BATCH, "rounds": args.rounds, "steps": args.steps,
-              "command": " ".join(["python", "benchmarks/optimizer_step.py"] + (argv or sys.argv[1:])),
-              "backend": kernels.get_backend(), "load_average_end": os.getloadavg(),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"), "summary": summary}
+        summary[name] = {
+            "median_step_ms": statistics.median(step_ms[name]),
+            "median_update_ms": statistics.median(update_ms[name]),
+            "median_ratio_to_" + base: statistics.median(ratios),
+            "step_ms_per_round": step_ms[name],
+            "update_ms_per_round": update_ms[name],
+        }
+        print(
+            f"{name:<10}{summary[name]['median_step_ms']:9.2f}{summary[name]['median_update_ms']:11.2f}"
+            f"{summary[name]['median_ratio_to_' + base]:16.3f}"
+        )
+    result = {
+        "benchmark": "optimizer_step",
+        "batch_size": BATCH,
+        "rounds": args.rounds,
+        "steps": args.steps,
+        "command": " ".join(["python", "benchmarks/optimizer_step.py"] + (argv or sys.argv[1:])),
+        "backend": kernels.get_backend(),
+        "load_average_end": os.getloadavg(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "summary": summary,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with atomic_open(args.out, "w") as f:
         json.dump(result, f, indent=2)

@@ -18,6 +18,7 @@ Prints GFLOP/s of all four, each best of ``--repeats``, in one run. The plain lo
 (60-70 and 16-18 GFLOP/s against 131-195 when this probe was written): LLVM does not turn them into a
 register tile, hence the explicit vector IR.
 """
+
 import argparse
 import os
 import sys
@@ -58,18 +59,22 @@ def loop_conv(xp, kernel, y):
 def blocked_conv(f_out, tile):
     """Compile a direct convolution whose inner loop updates ``tile`` x ``f_out`` scalar accumulators."""
     acc = [(p, f) for p in range(tile) for f in range(f_out)]
-    body = ["def conv(xp, kernel, y):",
-            "    n_img, h, w, _ = y.shape",
-            "    kh, kw, c_in = kernel.shape[0], kernel.shape[1], kernel.shape[2]",
-            "    k2 = kernel.reshape(kh * kw * c_in, kernel.shape[3])",
-            "    for t in prange(n_img * h):",
-            "        n, i = t // h, t % h",
-            f"        for j0 in range(0, w - {tile} + 1, {tile}):"]
+    body = [
+        "def conv(xp, kernel, y):",
+        "    n_img, h, w, _ = y.shape",
+        "    kh, kw, c_in = kernel.shape[0], kernel.shape[1], kernel.shape[2]",
+        "    k2 = kernel.reshape(kh * kw * c_in, kernel.shape[3])",
+        "    for t in prange(n_img * h):",
+        "        n, i = t // h, t % h",
+        f"        for j0 in range(0, w - {tile} + 1, {tile}):",
+    ]
     body += [f"            a{p}_{f} = np.float32(0)" for p, f in acc]
-    body += ["            for a in range(kh):",
-             "                for b in range(kw):",
-             "                    for c in range(c_in):",
-             "                        r = (a * kw + b) * c_in + c"]
+    body += [
+        "            for a in range(kh):",
+        "                for b in range(kw):",
+        "                    for c in range(c_in):",
+        "                        r = (a * kw + b) * c_in + c",
+    ]
     body += [f"                        w{f} = k2[r, {f}]" for f in range(f_out)]
     body += [f"                        x{p} = xp[n, i + a, j0 + {p} + b, c]" for p in range(tile)]
     body += [f"                        a{p}_{f} += x{p} * w{f}" for p, f in acc]
@@ -102,39 +107,49 @@ def probe(hw, c, f, batch, tile, repeats, rng):
     expected = numba_kernels.conv2d_forward(x, kernel, None, *geo)
     out = {}
     flops = 2.0 * batch * hw * hw * 9 * c * f
+
     def im2col():
         with kernels.use("numba", route="im2col"):
             return numba_kernels.conv2d_forward(x, kernel, None, *geo)
 
-    for name, fn in (("engine", lambda: numba_kernels.conv2d_forward(x, kernel, None, *geo)),
-                     ("im2col", im2col),
-                     ("loop", lambda: loop_conv(np.pad(x, pad), kernel, y)),
-                     ("blocked", lambda: blocked(np.pad(x, pad), kernel, y))):
+    for name, fn in (
+        ("engine", lambda: numba_kernels.conv2d_forward(x, kernel, None, *geo)),
+        ("im2col", im2col),
+        ("loop", lambda: loop_conv(np.pad(x, pad), kernel, y)),
+        ("blocked", lambda: blocked(np.pad(x, pad), kernel, y)),
+    ):
         ms = best_ms(fn, repeats)
         result = {"engine": expected, "im2col": im2col()}.get(name, y)
-        out[name] = {"ms": ms, "gflops": flops / ms / 1e6,
-                     "max_rel_diff": float(np.abs(result - expected).max() / np.abs(expected).max())}
+        out[name] = {
+            "ms": ms,
+            "gflops": flops / ms / 1e6,
+            "max_rel_diff": float(np.abs(result - expected).max() / np.abs(expected).max()),
+        }
     return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--tile", type=int, default=7,
-                        help="pixels per register tile of 'blocked' (must divide 28 and 14)")
+    parser.add_argument(
+        "--tile", type=int, default=7, help="pixels per register tile of 'blocked' (must divide 28 and 14)"
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--layers", type=int, nargs="*", default=None, help="indices into LAYERS")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = {}
     print(f"{'layer':<18}{'engine GFLOP/s':>16}{'im2col':>8}{'loop':>8}{'blocked':>9}   max rel. diff loop/blocked")
-    for index in (args.layers if args.layers is not None else range(len(LAYERS))):
+    for index in args.layers if args.layers is not None else range(len(LAYERS)):
         name, hw, c, f = LAYERS[index]
         r = probe(hw, c, f, args.batch, args.tile, args.repeats, rng)
         rows[name] = r
-        print(f"{name:<18}{r['engine']['gflops']:>16.0f}{r['im2col']['gflops']:>8.0f}{r['loop']['gflops']:>8.0f}"
-              f"{r['blocked']['gflops']:>9.0f}"
-              f"   {r['loop']['max_rel_diff']:.1e} / {r['blocked']['max_rel_diff']:.1e}", flush=True)
+        print(
+            f"{name:<18}{r['engine']['gflops']:>16.0f}{r['im2col']['gflops']:>8.0f}{r['loop']['gflops']:>8.0f}"
+            f"{r['blocked']['gflops']:>9.0f}"
+            f"   {r['loop']['max_rel_diff']:.1e} / {r['blocked']['max_rel_diff']:.1e}",
+            flush=True,
+        )
     return rows
 
 

@@ -9,6 +9,7 @@ GFLOP/s of the convolutions; writes ``benchmarks/results/profile_step.json``.
 
 A profile shows shares, not speed against anything: compare frameworks with ``bench_train.py``.
 """
+
 import argparse
 import collections
 import json
@@ -70,8 +71,9 @@ def main(argv=None):
     tx = tx[: args.steps * BATCH].reshape(-1, 28, 28, 1).astype("float32") / 255.0
 
     model = course.build()
-    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01 / 25),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01 / 25), metrics=["accuracy"]
+    )
     warm = args.warmup * BATCH
     model.fit(x[:warm], y[:warm], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
 
@@ -95,10 +97,13 @@ def main(argv=None):
     infer_ms = infer_s / (len(tx) / BATCH) * 1e3
     rows = []
     for layer in model.layers:
-        row = {"layer": layer.name, "type": type(layer).__name__,
-               "train_forward_ms": train.get((layer.name, "forward"), 0.0) / steps * 1e3,
-               "train_backward_ms": train.get((layer.name, "backward"), 0.0) / steps * 1e3,
-               "predict_forward_ms": infer.get((layer.name, "forward"), 0.0) / (len(tx) / BATCH) * 1e3}
+        row = {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "train_forward_ms": train.get((layer.name, "forward"), 0.0) / steps * 1e3,
+            "train_backward_ms": train.get((layer.name, "backward"), 0.0) / steps * 1e3,
+            "predict_forward_ms": infer.get((layer.name, "forward"), 0.0) / (len(tx) / BATCH) * 1e3,
+        }
         if type(layer).__name__ == "Conv2D":
             f = conv_flops(layer, BATCH)
             row["train_gflops"] = 3 * f / ((row["train_forward_ms"] + row["train_backward_ms"]) / 1e3) / 1e9
@@ -113,29 +118,43 @@ def main(argv=None):
 
     from tinycnn.kernels import numba_kernels
 
-    route = ("tinycnn's SIMD tiles" if kernels.get_backend() == "numba" and numba_kernels.DIRECT
-             else f"im2col + OpenBLAS ({kernels.blas_info().get('openblas_coretype')})")
+    route = (
+        "tinycnn's SIMD tiles"
+        if kernels.get_backend() == "numba" and numba_kernels.DIRECT
+        else f"im2col + OpenBLAS ({kernels.blas_info().get('openblas_coretype')})"
+    )
     print(f"backend: {kernels.get_backend()}; convolutions by {route}")
-    print(f"training step: {step_ms:.2f} ms per batch of {BATCH} ({BATCH / step_ms * 1e3:.0f} images/s); "
-          f"predict: {infer_ms:.2f} ms per batch ({BATCH / infer_ms * 1e3:.0f} images/s)")
+    print(
+        f"training step: {step_ms:.2f} ms per batch of {BATCH} ({BATCH / step_ms * 1e3:.0f} images/s); "
+        f"predict: {infer_ms:.2f} ms per batch ({BATCH / infer_ms * 1e3:.0f} images/s)"
+    )
     print(f"{'layer':<24}{'fwd ms':>8}{'bwd ms':>8}{'% step':>8}{'GFLOP/s':>9}{'predict ms':>12}")
     for row in rows:
         both = row["train_forward_ms"] + row["train_backward_ms"]
         gf = row.get("train_gflops")
-        print(f"{row['layer']:<24}{row['train_forward_ms']:8.2f}{row['train_backward_ms']:8.2f}"
-              f"{100 * both / step_ms:8.1f}{'' if gf is None else f'{gf:9.0f}':>9}{row['predict_forward_ms']:12.2f}")
+        print(
+            f"{row['layer']:<24}{row['train_forward_ms']:8.2f}{row['train_backward_ms']:8.2f}"
+            f"{100 * both / step_ms:8.1f}{'' if gf is None else f'{gf:9.0f}':>9}{row['predict_forward_ms']:12.2f}"
+        )
     print("by kind of layer (training step, fwd + bwd):")
     for kind, ms in sorted(by_type.items(), key=lambda kv: -kv[1]):
         print(f"  {kind:<46}{ms:7.2f} ms  {100 * ms / step_ms:5.1f}%")
 
-    result = {"benchmark": "profile_step", "batch_size": BATCH, "steps": steps,
-              "command": " ".join(["python", "benchmarks/profile_step.py"] + (argv or sys.argv[1:])),
-              "blas": kernels.blas_info(), "backend": kernels.get_backend(), "route": route,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
-              "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-              "train_step_ms": step_ms, "predict_batch_ms": infer_ms, "layers": rows,
-              "train_by_kind_ms": dict(by_type)}
+    result = {
+        "benchmark": "profile_step",
+        "batch_size": BATCH,
+        "steps": steps,
+        "command": " ".join(["python", "benchmarks/profile_step.py"] + (argv or sys.argv[1:])),
+        "blas": kernels.blas_info(),
+        "backend": kernels.get_backend(),
+        "route": route,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "train_step_ms": step_ms,
+        "predict_batch_ms": infer_ms,
+        "layers": rows,
+        "train_by_kind_ms": dict(by_type),
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with atomic_open(args.out, "w") as f:
         json.dump(result, f, indent=2)

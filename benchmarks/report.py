@@ -8,6 +8,7 @@ README each table sits between ``<!-- report: NAME.json -->`` and ``<!-- /report
 replaces what is between them (written atomically), and ``tests/test_benchmarks.py`` fails while the README
 and the JSON disagree.
 """
+
 import json
 import os
 import re
@@ -41,115 +42,168 @@ def train_table(d):
     med, ratios = d["median"], d.get("ratios_vs_keras", {})
     per_round = d.get("per_round_ratios_vs_keras", {})
     cpu = d.get("machine", {}).get("cpu", {})
-    lines = [f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds; "
-             f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
-             + (f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
-                f"{'yes' if cpu.get('avx512f') else 'no'}" if cpu else "") + ")", "",
-             "| framework | multiply-adds by | train img/s | × Keras (per-round median) | inference img/s "
-             "| × Keras (per-round median) | peak memory (MiB) | × Keras |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds; "
+        f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
+        + (
+            f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
+            f"{'yes' if cpu.get('avx512f') else 'no'}"
+            if cpu
+            else ""
+        )
+        + ")",
+        "",
+        "| framework | multiply-adds by | train img/s | × Keras (per-round median) | inference img/s "
+        "| × Keras (per-round median) | peak memory (MiB) | × Keras |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, m in med.items():
         r, pr = ratios.get(name, {}), per_round.get(name, {})
-        lines.append(f"| {name} | {engine(d, name)} | {m['train_images_per_s']:.0f} | "
-                     f"{r.get('train', float('nan')):.2f} ({pr.get('median_train', float('nan')):.2f}) | "
-                     f"{m['infer_images_per_s']:.0f} | "
-                     f"{r.get('infer', float('nan')):.2f} ({pr.get('median_infer', float('nan')):.2f}) | "
-                     f"{m['peak_rss_mib']:.0f} | {r.get('peak_memory', float('nan')):.2f} |")
+        lines.append(
+            f"| {name} | {engine(d, name)} | {m['train_images_per_s']:.0f} | "
+            f"{r.get('train', float('nan')):.2f} ({pr.get('median_train', float('nan')):.2f}) | "
+            f"{m['infer_images_per_s']:.0f} | "
+            f"{r.get('infer', float('nan')):.2f} ({pr.get('median_infer', float('nan')):.2f}) | "
+            f"{m['peak_rss_mib']:.0f} | {r.get('peak_memory', float('nan')):.2f} |"
+        )
     c = d.get("numba_first_step")
     if c:
-        lines += ["", f"Numba's one-off cost on the first training step: **{c['cold_extra_s']:.1f} s** with an empty "
-                      f"kernel cache, **{c['warm_extra_s']:.2f} s** with the cache filled (first step minus second "
-                      f"step, fresh processes)."]
+        lines += [
+            "",
+            f"Numba's one-off cost on the first training step: **{c['cold_extra_s']:.1f} s** with an empty "
+            f"kernel cache, **{c['warm_extra_s']:.2f} s** with the cache filled (first step minus second "
+            f"step, fresh processes).",
+        ]
     return "\n".join(lines)
 
 
 def layers_table(d):
     blas = d.get("machine", {}).get("blas") or {}
     peaks = d.get("gemm_peaks_gflops") or {}
-    names = {"openblas_env": f"OpenBLAS as configured ({blas.get('openblas_coretype')})",
-             "openblas_avx512": "OpenBLAS AVX-512 (SkylakeX)", "tinycnn_tiles": "tinycnn's tiles"}
+    names = {
+        "openblas_env": f"OpenBLAS as configured ({blas.get('openblas_coretype')})",
+        "openblas_avx512": "OpenBLAS AVX-512 (SkylakeX)",
+        "tinycnn_tiles": "tinycnn's tiles",
+    }
     measured = ", ".join(f"{names.get(k, k)} {v:.0f}" for k, v in peaks.items() if v is not None)
-    lines = [f"`python benchmarks/bench_layers.py` (batch {d['batch']}, {d['dtype']}; GEMM peak = the best float32 "
-             f"2048³ matrix product in the same run: **{d['gemm_peak_gflops']:.0f} GFLOP/s**"
-             + (f" — {measured}" if measured else "") + ")", "",
-             "| layer | Numba route | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s fwd / bwd "
-             "| % of GEMM peak (fwd+bwd) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`python benchmarks/bench_layers.py` (batch {d['batch']}, {d['dtype']}; GEMM peak = the best float32 "
+        f"2048³ matrix product in the same run: **{d['gemm_peak_gflops']:.0f} GFLOP/s**"
+        + (f" — {measured}" if measured else "")
+        + ")",
+        "",
+        "| layer | Numba route | reference fwd+bwd (ms) | Numba fwd+bwd (ms) | speed-up | Numba GFLOP/s fwd / bwd "
+        "| % of GEMM peak (fwd+bwd) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in d["layers"]:
         ref = r["reference_forward_ms"] + r["reference_backward_ms"]
         nb = r["numba_forward_ms"] + r["numba_backward_ms"]
         frac = r.get("numba_total_peak_fraction")
-        gf = ("" if r.get("numba_forward_gflops") is None
-              else f"{r['numba_forward_gflops']:.0f} / {r['numba_backward_gflops']:.0f}")
-        lines.append(f"| {r['layer']} | {r.get('numba_route') or ''} | {ref:.2f} | {nb:.2f} | {ref / nb:.1f}× | {gf} | "
-                     f"{'' if frac is None else f'{100 * frac:.0f}%'} |")
+        gf = (
+            ""
+            if r.get("numba_forward_gflops") is None
+            else f"{r['numba_forward_gflops']:.0f} / {r['numba_backward_gflops']:.0f}"
+        )
+        lines.append(
+            f"| {r['layer']} | {r.get('numba_route') or ''} | {ref:.2f} | {nb:.2f} | {ref / nb:.1f}× | {gf} | "
+            f"{'' if frac is None else f'{100 * frac:.0f}%'} |"
+        )
     return "\n".join(lines)
 
 
 def autompg_fit_table(d):
     m = d["median_seconds"]
-    return (f"`{d['command']}`: median of {len(d['rounds']) // 2} interleaved rounds, {d['epochs']} epochs — "
-            f"Keras {m['keras']:.2f} s, tinycnn {m['tinycnn']:.2f} s: tinycnn is **{d['keras_over_tinycnn']:.1f}×** "
-            f"faster.")
+    return (
+        f"`{d['command']}`: median of {len(d['rounds']) // 2} interleaved rounds, {d['epochs']} epochs — "
+        f"Keras {m['keras']:.2f} s, tinycnn {m['tinycnn']:.2f} s: tinycnn is **{d['keras_over_tinycnn']:.1f}×** "
+        f"faster."
+    )
 
 
 def compare_autompg_table(d):
     s = d["summary"]
     t, k = s["tinycnn"], s["keras"]
-    lines = [f"`{d.get('command', 'python benchmarks/compare_keras.py --task autompg')}`", "",
-             "| Auto MPG, mean over seeds | tinycnn | Keras | ratio |", "|---|---|---|---|",
-             f"| best validation MSE (standardized) | {t['mean_best_val_mse']:.4f} | {k['mean_best_val_mse']:.4f} | "
-             f"{s['ratio_tinycnn_over_keras']['mean_best_val_mse']:.3f} |",
-             f"| final validation MSE (standardized) | {t['mean_final_val_mse']:.4f} | {k['mean_final_val_mse']:.4f} | "
-             f"{s['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f} |",
-             f"| time inside epochs (s) | {s['time']['tinycnn']['total_epoch_seconds']:.1f} | "
-             f"{s['time']['keras']['total_epoch_seconds']:.1f} | "
-             f"{s['time']['ratio_tinycnn_over_keras']['total_epoch_seconds']:.3f} |"]
+    lines = [
+        f"`{d.get('command', 'python benchmarks/compare_keras.py --task autompg')}`",
+        "",
+        "| Auto MPG, mean over seeds | tinycnn | Keras | ratio |",
+        "|---|---|---|---|",
+        f"| best validation MSE (standardized) | {t['mean_best_val_mse']:.4f} | {k['mean_best_val_mse']:.4f} | "
+        f"{s['ratio_tinycnn_over_keras']['mean_best_val_mse']:.3f} |",
+        f"| final validation MSE (standardized) | {t['mean_final_val_mse']:.4f} | {k['mean_final_val_mse']:.4f} | "
+        f"{s['ratio_tinycnn_over_keras']['mean_final_val_mse']:.3f} |",
+        f"| time inside epochs (s) | {s['time']['tinycnn']['total_epoch_seconds']:.1f} | "
+        f"{s['time']['keras']['total_epoch_seconds']:.1f} | "
+        f"{s['time']['ratio_tinycnn_over_keras']['total_epoch_seconds']:.3f} |",
+    ]
     return "\n".join(lines)
 
 
 def compare_fashion_table(d):
     e, s = d["epochs"], d["summary"]
     done = s.get("completed_epochs", len(e["tinycnn"]["loss"]))
-    lines = [f"`{d.get('command', 'python benchmarks/compare_keras.py --task fashion')}` — {done} of "
-             f"{d['recipe']['epochs']} epochs completed, same initial weights, same batch order", "",
-             "| epoch | tinycnn loss | acc | test loss | test acc | s | Keras loss | acc | test loss | test acc | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"`{d.get('command', 'python benchmarks/compare_keras.py --task fashion')}` — {done} of "
+        f"{d['recipe']['epochs']} epochs completed, same initial weights, same batch order",
+        "",
+        "| epoch | tinycnn loss | acc | test loss | test acc | s | Keras loss | acc | test loss | test acc | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     t, k = e["tinycnn"], e["keras"]
     for i in range(done):
-        lines.append(f"| {i + 1} | {t['loss'][i]:.4f} | {t['accuracy'][i]:.4f} | {t['val_loss'][i]:.4f} | "
-                     f"{t['val_accuracy'][i]:.4f} | {t['epoch_seconds'][i]:.0f} | {k['loss'][i]:.4f} | "
-                     f"{k['accuracy'][i]:.4f} | {k['val_loss'][i]:.4f} | {k['val_accuracy'][i]:.4f} | "
-                     f"{k['epoch_seconds'][i]:.0f} |")
+        lines.append(
+            f"| {i + 1} | {t['loss'][i]:.4f} | {t['accuracy'][i]:.4f} | {t['val_loss'][i]:.4f} | "
+            f"{t['val_accuracy'][i]:.4f} | {t['epoch_seconds'][i]:.0f} | {k['loss'][i]:.4f} | "
+            f"{k['accuracy'][i]:.4f} | {k['val_loss'][i]:.4f} | {k['val_accuracy'][i]:.4f} | "
+            f"{k['epoch_seconds'][i]:.0f} |"
+        )
     ratio = s["time"]["ratio_tinycnn_over_keras"]["total_epoch_seconds"]
-    lines += ["", f"Final test accuracy after epoch {done}: "
-              f"tinycnn **{100 * s['tinycnn']['final_test_accuracy']:.2f}%**, "
-                  f"Keras **{100 * s['keras']['final_test_accuracy']:.2f}%** "
-                  f"(difference {100 * (s['tinycnn']['final_test_accuracy'] - s['keras']['final_test_accuracy']):+.2f} "
-                  f"points); time tinycnn / Keras = {ratio:.2f}."]
+    lines += [
+        "",
+        f"Final test accuracy after epoch {done}: "
+        f"tinycnn **{100 * s['tinycnn']['final_test_accuracy']:.2f}%**, "
+        f"Keras **{100 * s['keras']['final_test_accuracy']:.2f}%** "
+        f"(difference {100 * (s['tinycnn']['final_test_accuracy'] - s['keras']['final_test_accuracy']):+.2f} "
+        f"points); time tinycnn / Keras = {ratio:.2f}.",
+    ]
     return "\n".join(lines)
 
 
 def profile_table(d):
     step = d["train_step_ms"]
     route = d.get("route") or f"im2col + OpenBLAS ({(d.get('blas') or {}).get('openblas_coretype')})"
-    lines = [f"`{d['command']}` ({d['date']}; convolutions by {route}): one training step of the course CNN "
-             f"took {step:.1f} ms per batch of {d['batch_size']}, `predict` {d['predict_batch_ms']:.1f} ms; "
-             f"where the step goes:", "",
-             "| part of the training step | ms per batch | share |", "|---|---|---|"]
+    lines = [
+        f"`{d['command']}` ({d['date']}; convolutions by {route}): one training step of the course CNN "
+        f"took {step:.1f} ms per batch of {d['batch_size']}, `predict` {d['predict_batch_ms']:.1f} ms; "
+        f"where the step goes:",
+        "",
+        "| part of the training step | ms per batch | share |",
+        "|---|---|---|",
+    ]
     for kind, ms in sorted(d["train_by_kind_ms"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {kind} | {ms:.2f} | {100 * ms / step:.0f}% |")
     convs = [r for r in d["layers"] if r["type"] == "Conv2D"]
-    lines += ["", "Convolutions, forward + both gradients: " + ", ".join(
-        f"{r['layer']} {r['train_forward_ms'] + r['train_backward_ms']:.1f} ms ({r['train_gflops']:.0f} GFLOP/s)"
-        for r in convs) + "."]
+    lines += [
+        "",
+        "Convolutions, forward + both gradients: "
+        + ", ".join(
+            f"{r['layer']} {r['train_forward_ms'] + r['train_backward_ms']:.1f} ms ({r['train_gflops']:.0f} GFLOP/s)"
+            for r in convs
+        )
+        + ".",
+    ]
     return "\n".join(lines)
 
 
-TABLES = [("bench_train.json", train_table), ("profile_step.json", profile_table),
-          ("bench_layers.json", layers_table),
-          ("bench_autompg.json", autompg_fit_table), ("compare_autompg.json", compare_autompg_table),
-          ("compare_fashion.json", compare_fashion_table)]
+TABLES = [
+    ("bench_train.json", train_table),
+    ("profile_step.json", profile_table),
+    ("bench_layers.json", layers_table),
+    ("bench_autompg.json", autompg_fit_table),
+    ("compare_autompg.json", compare_autompg_table),
+    ("compare_fashion.json", compare_fashion_table),
+]
 
 
 BLOCK = re.compile(r"<!-- report: (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /report -->", re.S)

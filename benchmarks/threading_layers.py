@@ -23,6 +23,7 @@ what happened (``ok``, ``killed by signal N``, ``hang``).
 ``tbb`` needs the ``tbb`` package (its libraries on the loader's path); a configuration whose layer cannot
 start is reported as such. Writes ``benchmarks/results/threading_layers.json`` and prints a table.
 """
+
 import argparse
 import json
 import multiprocessing
@@ -55,8 +56,9 @@ def _course_model():
     from tinycnn.optimizers import SGD
 
     model = course.build()
-    model.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.01, momentum=0.9),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=SGD(learning_rate=0.01, momentum=0.9), metrics=["accuracy"]
+    )
     return model
 
 
@@ -126,20 +128,26 @@ def worker(steps, warm, fork):
         t = time.perf_counter()
         model.train_on_batch(x, y)
         times.append(time.perf_counter() - t)
-    out = {"step_ms_median": 1e3 * statistics.median(times), "step_ms_mean": 1e3 * statistics.fmean(times),
-           "layer": numba.threading_layer(), "threads": numba.get_num_threads()}
+    out = {
+        "step_ms_median": 1e3 * statistics.median(times),
+        "step_ms_mean": 1e3 * statistics.fmean(times),
+        "layer": numba.threading_layer(),
+        "threads": numba.get_num_threads(),
+    }
     if fork:
         out.update(_fork_checks(model, x))
     print("RESULT " + json.dumps(out), flush=True)
 
 
 def run_config(name, steps, warm, fork, timeout=600):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_THREADING_LAYER", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+    }
     env.update(CONFIGS[name])
     args = [sys.executable, os.path.abspath(__file__), "--worker", "--steps", str(steps), "--warm", str(warm)]
-    proc = subprocess.run(args + (["--fork"] if fork else []), env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        args + (["--fork"] if fork else []), env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -160,7 +168,7 @@ def main():
         return worker(args.steps, args.warm, args.fork)
     runs = {name: [] for name in args.configs}
     for r in range(args.rounds):
-        order = args.configs[r % len(args.configs):] + args.configs[:r % len(args.configs)]  # rotate
+        order = args.configs[r % len(args.configs) :] + args.configs[: r % len(args.configs)]  # rotate
         for name in order:
             result = run_config(name, args.steps, args.warm, args.fork and r == 0)
             runs[name].append(result)
@@ -168,26 +176,40 @@ def main():
     summary = {}
     for name, results in runs.items():
         medians = [x["step_ms_median"] for x in results if "step_ms_median" in x]
-        summary[name] = {"step_ms_median_of_runs": statistics.median(medians) if medians else None,
-                         "step_ms_runs": medians,
-                         "fork": {k: results[0].get(k) for k in ("fork", "fork_pool", "spawn_pool")
-                                  if k in results[0]},
-                         "layer": results[0].get("layer"), "error": results[0].get("error")}
+        summary[name] = {
+            "step_ms_median_of_runs": statistics.median(medians) if medians else None,
+            "step_ms_runs": medians,
+            "fork": {k: results[0].get(k) for k in ("fork", "fork_pool", "spawn_pool") if k in results[0]},
+            "layer": results[0].get("layer"),
+            "error": results[0].get("error"),
+        }
     base = summary.get(args.configs[0], {}).get("step_ms_median_of_runs")
     print(f"\n{'config':12s} {'layer':10s} {'median step ms':>15s} {'vs ' + args.configs[0]:>10s}  fork checks")
     for name, s in summary.items():
         m = s["step_ms_median_of_runs"]
         ratio = f"{m / base:.3f}" if m and base else "-"
-        print(f"{name:12s} {str(s['layer']):10s} {m if m is None else round(m, 2)!s:>15s} {ratio:>10s}  "
-              f"{s['fork'] or s['error']}")
+        print(
+            f"{name:12s} {str(s['layer']):10s} {m if m is None else round(m, 2)!s:>15s} {ratio:>10s}  "
+            f"{s['fork'] or s['error']}"
+        )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                               "python": platform.python_version()},
-                   "settings": vars(args) | {"worker": None}, "configs": CONFIGS, "summary": summary,
-                   "runs": runs,
-                   "conditions": "2 shared cores; other engineers' test runs were active at the same time"},
-                  f, indent=1)
+        json.dump(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                },
+                "settings": vars(args) | {"worker": None},
+                "configs": CONFIGS,
+                "summary": summary,
+                "runs": runs,
+                "conditions": "2 shared cores; other engineers' test runs were active at the same time",
+            },
+            f,
+            indent=1,
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ read in ``help()``, without changing them:
   doctest after ``Parameters`` as more parameters;
 * Sphinx roles (``:func:`tinycnn.kernels.conv_geometry```, ``:mod:`~tinycnn.losses```) become inline code.
 """
+
 import re
 
 import griffe
@@ -39,7 +40,7 @@ def fence_doctests(text):
             block.append(line)
             continue
         out.append(line)
-    return "\n".join(out[:-1])          # the last line is the sentinel
+    return "\n".join(out[:-1])  # the last line is the sentinel
 
 
 class DocstringsAsInHelp(griffe.Extension):

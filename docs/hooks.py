@@ -12,6 +12,7 @@
 * MathJax 3 (its SVG output, which needs no web fonts and so works from ``file://``) is copied from the
   ``django-static-mathjax`` package into ``assets/mathjax/``: no CDN at build or view time.
 """
+
 import importlib.util
 import re
 from pathlib import Path
@@ -23,11 +24,16 @@ EXAMPLES = ROOT / "examples"
 
 # tinycnn source paths (prefixes) -> the API page that shows them, for links in README sections.
 API_PAGES = [
-    ("tinycnn/models", "api/models.md"), ("tinycnn/layers", "api/layers.md"),
-    ("tinycnn/optimizers", "api/optimizers.md"), ("tinycnn/losses", "api/losses.md"),
-    ("tinycnn/metrics", "api/losses.md"), ("tinycnn/activations", "api/activations.md"),
-    ("tinycnn/callbacks", "api/callbacks.md"), ("tinycnn/kernels", "api/kernels.md"),
-    ("tinycnn/gradcheck", "api/gradcheck.md"), ("tinycnn/plot", "api/plot.md"),
+    ("tinycnn/models", "api/models.md"),
+    ("tinycnn/layers", "api/layers.md"),
+    ("tinycnn/optimizers", "api/optimizers.md"),
+    ("tinycnn/losses", "api/losses.md"),
+    ("tinycnn/metrics", "api/losses.md"),
+    ("tinycnn/activations", "api/activations.md"),
+    ("tinycnn/callbacks", "api/callbacks.md"),
+    ("tinycnn/kernels", "api/kernels.md"),
+    ("tinycnn/gradcheck", "api/gradcheck.md"),
+    ("tinycnn/plot", "api/plot.md"),
 ]
 
 README_SECTION = re.compile(r"<!-- readme: (?P<title>[^>]+?) -->")
@@ -51,8 +57,9 @@ def readme_section(title, text=None):
         heading, _, body = part.partition("\n")
         if heading.strip() == title:
             return body.strip("\n") + "\n"
-    raise KeyError(f"README.md has no section '## {title}'; it has: "
-                   + ", ".join(p.partition("\n")[0].strip() for p in parts[1:]))
+    raise KeyError(
+        f"README.md has no section '## {title}'; it has: " + ", ".join(p.partition("\n")[0].strip() for p in parts[1:])
+    )
 
 
 def site_target(target):
@@ -63,7 +70,7 @@ def site_target(target):
     path, _, anchor = target.partition("#")
     path = path.rstrip("/")
     if path.startswith("docs/"):
-        return target[len("docs/"):]
+        return target[len("docs/") :]
     if path.startswith("benchmarks/results/") and path.endswith(".png"):
         return path
     if path.startswith("examples/") and path.endswith(".py"):
@@ -129,7 +136,9 @@ def script_to_notebook(script, first_cells=()):
         f"__file__ = {script.name!r}  # a notebook has no __file__: the script's name, beside it in examples/\n"
         f"import sys\n"
         f"if sys.argv[0].endswith('ipykernel_launcher.py'):  # the kernel's own arguments are not the script's\n"
-        f"    sys.argv = [__file__]", metadata={"tags": [SETUP_TAG]})
+        f"    sys.argv = [__file__]",
+        metadata={"tags": [SETUP_TAG]},
+    )
     at = 1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0
     notebook.cells.insert(at, setup)
     notebook.cells[:0] = [nbformat.v4.new_code_cell(code) for code in first_cells]
@@ -142,8 +151,10 @@ def notebooks_table():
     rows = ["| example | notebook | script (`python examples/NAME.py`) |", "|---|---|---|"]
     for script in example_scripts():
         name = script.stem
-        rows.append(f"| <span id=\"{name}\"></span>**{example_title(script)}** | "
-                    f"[{name}.ipynb](notebooks/{name}.ipynb) | [{name}.py](notebooks/{name}.py) |")
+        rows.append(
+            f'| <span id="{name}"></span>**{example_title(script)}** | '
+            f"[{name}.ipynb](notebooks/{name}.ipynb) | [{name}.py](notebooks/{name}.py) |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -152,11 +163,13 @@ def on_files(files, config):
     import mathjax
 
     es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    wanted = [es5 / "tex-svg.js"] + [p for sub in ("input/tex/extensions", "ui", "a11y")
-                                     for p in sorted((es5 / sub).rglob("*.js"))]
+    wanted = [es5 / "tex-svg.js"] + [
+        p for sub in ("input/tex/extensions", "ui", "a11y") for p in sorted((es5 / sub).rglob("*.js"))
+    ]
     for path in wanted:
-        files.append(File.generated(config, "assets/mathjax/" + path.relative_to(es5).as_posix(),
-                                    abs_src_path=str(path)))
+        files.append(
+            File.generated(config, "assets/mathjax/" + path.relative_to(es5).as_posix(), abs_src_path=str(path))
+        )
     # The benchmark plots the README shows, at the same relative paths as in the README.
     for png in sorted((ROOT / "benchmarks" / "results").glob("*.png")):
         files.append(File.generated(config, f"benchmarks/results/{png.name}", abs_src_path=str(png)))
@@ -172,4 +185,3 @@ def on_page_markdown(markdown, page, config, files):
     markdown = README_SECTION.sub(lambda m: rewrite_links(readme_section(m["title"], readme)), markdown)
     markdown = markdown.replace("<!-- notebooks -->", notebooks_table())
     return render_reports(markdown)
-

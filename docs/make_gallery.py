@@ -8,6 +8,7 @@ The second form expects the output folder of ``examples/fashion_mnist_cnn.py`` (
 ``learning_curves.png``): it loads the trained weights into the course model and draws the filters, the
 feature maps, the confusion matrix and the misclassified test images with :mod:`tinycnn.plot`.
 """
+
 import argparse
 import runpy
 import shutil
@@ -26,8 +27,12 @@ def concept_figures():
     with tempfile.TemporaryDirectory() as tmp:
         for name in CONCEPTS:
             print(f"running examples/{name}.py")
-            subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py"), "--out", tmp], check=True,
-                           cwd=ROOT, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--out", tmp],
+                check=True,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
         for png in sorted(Path(tmp).glob("*.png")):
             shutil.copy(png, IMAGES / png.name)
 
@@ -39,7 +44,7 @@ def course_figures(course_out, n_test):
     from tinycnn import plot
     from tinycnn.datasets import fashion_mnist
 
-    course = runpy.run_path(str(ROOT / "examples" / "fashion_mnist_cnn.py"))      # defines build(), not main
+    course = runpy.run_path(str(ROOT / "examples" / "fashion_mnist_cnn.py"))  # defines build(), not main
     model = course["build"](width=28, height=28, depth=1, classes=10)
     weights = sorted(Path(course_out).glob("*.npz"))
     if not weights:
@@ -53,8 +58,9 @@ def course_figures(course_out, n_test):
     plot.plot_filters(conv_layers[0], path=IMAGES / "course_filters.png")
     plot.plot_feature_maps(model, x[0], path=IMAGES / "course_feature_maps.png", max_maps=8)
     plot.plot_confusion_matrix(y_test[:n_test], probs, class_names=names, path=IMAGES / "course_confusion_matrix.png")
-    plot.plot_misclassified(x, y_test[:n_test], probs, class_names=names, path=IMAGES / "course_misclassified.png",
-                            max_images=20)
+    plot.plot_misclassified(
+        x, y_test[:n_test], probs, class_names=names, path=IMAGES / "course_misclassified.png", max_images=20
+    )
     plot.plot_receptive_field(model, (28, 28), path=IMAGES / "course_receptive_field.png")
     curves = Path(course_out) / "learning_curves.png"
     if curves.exists():

@@ -57,15 +57,23 @@ def main(argv=None):
     (x_train, y_train), (x_val, y_val), mpg_std = load_split(args.seed)
     model = build_model(x_train.shape[1])
     model.summary()
-    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(x_val, y_val), verbose=args.verbose)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=(x_val, y_val),
+        verbose=args.verbose,
+    )
 
     val = np.array(history.history["val_loss"])
     best = int(val.argmin())
     print(f"train MSE (last epoch):      {history.history['loss'][-1]:.4f} (standardized units)")
     print(f"validation MSE (last epoch): {val[-1]:.4f}")
-    print(f"best validation MSE:         {val[best]:.4f} at epoch {best + 1}"
-          f"  (RMSE {np.sqrt(val[best]) * mpg_std:.2f} mpg)")
+    print(
+        f"best validation MSE:         {val[best]:.4f} at epoch {best + 1}"
+        f"  (RMSE {np.sqrt(val[best]) * mpg_std:.2f} mpg)"
+    )
 
     from tinycnn import plot
 

@@ -39,8 +39,7 @@ from tinycnn.plot import save_figure
 kernels.set_backend("reference")  # every number below comes from tinycnn/kernels/reference.py
 
 parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--out", default=str(HERE / "output" / "conv1d_pattern_detection"),
-                    help="folder for the figures")
+parser.add_argument("--out", default=str(HERE / "output" / "conv1d_pattern_detection"), help="folder for the figures")
 args, _ = parser.parse_known_args()
 out = Path(args.out)
 
@@ -66,10 +65,10 @@ def conv1d(signal, kernel, padding="valid", bias=0.0, activation=None):
 
 # %%
 dt = 0.05
-a = np.arange(0.0, 10.0, dt)                        # time axis of the signal
-x = ((a >= 2.0) & (a < 5.0)).astype(float)          # the signal x(a)
-age = np.arange(0.0, 6.0, dt)                        # the kernel's support: w(age) ~ 0 after 6
-w = np.exp(-age)                                     # w(age), integral ~ 1
+a = np.arange(0.0, 10.0, dt)  # time axis of the signal
+x = ((a >= 2.0) & (a < 5.0)).astype(float)  # the signal x(a)
+age = np.arange(0.0, 6.0, dt)  # the kernel's support: w(age) ~ 0 after 6
+w = np.exp(-age)  # w(age), integral ~ 1
 
 
 def w_of(v):
@@ -83,13 +82,13 @@ def w_of(v):
 K = len(w)
 s = conv1d(x, w[::-1] * dt, padding="causal")
 assert s.shape == x.shape
-assert np.allclose(s, conv1d(np.concatenate([np.zeros(K - 1), x]), w[::-1] * dt))   # = the zeros by hand
+assert np.allclose(s, conv1d(np.concatenate([np.zeros(K - 1), x]), w[::-1] * dt))  # = the zeros by hand
 
 shifts = [3.0, 4.5, 6.5]
 integrals = []
 for t in shifts:
-    product = x * w_of(t - a)                           # flip (t - a), shift (by t), multiply
-    integrals.append(product.sum() * dt)                 # integrate (a Riemann sum)
+    product = x * w_of(t - a)  # flip (t - a), shift (by t), multiply
+    integrals.append(product.sum() * dt)  # integrate (a Riemann sum)
     n = int(round(t / dt))
     print(f"t = {t:3.1f}:  integral of x(a) w(t - a) da = {integrals[-1]:.4f};  Conv1D gives s(t) = {s[n]:.4f}")
     assert abs(integrals[-1] - s[n]) < 1e-9
@@ -147,25 +146,28 @@ rng = np.random.default_rng(0)
 L = 200
 i = np.arange(L)
 spikes = [60, 140]
-template = np.exp(-0.5 * (np.arange(-5, 6) / 1.2) ** 2)        # the shape of a spike, 11 samples
+template = np.exp(-0.5 * (np.arange(-5, 6) / 1.2) ** 2)  # the shape of a spike, 11 samples
 signal = 0.8 * np.sin(2 * np.pi * i / 150) + 0.15 * rng.standard_normal(L)
 for p in spikes:
     signal[p - 5 : p + 6] += template
-detector = template - template.mean()                          # zero mean: blind to constant offsets
-threshold = 0.5 * float(detector @ detector)                   # half the response to a perfect match
+detector = template - template.mean()  # zero mean: blind to constant offsets
+threshold = 0.5 * float(detector @ detector)  # half the response to a perfect match
 
-response = conv1d(signal, detector, padding="same")           # convolution stage (a cross-correlation)
-detected = conv1d(signal, detector, padding="same", bias=-threshold, activation="relu")   # detector stage
-peaks = [int(p) for p in np.flatnonzero((detected > 0) & (detected >= np.roll(detected, 1))
-                                        & (detected >= np.roll(detected, -1)))]
+response = conv1d(signal, detector, padding="same")  # convolution stage (a cross-correlation)
+detected = conv1d(signal, detector, padding="same", bias=-threshold, activation="relu")  # detector stage
+peaks = [
+    int(p)
+    for p in np.flatnonzero((detected > 0) & (detected >= np.roll(detected, 1)) & (detected >= np.roll(detected, -1)))
+]
 print(f"spikes at {spikes}; the detector's response peaks at {peaks}")
 assert peaks == spikes
 
 # %%
 fig = Figure(figsize=(11, 7.5), layout="constrained")
 fig.suptitle("Convolution as pattern detection: a spike detector slid along a signal")
-axes = fig.subplot_mosaic([["signal", "signal", "signal"], ["kernel", "window", "window"],
-                           ["response", "response", "response"]])
+axes = fig.subplot_mosaic(
+    [["signal", "signal", "signal"], ["kernel", "window", "window"], ["response", "response", "response"]]
+)
 ax = axes["signal"]
 ax.plot(i, signal, color="C0")
 for p in spikes:
@@ -182,8 +184,9 @@ ax = axes["window"]
 window = slice(spikes[0] - 5, spikes[0] + 6)
 ax.plot(i[window], signal[window], "o-", color="C0", label="x under the window")
 ax.plot(i[window], detector + signal[window].mean(), "s--", color="C1", label="kernel (shifted up for display)")
-ax.set_title(f"at i = {spikes[0]} the window matches the kernel: "
-             f"y[i] = sum_b x[i+b-5] k[b] = {response[spikes[0]]:.2f}")
+ax.set_title(
+    f"at i = {spikes[0]} the window matches the kernel: y[i] = sum_b x[i+b-5] k[b] = {response[spikes[0]]:.2f}"
+)
 ax.set_xlabel("position i")
 ax.set_ylabel("value")
 ax.legend(fontsize="small")

@@ -56,14 +56,14 @@ print(f"image: {label}, {H}x{W}")
 # %%
 edge = Conv2D(1, (1, 2), use_bias=False, dtype="float64")
 edge.build((None, H, W, 1))
-edge.set_weights([np.array([-1.0, 1.0]).reshape(1, 2, 1, 1)])    # kernel[0, 0] = -1, kernel[0, 1] = +1
-y = edge.forward(x)                                                # (1, 28, 27, 1)
-assert np.allclose(y[0, :, :, 0], image[:, 1:] - image[:, :-1])    # the formula, checked
+edge.set_weights([np.array([-1.0, 1.0]).reshape(1, 2, 1, 1)])  # kernel[0, 0] = -1, kernel[0, 1] = +1
+y = edge.forward(x)  # (1, 28, 27, 1)
+assert np.allclose(y[0, :, :, 0], image[:, 1:] - image[:, :-1])  # the formula, checked
 
 # The same map as a Dense layer: column q of its kernel is the response of output q to each input pixel.
 # Pushing the H*W one-pixel images through the convolution gives the whole matrix at once.
 basis = np.eye(H * W).reshape(H * W, H, W, 1)
-dense_kernel = edge.forward(basis).reshape(H * W, -1)             # (784, 756)
+dense_kernel = edge.forward(basis).reshape(H * W, -1)  # (784, 756)
 dense = Dense(dense_kernel.shape[1], use_bias=False, dtype="float64")
 dense.build((None, H * W))
 dense.set_weights([dense_kernel])
@@ -73,8 +73,10 @@ n_out = y[0, :, :, 0].size
 conv_params, dense_params = edge.count_params(), dense.count_params()
 nonzero = int(np.count_nonzero(dense_kernel))
 print(f"Conv2D (1x2 kernel): {conv_params} parameters; {2 * n_out:,} multiply-adds for {n_out} outputs")
-print(f"Dense doing the same: {dense_params:,} parameters ({H * W} x {n_out}); {dense_params:,} multiply-adds; "
-      f"only {nonzero:,} of them non-zero ({nonzero / dense_params:.2%})")
+print(
+    f"Dense doing the same: {dense_params:,} parameters ({H * W} x {n_out}); {dense_params:,} multiply-adds; "
+    f"only {nonzero:,} of them non-zero ({nonzero / dense_params:.2%})"
+)
 
 # %%
 fig = Figure(figsize=(13, 3.8), layout="constrained")
@@ -102,8 +104,11 @@ ax.set_xlabel("column j")
 ax.set_ylabel("row i")
 ax = axes["d"]
 ax.imshow(dense_kernel[:32, :32], cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-ax.set_title(f"the same map as a Dense kernel:\n{dense_params:,} weights, {nonzero / dense_params:.2%} non-zero\n"
-             f"(top-left 32x32; -1 blue, +1 red)", fontsize=9)
+ax.set_title(
+    f"the same map as a Dense kernel:\n{dense_params:,} weights, {nonzero / dense_params:.2%} non-zero\n"
+    f"(top-left 32x32; -1 blue, +1 red)",
+    fontsize=9,
+)
 ax.set_xlabel("output unit")
 ax.set_ylabel("input pixel")
 save_figure(fig, out / "edge_detection.png")
@@ -117,31 +122,43 @@ fig
 # per filter. ReLU keeps the positive evidence (the detector stage), max pooling summarizes each 2x2 block.
 
 # %%
-bank = np.stack([
-    [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],       # vertical edge, dark on the left (Sobel)
-    [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],       # horizontal edge, dark above
-    [[-2, -1, 0], [-1, 0, 1], [0, 1, 2]],       # diagonal edge
-    [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],       # the other diagonal
-], axis=-1).astype(np.float64).reshape(3, 3, 1, 4) / 4.0
+bank = (
+    np.stack(
+        [
+            [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],  # vertical edge, dark on the left (Sobel)
+            [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],  # horizontal edge, dark above
+            [[-2, -1, 0], [-1, 0, 1], [0, 1, 2]],  # diagonal edge
+            [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],  # the other diagonal
+        ],
+        axis=-1,
+    )
+    .astype(np.float64)
+    .reshape(3, 3, 1, 4)
+    / 4.0
+)
 names = ["vertical", "horizontal", "diagonal \\", "diagonal /"]
 conv = Conv2D(4, 3, dtype="float64")
 conv.build((None, H, W, 1))
 conv.set_weights([bank, np.zeros(4)])
-z = conv.forward(x)                                   # convolution stage (1, 26, 26, 4)
-a = ReLU(dtype="float64").forward(z)                  # detector stage
-p = MaxPooling2D(2, dtype="float64").forward(a)       # pooling stage  (1, 13, 13, 4)
-print(f"Conv2D(4, 3): kernel {conv.params['kernel'].shape}, {conv.count_params()} parameters; "
-      f"volume {z.shape[1:]} -> ReLU -> MaxPooling2D -> {p.shape[1:]}")
+z = conv.forward(x)  # convolution stage (1, 26, 26, 4)
+a = ReLU(dtype="float64").forward(z)  # detector stage
+p = MaxPooling2D(2, dtype="float64").forward(a)  # pooling stage  (1, 13, 13, 4)
+print(
+    f"Conv2D(4, 3): kernel {conv.params['kernel'].shape}, {conv.count_params()} parameters; "
+    f"volume {z.shape[1:]} -> ReLU -> MaxPooling2D -> {p.shape[1:]}"
+)
 
 # %%
 fig = Figure(figsize=(9.5, 9.5), layout="constrained")
 fig.suptitle("The three stages of a convolutional layer, for a bank of 4 filters")
 limit = np.abs(z).max()
 for f in range(4):
-    panels = [(bank[:, :, 0, f], "RdBu_r", f"kernel: {names[f]}", "weights (3x3)"),
-              (z[0, :, :, f], "RdBu_r", "convolution stage", f"{z.shape[1]}x{z.shape[2]}"),
-              (a[0, :, :, f], "magma", "detector stage: ReLU", f"{a.shape[1]}x{a.shape[2]}"),
-              (p[0, :, :, f], "magma", "pooling stage: max 2x2", f"{p.shape[1]}x{p.shape[2]}")]
+    panels = [
+        (bank[:, :, 0, f], "RdBu_r", f"kernel: {names[f]}", "weights (3x3)"),
+        (z[0, :, :, f], "RdBu_r", "convolution stage", f"{z.shape[1]}x{z.shape[2]}"),
+        (a[0, :, :, f], "magma", "detector stage: ReLU", f"{a.shape[1]}x{a.shape[2]}"),
+        (p[0, :, :, f], "magma", "pooling stage: max 2x2", f"{p.shape[1]}x{p.shape[2]}"),
+    ]
     for c, (img, cmap, title, xlabel) in enumerate(panels):
         ax = fig.add_subplot(4, 4, 4 * f + c + 1)
         if c == 0:
@@ -162,14 +179,15 @@ fig
 fig = Figure(figsize=(8, 5), layout="constrained")
 ax = fig.add_subplot()
 h, w, F = z.shape[1:]
-dx, dy = 0.6 * w, 0.38 * h                            # each sheet drawn up and to the right of the one before
-for f in reversed(range(F)):                          # back to front, so the front sheet covers the others
+dx, dy = 0.6 * w, 0.38 * h  # each sheet drawn up and to the right of the one before
+for f in reversed(range(F)):  # back to front, so the front sheet covers the others
     x0, y0 = f * dx, f * dy
-    ax.imshow(z[0, :, :, f], cmap="RdBu_r", vmin=-limit, vmax=limit, extent=(x0, x0 + w, y0, y0 + h),
-              zorder=2 * (F - f))
+    ax.imshow(
+        z[0, :, :, f], cmap="RdBu_r", vmin=-limit, vmax=limit, extent=(x0, x0 + w, y0, y0 + h), zorder=2 * (F - f)
+    )
     ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor="k", linewidth=1, zorder=2 * (F - f) + 1))
     ax.text(x0 + w + 1, y0 + 1, f"f = {f}: {names[f]}", fontsize=9, va="bottom")
-for cx, cy in ((0, 0), (w, 0), (0, h), (w, h)):       # the edges of the volume, front to back
+for cx, cy in ((0, 0), (w, 0), (0, h), (w, h)):  # the edges of the volume, front to back
     ax.plot([cx, cx + (F - 1) * dx], [cy, cy + (F - 1) * dy], color="0.5", linestyle="--", linewidth=0.8, zorder=0)
 ax.annotate("", xy=(w, -3), xytext=(0, -3), arrowprops={"arrowstyle": "<->"})
 ax.text(w / 2, -4, f"width {w}", ha="center", va="top")

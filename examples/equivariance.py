@@ -46,23 +46,32 @@ def shift(x, dy, dx):
     """Move the content of NHWC images ``dy`` rows down and ``dx`` columns right, filling with zeros."""
     out = np.zeros_like(x)
     H, W = x.shape[1:3]
-    out[:, max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = \
-        x[:, max(-dy, 0) : H - max(dy, 0), max(-dx, 0) : W - max(dx, 0)]
+    out[:, max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = x[
+        :, max(-dy, 0) : H - max(dy, 0), max(-dx, 0) : W - max(dx, 0)
+    ]
     return out
 
 
 image, label = fashion_mnist.example_image(args.index)
-image = np.pad(image, 8)                  # a black margin, so that shifts of a few pixels lose nothing
+image = np.pad(image, 8)  # a black margin, so that shifts of a few pixels lose nothing
 H, W = image.shape
 x = image.reshape(1, H, W, 1)
 
 # One convolutional layer: four edge detectors (vertical, horizontal, two diagonals), ReLU detector stage.
-bank = np.stack([
-    [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
-    [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-    [[-2, -1, 0], [-1, 0, 1], [0, 1, 2]],
-    [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],
-], axis=-1).astype(np.float64).reshape(3, 3, 1, 4) / 4.0
+bank = (
+    np.stack(
+        [
+            [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+            [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+            [[-2, -1, 0], [-1, 0, 1], [0, 1, 2]],
+            [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],
+        ],
+        axis=-1,
+    )
+    .astype(np.float64)
+    .reshape(3, 3, 1, 4)
+    / 4.0
+)
 conv = Conv2D(4, 3, padding="same", activation="relu", dtype="float64")
 conv.build((None, H, W, 1))
 conv.set_weights([bank, np.zeros(4)])
@@ -76,20 +85,27 @@ a = conv.forward(x)
 a_of_shifted = conv.forward(shift(x, dy, dx))
 shifted_a = shift(a, dy, dx)
 gap = float(np.abs(a_of_shifted - shifted_a).max())
-print(f"shift by ({dy}, {dx}): max |conv(shift(x)) - shift(conv(x))| = {gap:.1e} "
-      f"(feature maps are up to {a.max():.2f})")
+print(
+    f"shift by ({dy}, {dx}): max |conv(shift(x)) - shift(conv(x))| = {gap:.1e} (feature maps are up to {a.max():.2f})"
+)
 assert gap < 1e-12
 
 # %%
 fig = Figure(figsize=(12, 3.4), layout="constrained")
 fig.suptitle(f"Equivariance: shifting the image by ({dy}, {dx}) pixels shifts the feature map by ({dy}, {dx})")
 vmax = float(a[..., 0].max())
-panels = [(x[0, :, :, 0], "gray", f"image x ({label})", None),
-          (shift(x, dy, dx)[0, :, :, 0], "gray", f"shift(x): {dy} down, {dx} right", None),
-          (a[0, :, :, 0], "magma", "conv(x) (vertical edges)", vmax),
-          (a_of_shifted[0, :, :, 0], "magma", "conv(shift(x))", vmax),
-          (a_of_shifted[0, :, :, 0] - shifted_a[0, :, :, 0], "RdBu_r", f"conv(shift(x)) - shift(conv(x))\n"
-                                                                    f"max |difference| = {gap:.0e}", -1)]
+panels = [
+    (x[0, :, :, 0], "gray", f"image x ({label})", None),
+    (shift(x, dy, dx)[0, :, :, 0], "gray", f"shift(x): {dy} down, {dx} right", None),
+    (a[0, :, :, 0], "magma", "conv(x) (vertical edges)", vmax),
+    (a_of_shifted[0, :, :, 0], "magma", "conv(shift(x))", vmax),
+    (
+        a_of_shifted[0, :, :, 0] - shifted_a[0, :, :, 0],
+        "RdBu_r",
+        f"conv(shift(x)) - shift(conv(x))\nmax |difference| = {gap:.0e}",
+        -1,
+    ),
+]
 for k, (img, cmap, title, v) in enumerate(panels):
     ax = fig.add_subplot(1, 5, k + 1)
     if v == -1:
@@ -112,25 +128,29 @@ fig
 
 # %%
 detector = np.array([0.1, 1.0, 0.2, 0.1, 0.0, 0.3, 0.9, 0.1])
-detector_shifted = np.concatenate([[0.3], detector[:-1]])            # one step right, a new value enters
+detector_shifted = np.concatenate([[0.3], detector[:-1]])  # one step right, a new value enters
 pool1d = MaxPooling2D((1, 3), strides=1, padding="same", dtype="float64")
 pooled = pool1d.forward(detector.reshape(1, 1, -1, 1))[0, 0, :, 0]
 pooled_shifted = pool1d.forward(detector_shifted.reshape(1, 1, -1, 1))[0, 0, :, 0]
 changed_detector = int(np.sum(detector != detector_shifted))
 changed_pooled = int(np.sum(pooled != pooled_shifted))
-print(f"1-D: shift by one -> {changed_detector} of {len(detector)} detector values change, "
-      f"{changed_pooled} of {len(pooled)} max-pooled values change")
+print(
+    f"1-D: shift by one -> {changed_detector} of {len(detector)} detector values change, "
+    f"{changed_pooled} of {len(pooled)} max-pooled values change"
+)
 
 # %% [markdown]
 # Then the image: shift it right by 0..6 pixels and count the units that change, at the same positions,
 # without pooling and after several poolings. (Only units that are non-zero before or after are counted.)
 
 # %%
-poolings = {"no pooling (detector stage)": None,
-            "average 2x2, stride 2": AveragePooling2D(2, dtype="float64"),
-            "max 2x2, stride 2": MaxPooling2D(2, dtype="float64"),
-            "max 3x3, stride 1": MaxPooling2D(3, strides=1, padding="same", dtype="float64"),
-            "max 4x4, stride 4": MaxPooling2D(4, dtype="float64")}
+poolings = {
+    "no pooling (detector stage)": None,
+    "average 2x2, stride 2": AveragePooling2D(2, dtype="float64"),
+    "max 2x2, stride 2": MaxPooling2D(2, dtype="float64"),
+    "max 3x3, stride 1": MaxPooling2D(3, strides=1, padding="same", dtype="float64"),
+    "max 4x4, stride 4": MaxPooling2D(4, dtype="float64"),
+}
 shifts = np.arange(0, 7)
 changed = {}
 relative = {}
@@ -154,16 +174,29 @@ fig.suptitle("Max pooling is nearly invariant to small translations")
 axes = fig.subplot_mosaic([["row", "curve"]], width_ratios=[1, 1.15])
 ax = axes["row"]
 positions = np.arange(len(detector))
-for level, (values, pooled_values, name) in enumerate(((detector, pooled, "original"),
-                                                       (detector_shifted, pooled_shifted, "shifted right by 1"))):
+for level, (values, pooled_values, name) in enumerate(
+    ((detector, pooled, "original"), (detector_shifted, pooled_shifted, "shifted right by 1"))
+):
     base = -3.0 * level
     for k in positions:
-        ax.text(k, base + 1, f"{pooled_values[k]:.1f}", ha="center", va="center",
-                color="firebrick" if level and pooled_values[k] != pooled[k] else "k",
-                bbox={"boxstyle": "circle", "fc": "w", "ec": "0.4"})
-        ax.text(k, base, f"{values[k]:.1f}", ha="center", va="center",
-                color="firebrick" if level and values[k] != detector[k] else "k",
-                bbox={"boxstyle": "circle", "fc": "0.92", "ec": "0.4"})
+        ax.text(
+            k,
+            base + 1,
+            f"{pooled_values[k]:.1f}",
+            ha="center",
+            va="center",
+            color="firebrick" if level and pooled_values[k] != pooled[k] else "k",
+            bbox={"boxstyle": "circle", "fc": "w", "ec": "0.4"},
+        )
+        ax.text(
+            k,
+            base,
+            f"{values[k]:.1f}",
+            ha="center",
+            va="center",
+            color="firebrick" if level and values[k] != detector[k] else "k",
+            bbox={"boxstyle": "circle", "fc": "0.92", "ec": "0.4"},
+        )
     ax.text(-0.9, base + 1, "pooling", ha="right", va="center", fontsize=9)
     ax.text(-0.9, base, "detector", ha="right", va="center", fontsize=9)
     ax.text(3.5, base + 1.75, name, ha="center", fontsize=10)
@@ -172,18 +205,30 @@ ax.set_ylim(-3.8, 2.3)
 ax.set_xticks(positions)
 ax.set_yticks([])
 ax.set_xlabel("position (red: changed by the shift)")
-ax.set_title(f"max pool width 3, stride 1: {changed_detector}/{len(detector)} detector values change, "
-             f"{changed_pooled}/{len(pooled)} pooled", fontsize=9)
+ax.set_title(
+    f"max pool width 3, stride 1: {changed_detector}/{len(detector)} detector values change, "
+    f"{changed_pooled}/{len(pooled)} pooled",
+    fontsize=9,
+)
 for side in ("top", "right", "left"):
     ax.spines[side].set_visible(False)
 ax = axes["curve"]
 for name in poolings:
-    ax.plot(shifts, changed[name], marker="o", label=name, linewidth=2 if name.startswith("max") else 1,
-            linestyle=":" if name.startswith("average") else "-")
+    ax.plot(
+        shifts,
+        changed[name],
+        marker="o",
+        label=name,
+        linewidth=2 if name.startswith("max") else 1,
+        linestyle=":" if name.startswith("average") else "-",
+    )
 ax.set_xlabel("shift of the image to the right (pixels)")
 ax.set_ylabel("fraction of active units that change")
-ax.set_title(f"{label}: 1-pixel shift changes {changed['no pooling (detector stage)'][1]:.0%} of detector "
-             f"units, {changed['max 4x4, stride 4'][1]:.0%} after max pool 4x4", fontsize=9)
+ax.set_title(
+    f"{label}: 1-pixel shift changes {changed['no pooling (detector stage)'][1]:.0%} of detector "
+    f"units, {changed['max 4x4, stride 4'][1]:.0%} after max pool 4x4",
+    fontsize=9,
+)
 ax.set_ylim(-0.02, 1.05)
 ax.grid(alpha=0.3)
 ax.legend(fontsize="small", loc="lower right")

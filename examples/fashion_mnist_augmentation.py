@@ -30,8 +30,14 @@ from tinycnn.utils import set_random_seed, to_categorical  # noqa: E402
 # %%
 def make_generator():
     """The augmentation: up to 10 degrees of rotation, 10 % shifts and zoom, left-right mirroring."""
-    return ImageDataGenerator(rotation_range=10, width_shift_range=0.1, height_shift_range=0.1, zoom_range=0.1,
-                              horizontal_flip=True, fill_mode="nearest")
+    return ImageDataGenerator(
+        rotation_range=10,
+        width_shift_range=0.1,
+        height_shift_range=0.1,
+        zoom_range=0.1,
+        horizontal_flip=True,
+        fill_mode="nearest",
+    )
 
 
 def draw_samples(x, labels, datagen, path, columns=8, seed=0):
@@ -56,8 +62,10 @@ def draw_samples(x, labels, datagen, path, columns=8, seed=0):
                 ax.set_ylabel(fashion_mnist.CLASS_NAMES[labels[r]], fontsize=8)
             if r == 0:
                 ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=8)
-    fig.suptitle("ImageDataGenerator(rotation_range=10, width/height_shift_range=0.1, zoom_range=0.1, "
-                 "horizontal_flip=True)", fontsize=9)
+    fig.suptitle(
+        "ImageDataGenerator(rotation_range=10, width/height_shift_range=0.1, zoom_range=0.1, horizontal_flip=True)",
+        fontsize=9,
+    )
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -75,16 +83,17 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--out", default=os.path.join("examples", "output", "fashion_mnist_augmentation"))
-    parser.add_argument("--docs", default=os.path.join("docs", "images"),
-                        help="where the picture is copied for the docs ('' to skip)")
+    parser.add_argument(
+        "--docs", default=os.path.join("docs", "images"), help="where the picture is copied for the docs ('' to skip)"
+    )
     args, _ = parser.parse_known_args(argv)
 
     set_random_seed(args.seed)
     (train_x, train_labels), (test_x, test_labels) = fashion_mnist.load_data()
     if args.limit:
-        train_x, train_labels = train_x[:args.limit], train_labels[:args.limit]
+        train_x, train_labels = train_x[: args.limit], train_labels[: args.limit]
     if args.test_limit:
-        test_x, test_labels = test_x[:args.test_limit], test_labels[:args.test_limit]
+        test_x, test_labels = test_x[: args.test_limit], test_labels[: args.test_limit]
     train_x = train_x.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     test_x = test_x.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     train_y, test_y = to_categorical(train_labels, 10), to_categorical(test_labels, 10)
@@ -102,8 +111,9 @@ def main(argv=None):
 
     print("[INFO] training the course CNN on augmented batches...")
     model = build(width=28, height=28, depth=1, classes=10)
-    model.compile(loss="categorical_crossentropy", optimizer=SGD(learning_rate=args.lr, momentum=0.9),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=SGD(learning_rate=args.lr, momentum=0.9), metrics=["accuracy"]
+    )
     train_gen = datagen.flow(train_x, train_y, batch_size=args.batch_size, seed=args.seed)
     history = model.fit(train_gen, epochs=args.epochs, validation_data=(test_x, test_y), verbose=args.verbose)
     accuracy = float(np.mean(model.predict(test_x, batch_size=256).argmax(axis=1) == test_labels))

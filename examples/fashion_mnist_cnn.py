@@ -95,8 +95,14 @@ def main(argv=None):
 
     print("[INFO] training model...")
     start = time.perf_counter()
-    history = model.fit(train_x, train_y, validation_data=(test_x, test_y), batch_size=args.batch_size,
-                        epochs=args.epochs, verbose=args.verbose)
+    history = model.fit(
+        train_x,
+        train_y,
+        validation_data=(test_x, test_y),
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        verbose=args.verbose,
+    )
     seconds = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", []))
 
@@ -106,8 +112,10 @@ def main(argv=None):
     accuracy = float(np.mean(predictions == test_labels))
     print(f"test accuracy: {accuracy:.4f}")
     if epochs_run:
-        print(f"training time: {seconds:.0f} s for {epochs_run} epoch(s), {seconds / epochs_run:.0f} s per epoch "
-              f"({epochs_run * len(train_x) / seconds:.0f} images/s, including validation)")
+        print(
+            f"training time: {seconds:.0f} s for {epochs_run} epoch(s), {seconds / epochs_run:.0f} s per epoch "
+            f"({epochs_run * len(train_x) / seconds:.0f} images/s, including validation)"
+        )
     print("per-class accuracy:")
     for k, name in enumerate(fashion_mnist.CLASS_NAMES):
         mask = test_labels == k

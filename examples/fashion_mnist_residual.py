@@ -77,11 +77,20 @@ def main(argv=None):
     keras.utils.plot_model(model, to_file=graph_png, show_shapes=True)
     print(f"[INFO] graph picture: {graph_png}")
 
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     start = time.perf_counter()
-    history = model.fit(train_x, to_categorical(train_y, 10), validation_data=(test_x, to_categorical(test_y, 10)),
-                        batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    history = model.fit(
+        train_x,
+        to_categorical(train_y, 10),
+        validation_data=(test_x, to_categorical(test_y, 10)),
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        verbose=args.verbose,
+    )
     seconds = time.perf_counter() - start
     accuracy = float(np.mean(model.predict(test_x, batch_size=256).argmax(axis=1) == test_y))
     print(f"test accuracy: {accuracy:.4f} after {args.epochs} epoch(s), {seconds:.0f} s")

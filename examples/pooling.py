@@ -54,8 +54,9 @@ def show_numbers(ax, values, title, fmt="{:.2f}", windows=None, cmap="Blues", vm
     if windows:
         for r in range(0, values.shape[0], windows):
             for c in range(0, values.shape[1], windows):
-                ax.add_patch(Rectangle((c - 0.5, r - 0.5), windows, windows, fill=False, edgecolor="firebrick",
-                                       linewidth=2))
+                ax.add_patch(
+                    Rectangle((c - 0.5, r - 0.5), windows, windows, fill=False, edgecolor="firebrick", linewidth=2)
+                )
     ax.set_title(title, fontsize=10)
     ax.set_xticks(range(values.shape[1]))
     ax.set_yticks(range(values.shape[0]))
@@ -67,16 +68,16 @@ def show_numbers(ax, values, title, fmt="{:.2f}", windows=None, cmap="Blues", vm
 # ## 1. Three summaries of the same windows -- forward and backward
 
 # %%
-x_small = np.array([[1.0, 3.0, 2.0, 0.0],
-                    [4.0, 0.0, 1.0, 5.0],
-                    [0.0, 2.0, 6.0, 1.0],
-                    [1.0, 1.0, 0.0, 3.0]])
-layers = {"max": MaxPooling2D(2, dtype="float64"), "average": AveragePooling2D(2, dtype="float64"),
-          "L2 norm": L2Pooling2D(2, dtype="float64")}
+x_small = np.array([[1.0, 3.0, 2.0, 0.0], [4.0, 0.0, 1.0, 5.0], [0.0, 2.0, 6.0, 1.0], [1.0, 1.0, 0.0, 3.0]])
+layers = {
+    "max": MaxPooling2D(2, dtype="float64"),
+    "average": AveragePooling2D(2, dtype="float64"),
+    "L2 norm": L2Pooling2D(2, dtype="float64"),
+}
 forward, backward = {}, {}
 for name, layer in layers.items():
     forward[name] = layer.forward(x_small.reshape(1, 4, 4, 1))[0, :, :, 0]
-    backward[name] = layer.backward(np.ones((1, 2, 2, 1)))[0, :, :, 0]     # where does dy = 1 go?
+    backward[name] = layer.backward(np.ones((1, 2, 2, 1)))[0, :, :, 0]  # where does dy = 1 go?
     print(f"{name:>8} pooling: {forward[name].round(3).tolist()}")
 
 image, label = fashion_mnist.example_image(args.index)
@@ -84,7 +85,7 @@ H, W = image.shape
 edges = Conv2D(1, 3, padding="same", activation="relu", use_bias=False, dtype="float64")
 edges.build((None, H, W, 1))
 edges.set_weights([np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64).reshape(3, 3, 1, 1) / 4])
-feature_map = edges.forward(image.reshape(1, H, W, 1))                  # a detector-stage map (1, 28, 28, 1)
+feature_map = edges.forward(image.reshape(1, H, W, 1))  # a detector-stage map (1, 28, 28, 1)
 
 # %%
 fig = Figure(figsize=(13, 10), layout="constrained")
@@ -93,14 +94,19 @@ show_numbers(fig.add_subplot(3, 4, 1), x_small, "input x (4x4), 2x2 windows", "{
 for k, name in enumerate(layers):
     show_numbers(fig.add_subplot(3, 4, 2 + k), forward[name], f"{name} pooling: y (2x2)", vmax=6)
 ax = fig.add_subplot(3, 4, 5)
-ax.text(0.5, 0.5, "backward:\nsend dy = 1 from every\noutput unit; dx shows\nwhere it arrives",
-        ha="center", va="center", fontsize=11)
+ax.text(
+    0.5,
+    0.5,
+    "backward:\nsend dy = 1 from every\noutput unit; dx shows\nwhere it arrives",
+    ha="center",
+    va="center",
+    fontsize=11,
+)
 ax.set_title("gradient routing")
 ax.axis("off")
 for k, name in enumerate(layers):
     rule = {"max": "all of dy to the winner", "average": "dy / 4 to each cell", "L2 norm": "dy * x / y"}[name]
-    show_numbers(fig.add_subplot(3, 4, 6 + k), backward[name], f"{name}: dx ({rule})", windows=2, cmap="Greens",
-                 vmax=1)
+    show_numbers(fig.add_subplot(3, 4, 6 + k), backward[name], f"{name}: dx ({rule})", windows=2, cmap="Greens", vmax=1)
 ax = fig.add_subplot(3, 4, 9)
 ax.imshow(feature_map[0, :, :, 0], cmap="magma")
 ax.set_title(f"edge map of {label} ({H}x{W})", fontsize=10)
@@ -122,13 +128,18 @@ fig
 # Top: where the windows of one row fall on a 12-pixel row. Bottom: the edge map after max pooling.
 
 # %%
-configs = [(2, 2, "tiling"), (3, 1, "overlap, no downsampling"), (3, 2, "overlap + downsampling"),
-           (4, 4, "coarse tiling")]
+configs = [
+    (2, 2, "tiling"),
+    (3, 1, "overlap, no downsampling"),
+    (3, 2, "overlap + downsampling"),
+    (4, 4, "coarse tiling"),
+]
 fig = Figure(figsize=(15, 6.4), layout="constrained")
 fig.suptitle("Max pooling: pool size, stride, overlap and downsampling (padding='valid')")
 ax = fig.add_subplot(2, 5, 1)
-ax.text(0.5, 0.5, "windows along\none row of\n12 pixels\n(one bar per\noutput unit)", ha="center", va="center",
-        fontsize=11)
+ax.text(
+    0.5, 0.5, "windows along\none row of\n12 pixels\n(one bar per\noutput unit)", ha="center", va="center", fontsize=11
+)
 ax.axis("off")
 ax = fig.add_subplot(2, 5, 6)
 ax.imshow(feature_map[0, :, :, 0], cmap="magma")
@@ -152,8 +163,11 @@ for k, (pool, stride, what) in enumerate(configs):
     ax.grid(axis="x", alpha=0.3)
     ax = fig.add_subplot(2, 5, 7 + k)
     ax.imshow(pooled[0, :, :, 0], cmap="magma")
-    ax.set_title(f"MaxPooling2D({pool}, strides={stride}): {pooled.shape[1]}x{pooled.shape[2]}\n"
-                 f"floor(({H} - {pool}) / {stride}) + 1 = {(H - pool) // stride + 1}", fontsize=10)
+    ax.set_title(
+        f"MaxPooling2D({pool}, strides={stride}): {pooled.shape[1]}x{pooled.shape[2]}\n"
+        f"floor(({H} - {pool}) / {stride}) + 1 = {(H - pool) // stride + 1}",
+        fontsize=10,
+    )
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     assert pooled.shape[1] == (H - pool) // stride + 1

@@ -65,8 +65,10 @@ def report(name, layers, input_shape):
     expected = formula(layers)
     print(f"{name}:")
     for f, r in zip(fields, expected):
-        print(f"  after {f['depth']} conv layer(s): unit {f['unit']} of a {f['map_shape']} map sees "
-              f"{f['size'][0]}x{f['size'][1]} input pixels (formula: {r}x{r})")
+        print(
+            f"  after {f['depth']} conv layer(s): unit {f['unit']} of a {f['map_shape']} map sees "
+            f"{f['size'][0]}x{f['size'][1]} input pixels (formula: {r}x{r})"
+        )
         assert f["size"] == (r, r)
     return fields
 
@@ -75,8 +77,11 @@ def report(name, layers, input_shape):
 # ## 1. A stack of 3x3 convolutions: the field grows by 2 pixels per layer
 
 # %%
-plain = [Conv2D(8, 3, padding="same", activation="relu"), Conv2D(8, 3, padding="same", activation="relu"),
-         Conv2D(8, 3, padding="same", activation="relu")]
+plain = [
+    Conv2D(8, 3, padding="same", activation="relu"),
+    Conv2D(8, 3, padding="same", activation="relu"),
+    Conv2D(8, 3, padding="same", activation="relu"),
+]
 report("three 3x3 convolutions", plain, (15, 15))
 plot_receptive_field(plain, (15, 15), path=out / "receptive_field_conv.png")
 
@@ -87,9 +92,16 @@ plot_receptive_field(plain, (15, 15), path=out / "receptive_field_conv.png")
 # pixels instead of 3: the course's CNN-then-dense classifiers rely on this to see whole objects.
 
 # %%
-pooled = [Conv2D(8, 3, activation="relu"), MaxPooling2D(2),
-          Conv2D(8, 3, activation="relu"), MaxPooling2D(2),
-          Conv2D(8, 3, activation="relu"), Flatten(), Dense(10), Activation("softmax")]
+pooled = [
+    Conv2D(8, 3, activation="relu"),
+    MaxPooling2D(2),
+    Conv2D(8, 3, activation="relu"),
+    MaxPooling2D(2),
+    Conv2D(8, 3, activation="relu"),
+    Flatten(),
+    Dense(10),
+    Activation("softmax"),
+]
 fields = report("conv-pool-conv-pool-conv", pooled, (28, 28))
 plot_receptive_field(pooled, (28, 28), path=out / "receptive_field_pooling.png")
 
@@ -97,8 +109,11 @@ plot_receptive_field(pooled, (28, 28), path=out / "receptive_field_pooling.png")
 # ## 3. Dilated convolutions: the same 3x3 kernels, spread out -- exponential growth without pooling
 
 # %%
-dilated = [Conv2D(8, 3, padding="same", dilation_rate=1), Conv2D(8, 3, padding="same", dilation_rate=2),
-           Conv2D(8, 3, padding="same", dilation_rate=4)]
+dilated = [
+    Conv2D(8, 3, padding="same", dilation_rate=1),
+    Conv2D(8, 3, padding="same", dilation_rate=2),
+    Conv2D(8, 3, padding="same", dilation_rate=4),
+]
 report("3x3 convolutions with dilation 1, 2, 4", dilated, (21, 21))
 plot_receptive_field(dilated, (21, 21), path=out / "receptive_field_dilated.png")
 
@@ -113,8 +128,17 @@ ax = fig.add_subplot()
 ax.imshow(image, cmap="gray")
 for f, colour in zip(fields, ("gold", "orange", "red")):
     (r0, r1), (c0, c1) = f["rows"], f["cols"]
-    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor=colour,
-                           linewidth=2.5, label=f"after conv {f['depth']}: {f['size'][0]}x{f['size'][1]}"))
+    ax.add_patch(
+        Rectangle(
+            (c0 - 0.5, r0 - 0.5),
+            c1 - c0 + 1,
+            r1 - r0 + 1,
+            fill=False,
+            edgecolor=colour,
+            linewidth=2.5,
+            label=f"after conv {f['depth']}: {f['size'][0]}x{f['size'][1]}",
+        )
+    )
 ax.set_title(f"{label}: what one central unit sees\n(conv-pool-conv-pool-conv, 3x3 kernels, 2x2 pools)")
 ax.set_xlabel("column")
 ax.set_ylabel("row")

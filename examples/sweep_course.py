@@ -65,42 +65,50 @@ def build_trial_model(config):
     optimizer = dict(config)
     if optimizer["optimizer"] == "sgd":
         optimizer["momentum"] = 0.9
-    model.compile(loss="categorical_crossentropy", optimizer=tune.optimizer_from_config(optimizer),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=tune.optimizer_from_config(optimizer), metrics=["accuracy"]
+    )
     return model
 
 
 def search_space(quick):
     """The experiments: every optimizer (a grid), the rest drawn at random for each."""
     if quick:
-        return {"optimizer": tune.grid_search(["sgd", "adam"]),
-                "learning_rate": tune.loguniform(3e-4, 1e-2),
-                "filters": tune.choice([16, 32]),
-                "dropout": tune.choice([0.25, 0.5]),
-                "batch_size": 16,
-                "epochs": 3}
-    return {"optimizer": tune.grid_search(["sgd", "adam", "rmsprop"]),
-            "learning_rate": tune.loguniform(1e-4, 3e-2),
+        return {
+            "optimizer": tune.grid_search(["sgd", "adam"]),
+            "learning_rate": tune.loguniform(3e-4, 1e-2),
             "filters": tune.choice([16, 32]),
             "dropout": tune.choice([0.25, 0.5]),
-            "batch_size": tune.choice([16, 32]),
-            "epochs": 10}
+            "batch_size": 16,
+            "epochs": 3,
+        }
+    return {
+        "optimizer": tune.grid_search(["sgd", "adam", "rmsprop"]),
+        "learning_rate": tune.loguniform(1e-4, 3e-2),
+        "filters": tune.choice([16, 32]),
+        "dropout": tune.choice([0.25, 0.5]),
+        "batch_size": tune.choice([16, 32]),
+        "epochs": 10,
+    }
 
 
 # %%
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="The course CNN's model and optimizer experiments as a Ray "
-                                                 "Tune sweep.")
+    parser = argparse.ArgumentParser(
+        description="The course CNN's model and optimizer experiments as a Ray Tune sweep."
+    )
     parser.add_argument("--quick", action="store_true", help="4 trials, 3 epochs on 4,000 images")
-    parser.add_argument("--samples", type=int, default=None,
-                        help="configs drawn per optimizer (default: 2 with --quick, else 4)")
+    parser.add_argument(
+        "--samples", type=int, default=None, help="configs drawn per optimizer (default: 2 with --quick, else 4)"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs of every trial")
     parser.add_argument("--limit", type=int, default=None, help="training images (default: 4,000 / 20,000)")
     parser.add_argument("--val-limit", type=int, default=None, help="validation images (default: 1,000 / 10,000)")
     parser.add_argument("--scheduler", default="asha", choices=["asha", "fifo"])
     parser.add_argument("--cpus-per-trial", type=int, default=1)
-    parser.add_argument("--address", default=None,
-                        help="a Ray cluster: 'auto' or 'ray://host:10001' (default: Ray on this machine)")
+    parser.add_argument(
+        "--address", default=None, help="a Ray cluster: 'auto' or 'ray://host:10001' (default: Ray on this machine)"
+    )
     parser.add_argument("--storage", default=None, help="where Tune keeps the trials (default: OUT/ray_results)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
@@ -116,21 +124,34 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
 
     (x, y, _), (x_val, y_val, _) = load(limit, val_limit)
-    print(f"[INFO] {len(x)} training and {len(x_val)} validation images; {samples} config(s) per optimizer, "
-          f"scheduler {args.scheduler}, {args.cpus_per_trial} CPU(s) per trial, "
-          f"Ray {'on this machine' if args.address is None else 'at ' + args.address}")
+    print(
+        f"[INFO] {len(x)} training and {len(x_val)} validation images; {samples} config(s) per optimizer, "
+        f"scheduler {args.scheduler}, {args.cpus_per_trial} CPU(s) per trial, "
+        f"Ray {'on this machine' if args.address is None else 'at ' + args.address}"
+    )
     start = time.perf_counter()
-    result = tune.sweep(build_trial_model, space, ((x, y), (x_val, y_val)), num_samples=samples,
-                        scheduler=args.scheduler, cpus_per_trial=args.cpus_per_trial, seed=args.seed,
-                        address=args.address, storage_path=args.storage or os.path.join(args.out, "ray_results"),
-                        best_weights=os.path.join(args.out, "best.weights.h5"), verbose=args.verbose)
+    result = tune.sweep(
+        build_trial_model,
+        space,
+        ((x, y), (x_val, y_val)),
+        num_samples=samples,
+        scheduler=args.scheduler,
+        cpus_per_trial=args.cpus_per_trial,
+        seed=args.seed,
+        address=args.address,
+        storage_path=args.storage or os.path.join(args.out, "ray_results"),
+        best_weights=os.path.join(args.out, "best.weights.h5"),
+        verbose=args.verbose,
+    )
     seconds = time.perf_counter() - start
 
     columns = ["trial_id", *space, "epochs_run", "val_accuracy", "best_val_accuracy", "threads", "cpus", "time_s"]
     print(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     best = result.best
-    print(f"[INFO] {len(result.table)} trials in {seconds:.0f} s; best {best['trial_id']}: val_accuracy "
-          f"{best['val_accuracy']:.4f} with {result.best_config}")
+    print(
+        f"[INFO] {len(result.table)} trials in {seconds:.0f} s; best {best['trial_id']}: val_accuracy "
+        f"{best['val_accuracy']:.4f} with {result.best_config}"
+    )
     csv = result.to_csv(os.path.join(args.out, "sweep.csv"))
     curves = os.path.join(args.out, "sweep_curves.png")
     result.plot_curves(curves)

@@ -27,6 +27,7 @@ Usage (from the repository root)::
 
 The tests run :func:`main` into a temporary file and compare it byte for byte with the shipped file.
 """
+
 import json
 import math
 import os
@@ -75,10 +76,12 @@ def make_rows(records):
     if len(records) != N_SOURCE_ROWS:
         raise ValueError(f"cars.json has {len(records)} rows, expected the {N_SOURCE_ROWS} UCI rows")
     first, last = YEAR_81_ROWS[0], YEAR_81_ROWS[-1]
-    if (records[first]["Name"], records[last]["Name"]) != YEAR_81_ENDS or \
-            records[first - 1]["Year"] != "1980-01-01" or records[last + 1]["Name"] != "chevrolet cavalier":
-        raise ValueError("cars.json is not the expected file: the model-year-1981 block is not at rows "
-                         f"{first}-{last}")
+    if (
+        (records[first]["Name"], records[last]["Name"]) != YEAR_81_ENDS
+        or records[first - 1]["Year"] != "1980-01-01"
+        or records[last + 1]["Name"] != "chevrolet cavalier"
+    ):
+        raise ValueError(f"cars.json is not the expected file: the model-year-1981 block is not at rows {first}-{last}")
     rows = []
     for index, rec in enumerate(records):
         if rec["Miles_per_Gallon"] is None or rec["Horsepower"] is None:

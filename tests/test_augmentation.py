@@ -1,6 +1,7 @@
 """Tests of augmentation: ``ImageDataGenerator`` and its iterator, ``PyDataset``, and the Keras 3 layers
 ``RandomFlip``, ``RandomTranslation``, ``RandomRotation``, ``RandomZoom`` (forward against Keras with
 degenerate ranges, so that both draw the same transformation; backward as the exact adjoint)."""
+
 import numpy as np
 import pytest
 
@@ -24,6 +25,7 @@ def _images(n=6, h=8, w=8, c=1, seed=0):
 # ---------------------------------------------------------------------------------------------------
 # ImageDataGenerator
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_whole_pixel_shifts_and_flips_are_exact():
     x = _images(1, 6, 7, 2)[0]
@@ -73,11 +75,11 @@ def test_generator_shuffle_each_epoch_and_next_wraps():
     assert sorted(epoch1) == sorted(epoch2) == list(range(10)) and not np.array_equal(epoch1, epoch2)
     for i in range(len(it)):
         xb, yb = it[i]
-        np.testing.assert_array_equal(xb[:, 0, 0, 0], yb)   # images stay with their labels
-    seen = [next(it)[1] for _ in range(6)]                  # 3 batches per epoch, twice: never stops
+        np.testing.assert_array_equal(xb[:, 0, 0, 0], yb)  # images stay with their labels
+    seen = [next(it)[1] for _ in range(6)]  # 3 batches per epoch, twice: never stops
     assert sorted(np.concatenate(seen[:3])) == list(range(10)) == sorted(np.concatenate(seen[3:]))
     again = ImageDataGenerator().flow(x, np.arange(10), batch_size=4, shuffle=True, seed=3)
-    np.testing.assert_array_equal(np.concatenate([again[i][1] for i in range(3)]), epoch1)   # seed: reproducible
+    np.testing.assert_array_equal(np.concatenate([again[i][1] for i in range(3)]), epoch1)  # seed: reproducible
 
 
 def test_generator_validation_split_subsets():
@@ -86,7 +88,7 @@ def test_generator_validation_split_subsets():
     gen = ImageDataGenerator(validation_split=0.3)
     val = gen.flow(x, y, batch_size=32, shuffle=False, subset="validation")
     train = gen.flow(x, y, batch_size=32, shuffle=False, subset="training")
-    np.testing.assert_array_equal(val[0][0], x[:3])          # validation: the first 30 %, as Keras
+    np.testing.assert_array_equal(val[0][0], x[:3])  # validation: the first 30 %, as Keras
     np.testing.assert_array_equal(train[0][0], x[3:])
     np.testing.assert_array_equal(train[0][1], y[3:])
     with pytest.raises(InvalidInputError, match="different classes"):
@@ -100,11 +102,19 @@ def test_generator_validation_split_subsets():
 
 def test_generator_rotation_zoom_keep_shape_dtype_and_range():
     x = np.random.default_rng(2).integers(0, 256, (16, 12, 12, 3)).astype(np.uint8)
-    gen = ImageDataGenerator(rotation_range=30, zoom_range=0.2, width_shift_range=0.1, height_shift_range=0.1,
-                             shear_range=10, horizontal_flip=True, vertical_flip=True, fill_mode="reflect")
+    gen = ImageDataGenerator(
+        rotation_range=30,
+        zoom_range=0.2,
+        width_shift_range=0.1,
+        height_shift_range=0.1,
+        shear_range=10,
+        horizontal_flip=True,
+        vertical_flip=True,
+        fill_mode="reflect",
+    )
     xb = gen.flow(x, batch_size=16, seed=0)[0]
     assert xb.shape == x.shape and xb.dtype == np.float32
-    assert xb.min() >= 0 and xb.max() <= 255                 # linear interpolation stays within the inputs' range
+    assert xb.min() >= 0 and xb.max() <= 255  # linear interpolation stays within the inputs' range
     assert not np.allclose(xb, x)
     for _ in range(200):
         p = gen.get_random_transform((12, 12, 3), rng=np.random.default_rng(_))
@@ -119,11 +129,18 @@ def test_affine_transform_matches_keras(fill_mode):
     rng = np.random.default_rng(0)
     x = rng.random((9, 9, 3)).astype(np.float32)
     for _ in range(10):
-        p = dict(theta=rng.uniform(-40, 40), tx=rng.uniform(-3, 3), ty=rng.uniform(-3, 3),
-                 shear=rng.uniform(-20, 20), zx=rng.uniform(0.7, 1.3), zy=rng.uniform(0.7, 1.3))
+        p = dict(
+            theta=rng.uniform(-40, 40),
+            tx=rng.uniform(-3, 3),
+            ty=rng.uniform(-3, 3),
+            shear=rng.uniform(-20, 20),
+            zx=rng.uniform(0.7, 1.3),
+            zy=rng.uniform(0.7, 1.3),
+        )
         ours = apply_affine_transform(x, **p, fill_mode=fill_mode, cval=0.3)
-        theirs = keras_image.apply_affine_transform(x, **p, row_axis=0, col_axis=1, channel_axis=2,
-                                                    fill_mode=fill_mode, cval=0.3, order=1)
+        theirs = keras_image.apply_affine_transform(
+            x, **p, row_axis=0, col_axis=1, channel_axis=2, fill_mode=fill_mode, cval=0.3, order=1
+        )
         np.testing.assert_allclose(ours, theirs, atol=1e-5, err_msg=str(p))
 
 
@@ -131,9 +148,16 @@ def test_generator_statistics_match_keras():
     """Same arguments, many draws: the mean and spread of the augmented pixels agree with Keras's generator."""
     keras_image = pytest.importorskip("keras.src.legacy.preprocessing.image")
     x = np.zeros((400, 16, 16, 1), np.float32)
-    x[:, 4:12, 6:10] = 255.0                                   # a bar
-    kwargs = dict(rotation_range=20, width_shift_range=0.1, height_shift_range=0.1, zoom_range=0.15,
-                  horizontal_flip=True, rescale=1 / 255, fill_mode="constant")
+    x[:, 4:12, 6:10] = 255.0  # a bar
+    kwargs = dict(
+        rotation_range=20,
+        width_shift_range=0.1,
+        height_shift_range=0.1,
+        zoom_range=0.15,
+        horizontal_flip=True,
+        rescale=1 / 255,
+        fill_mode="constant",
+    )
     ours = ImageDataGenerator(**kwargs).flow(x, batch_size=400, seed=0)[0]
     np.random.seed(0)
     theirs = keras_image.ImageDataGenerator(**kwargs).flow(x, batch_size=400, seed=0)[0]
@@ -181,7 +205,7 @@ def test_pydataset_and_sequence():
             return 2
 
         def __getitem__(self, idx):
-            return np.full((3, 1), idx, np.float32), np.full(3, idx ** 2)
+            return np.full((3, 1), idx, np.float32), np.full(3, idx**2)
 
         def on_epoch_end(self):
             self.epochs += 1
@@ -195,6 +219,7 @@ def test_pydataset_and_sequence():
 
     class Empty(PyDataset):
         pass
+
     with pytest.raises(NotImplementedError, match="__len__"):
         len(Empty())
     with pytest.raises(NotImplementedError, match="__getitem__"):
@@ -238,19 +263,23 @@ def test_random_flip_forward_and_backward(mode):
                 break
         else:
             raise AssertionError("an image is not a flip of its input")
-    expected = {"horizontal": {"none", "lr"}, "vertical": {"none", "ud"},
-                "horizontal_and_vertical": {"none", "lr", "ud", "both"}}[mode]
+    expected = {
+        "horizontal": {"none", "lr"},
+        "vertical": {"none", "ud"},
+        "horizontal_and_vertical": {"none", "lr", "ud", "both"},
+    }[mode]
     assert kinds == expected
     dy = _images(64, 5, 6, 2, seed=5)
     dx = layer.backward(dy)
-    np.testing.assert_allclose(np.sum(dy * y), np.sum(dx * x), rtol=1e-5)   # <dy, A x> = <A^T dy, x>
-    np.testing.assert_array_equal(layer.backward(y), x)                      # a flip undoes itself
+    np.testing.assert_allclose(np.sum(dy * y), np.sum(dx * x), rtol=1e-5)  # <dy, A x> = <A^T dy, x>
+    np.testing.assert_array_equal(layer.backward(y), x)  # a flip undoes itself
 
 
 @pytest.mark.parametrize("fill_mode", list(_SCIPY_MODES))
 @pytest.mark.parametrize("order", [0, 1])
 def test_warp_matrix_reproduces_scipy(fill_mode, order):
     from scipy import ndimage
+
     rng = np.random.default_rng(0)
     x = rng.random((7, 9))
     for _ in range(5):
@@ -273,7 +302,7 @@ def test_warp_backward_is_the_adjoint(make, fill_mode):
     warps = layer._warps
     dy = np.random.default_rng(1).standard_normal(y.shape)
     dx = layer.backward(dy)
-    layer._rng = np.random.default_rng(4)                    # the same draws again
+    layer._rng = np.random.default_rng(4)  # the same draws again
     y0 = layer.forward(np.zeros_like(x), training=True)
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(warps, layer._warps))
     np.testing.assert_allclose(np.sum(dy * (y - y0)), np.sum(dx * x), rtol=1e-10)
@@ -300,24 +329,26 @@ def _keras_layer(name, *args, **kwargs):
 
 
 @pytest.mark.parametrize("fill_mode", ["reflect", "nearest", "constant"])
-@pytest.mark.parametrize("name, args, kwargs", [
-    ("RandomTranslation", ((0.25, 0.25), (-0.125, -0.125)), {}),
-    ("RandomTranslation", ((0.1, 0.1), (0.3, 0.3)), {"interpolation": "nearest"}),
-    ("RandomTranslation", ((-0.07, -0.07), (0.13, 0.13)), {}),
-    ("RandomRotation", ((0.25, 0.25),), {}),
-    ("RandomRotation", ((-0.03, -0.03),), {}),
-    ("RandomRotation", ((0.1, 0.1),), {}),
-    ("RandomZoom", ((0.5, 0.5),), {}),
-    ("RandomZoom", ((-0.3, -0.3), (0.2, 0.2)), {}),
-])
+@pytest.mark.parametrize(
+    "name, args, kwargs",
+    [
+        ("RandomTranslation", ((0.25, 0.25), (-0.125, -0.125)), {}),
+        ("RandomTranslation", ((0.1, 0.1), (0.3, 0.3)), {"interpolation": "nearest"}),
+        ("RandomTranslation", ((-0.07, -0.07), (0.13, 0.13)), {}),
+        ("RandomRotation", ((0.25, 0.25),), {}),
+        ("RandomRotation", ((-0.03, -0.03),), {}),
+        ("RandomRotation", ((0.1, 0.1),), {}),
+        ("RandomZoom", ((0.5, 0.5),), {}),
+        ("RandomZoom", ((-0.3, -0.3), (0.2, 0.2)), {}),
+    ],
+)
 def test_warp_layers_match_keras(name, args, kwargs, fill_mode):
     """Degenerate ranges make Keras's draw deterministic: the same transformation, the same pixels."""
     x = _images(2, 8, 8, 2)
     keras_layer = _keras_layer(name, *args, fill_mode=fill_mode, fill_value=0.5, **kwargs)
     ours = {"RandomTranslation": RandomTranslation, "RandomRotation": RandomRotation, "RandomZoom": RandomZoom}[name]
     layer = ours(*args, fill_mode=fill_mode, fill_value=0.5, **kwargs)
-    np.testing.assert_allclose(layer.forward(x, training=True), np.asarray(keras_layer(x, training=True)),
-                               atol=2e-6)
+    np.testing.assert_allclose(layer.forward(x, training=True), np.asarray(keras_layer(x, training=True)), atol=2e-6)
     np.testing.assert_array_equal(np.asarray(keras_layer(x, training=False)), layer.forward(x, training=False))
 
 

@@ -3,6 +3,7 @@
 These check that the scripts work and that what they write is consistent; they time nothing (speed is
 measured by running the benchmarks themselves, never by tests).
 """
+
 import json
 import os
 import subprocess
@@ -17,8 +18,9 @@ RESULTS = BENCH / "results"
 
 
 def run(args, tmp_path, env=None):
-    out = subprocess.run([sys.executable] + [str(a) for a in args], cwd=REPO, capture_output=True, text=True,
-                         timeout=600, env=env)
+    out = subprocess.run(
+        [sys.executable] + [str(a) for a in args], cwd=REPO, capture_output=True, text=True, timeout=600, env=env
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     return out.stdout
 
@@ -26,8 +28,27 @@ def run(args, tmp_path, env=None):
 def test_bench_train_side_by_side_records_ratios_and_blas(tmp_path):
     pytest.importorskip("tensorflow")
     out_json = tmp_path / "bench_train.json"
-    run([BENCH / "bench_train.py", "--frameworks", "tinycnn", "keras", "--rounds", "2", "--steps", "3",
-         "--warmup", "2", "--infer", "64", "--no-compile-times", "--tinycnn-im2col", "--out", out_json], tmp_path)
+    run(
+        [
+            BENCH / "bench_train.py",
+            "--frameworks",
+            "tinycnn",
+            "keras",
+            "--rounds",
+            "2",
+            "--steps",
+            "3",
+            "--warmup",
+            "2",
+            "--infer",
+            "64",
+            "--no-compile-times",
+            "--tinycnn-im2col",
+            "--out",
+            out_json,
+        ],
+        tmp_path,
+    )
     d = json.loads(out_json.read_text())
     assert [r["framework"] for r in d["rounds"]] == ["tinycnn", "tinycnn [im2col+BLAS]", "keras"] * 2
     assert [r["round"] for r in d["rounds"]] == [0, 0, 0, 1, 1, 1]
@@ -40,17 +61,16 @@ def test_bench_train_side_by_side_records_ratios_and_blas(tmp_path):
     # each worker holds only its own framework (its peak memory is that framework's)
     assert [r["tinycnn_loaded"] for r in d["rounds"]] == [True, False] * 2
     # ... and no worker inherits OpenMP settings from tinycnn in the parent process
-    assert all(r["openmp_environment"] == {k: os.environ.get(k) for k in r["openmp_environment"]}
-               for r in d["rounds"])
+    assert all(r["openmp_environment"] == {k: os.environ.get(k) for k in r["openmp_environment"]} for r in d["rounds"])
     assert all(r["blas"]["OPENBLAS_CORETYPE"] == os.environ.get("OPENBLAS_CORETYPE") for r in tiny)
     # the ratios are what the two rounds measured, not something else
     per_round = d["per_round_ratios_vs_keras"]["tinycnn"]["train"]
-    expected = [t["train_images_per_s"] / k["train_images_per_s"]
-                for t, k in zip(d["rounds"][0::2], d["rounds"][1::2])]
+    expected = [t["train_images_per_s"] / k["train_images_per_s"] for t, k in zip(d["rounds"][0::2], d["rounds"][1::2])]
     assert per_round == pytest.approx(expected)
     assert d["ratios_vs_keras"]["keras"]["train"] == pytest.approx(1.0)
     assert d["median"]["tinycnn"]["train_images_per_s"] == pytest.approx(
-        sorted(t["train_images_per_s"] for t in tiny)[0] / 2 + sorted(t["train_images_per_s"] for t in tiny)[1] / 2)
+        sorted(t["train_images_per_s"] for t in tiny)[0] / 2 + sorted(t["train_images_per_s"] for t in tiny)[1] / 2
+    )
 
 
 def test_profile_step_accounts_for_the_whole_step(tmp_path):
@@ -66,8 +86,9 @@ def test_profile_step_accounts_for_the_whole_step(tmp_path):
     assert d["train_by_kind_ms"]["rest of fit (loss, metrics, checks, Python)"] >= 0
 
 
-@pytest.mark.parametrize("name", ["bench_train.json", "bench_layers.json", "compare_fashion.json",
-                                  "compare_autompg.json"])
+@pytest.mark.parametrize(
+    "name", ["bench_train.json", "bench_layers.json", "compare_fashion.json", "compare_autompg.json"]
+)
 def test_report_renders_the_committed_results(name):
     table = _report().render(name)
     assert table.count("\n|") >= 3  # header, rule, at least one row
@@ -92,15 +113,17 @@ def test_readme_tables_are_the_committed_json():
     blocks = report.readme_blocks((REPO / "README.md").read_text(encoding="utf-8"))
     assert {name for name, _ in blocks} >= {"bench_train.json", "bench_layers.json", "compare_fashion.json"}
     for name, body in blocks:
-        assert body == report.render(name), \
+        assert body == report.render(name), (
             f"README's {name} table is stale: python benchmarks/report.py --update-readme"
+        )
 
 
 def test_update_readme_rewrites_a_stale_table_and_keeps_the_rest(tmp_path):
     report = _report()
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- report: bench_train.json -->\n| old | table |\n<!-- /report -->\nafter\n",
-                      encoding="utf-8")
+    readme.write_text(
+        "intro\n<!-- report: bench_train.json -->\n| old | table |\n<!-- /report -->\nafter\n", encoding="utf-8"
+    )
     readme.chmod(0o644)
     assert report.update_readme(readme) == 1
     text = readme.read_text(encoding="utf-8")

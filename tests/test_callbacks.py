@@ -4,6 +4,7 @@ Where a test needs an exact sequence of monitored values, a ``Script`` callback 
 logs just before EarlyStopping/ModelCheckpoint read them; the model still trains for real, so the weights
 differ from epoch to epoch and "restored" or "saved" weights can be told apart.
 """
+
 import os
 import re
 
@@ -82,9 +83,14 @@ def test_hooks_are_called_in_keras_order():
 
     x, y = blobs(8)
     classifier().fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=(x, y), callbacks=[Log()])
-    per_epoch = lambda e: [f"epoch_begin {e}", "batch_begin 0", "batch_end 0 ['accuracy', 'loss']",  # noqa: E731
-                           "batch_begin 1", "batch_end 1 ['accuracy', 'loss']",
-                           f"epoch_end {e} ['accuracy', 'loss', 'val_accuracy', 'val_loss']"]
+    per_epoch = lambda e: [
+        f"epoch_begin {e}",
+        "batch_begin 0",
+        "batch_end 0 ['accuracy', 'loss']",  # noqa: E731
+        "batch_begin 1",
+        "batch_end 1 ['accuracy', 'loss']",
+        f"epoch_end {e} ['accuracy', 'loss', 'val_accuracy', 'val_loss']",
+    ]
     assert events == ["train_begin"] + per_epoch(0) + per_epoch(1) + ["train_end"]
 
 
@@ -125,8 +131,17 @@ def test_early_stopping_without_restore_keeps_the_last_weights():
     x, y = blobs()
     recorder = EpochWeights()
     model = classifier()
-    model.fit(x, y, epochs=10, verbose=0, callbacks=[Script("val_score", [3, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
-                                                     EarlyStopping(monitor="val_score", patience=1), recorder])
+    model.fit(
+        x,
+        y,
+        epochs=10,
+        verbose=0,
+        callbacks=[
+            Script("val_score", [3, 2, 2, 2, 2, 2, 2, 2, 2, 2]),
+            EarlyStopping(monitor="val_score", patience=1),
+            recorder,
+        ],
+    )
     assert len(recorder.weights) == 3 and same(model.get_weights(), recorder.weights[-1])
 
 
@@ -135,8 +150,7 @@ def test_early_stopping_mode_auto_maximizes_accuracy_and_min_delta_counts():
     x, y = blobs()
     accuracies = [0.5, 0.6, 0.605, 0.61, 0.9, 0.9]
     stopper = EarlyStopping(monitor="val_accuracy", patience=2, min_delta=0.02)
-    history = classifier().fit(x, y, epochs=6, verbose=0,
-                               callbacks=[Script("val_accuracy", accuracies), stopper])
+    history = classifier().fit(x, y, epochs=6, verbose=0, callbacks=[Script("val_accuracy", accuracies), stopper])
     # 0.605 and 0.61 are within min_delta of 0.6: no improvement -> stop after epoch 3
     assert stopper.mode == "max" and history.epoch == [0, 1, 2, 3] and stopper.best == 0.6
 
@@ -147,9 +161,17 @@ def test_early_stopping_restores_best_weights_at_the_end_even_without_stopping()
     x, y = blobs()
     recorder = EpochWeights()
     model = classifier()
-    model.fit(x, y, epochs=4, verbose=0, callbacks=[Script("val_score", [4.0, 1.0, 2.0, 3.0]),
-                                                    EarlyStopping(monitor="val_score", patience=5,
-                                                                  restore_best_weights=True), recorder])
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        verbose=0,
+        callbacks=[
+            Script("val_score", [4.0, 1.0, 2.0, 3.0]),
+            EarlyStopping(monitor="val_score", patience=5, restore_best_weights=True),
+            recorder,
+        ],
+    )
     assert same(model.get_weights(), recorder.weights[1])
 
 
@@ -176,13 +198,16 @@ def test_early_stopping_warns_when_the_monitored_value_is_missing():
     assert history.epoch == [0, 1]
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"patience": -1}, "patience must be an int >= 0"),
-    ({"patience": "3"}, "patience"),
-    ({"mode": "biggest"}, "mode must be 'auto', 'min' or 'max'"),
-    ({"monitor": None}, "monitor must be the name of a logged value"),
-    ({"min_delta": float("nan")}, "min_delta must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"patience": -1}, "patience must be an int >= 0"),
+        ({"patience": "3"}, "patience"),
+        ({"mode": "biggest"}, "mode must be 'auto', 'min' or 'max'"),
+        ({"monitor": None}, "monitor must be the name of a logged value"),
+        ({"min_delta": float("nan")}, "min_delta must be a finite number"),
+    ],
+)
 def test_early_stopping_arguments(kwargs, words):
     with pytest.raises(InvalidArgumentError, match=re.escape(words)):
         EarlyStopping(**kwargs)
@@ -209,9 +234,12 @@ def test_checkpoint_save_best_only_writes_only_improvements(tmp_path):
     recorder = EpochWeights()
     model = classifier()
     best_path = tmp_path / "best.npz"
-    callbacks = [Script("val_score", [3.0, 1.0, 2.0, 0.5, 0.7]),
-                 ModelCheckpoint(str(tmp_path / "e{epoch}.npz"), monitor="val_score", save_best_only=True),
-                 ModelCheckpoint(str(best_path), monitor="val_score", save_best_only=True), recorder]
+    callbacks = [
+        Script("val_score", [3.0, 1.0, 2.0, 0.5, 0.7]),
+        ModelCheckpoint(str(tmp_path / "e{epoch}.npz"), monitor="val_score", save_best_only=True),
+        ModelCheckpoint(str(best_path), monitor="val_score", save_best_only=True),
+        recorder,
+    ]
     model.fit(x, y, epochs=5, verbose=0, callbacks=callbacks)
     assert sorted(os.listdir(tmp_path)) == ["best.npz", "e1.npz", "e2.npz", "e4.npz"]
     other = classifier()
@@ -230,12 +258,20 @@ def test_checkpoint_mode_auto_maximizes_accuracy(tmp_path):
 def test_checkpoint_skips_a_missing_or_nan_monitor_with_a_warning(tmp_path):
     x, y = blobs(8)
     with pytest.warns(UserWarning, match="'val_loss' is not available or not finite"):
-        classifier().fit(x, y, epochs=1, verbose=0,
-                         callbacks=[ModelCheckpoint(str(tmp_path / "w.npz"), save_best_only=True)])
+        classifier().fit(
+            x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "w.npz"), save_best_only=True)]
+        )
     with pytest.warns(UserWarning, match="'val_score' is not available or not finite"):
-        classifier().fit(x, y, epochs=1, verbose=0, callbacks=[
-            Script("val_score", [float("nan")]),
-            ModelCheckpoint(str(tmp_path / "w.npz"), monitor="val_score", save_best_only=True)])
+        classifier().fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            callbacks=[
+                Script("val_score", [float("nan")]),
+                ModelCheckpoint(str(tmp_path / "w.npz"), monitor="val_score", save_best_only=True),
+            ],
+        )
     assert os.listdir(tmp_path) == []
 
 
@@ -273,8 +309,7 @@ def test_checkpoint_arguments(tmp_path):
         ModelCheckpoint(str(tmp_path / "w.npz"), save_freq=100)
     x, y = blobs(8)
     with pytest.raises(InvalidArgumentError, match=r"KeyError: 'val_acc'.*logged values \['accuracy', 'loss'\]"):
-        classifier().fit(x, y, epochs=1, verbose=0,
-                         callbacks=[ModelCheckpoint(str(tmp_path / "w-{val_acc:.2f}.npz"))])
+        classifier().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "w-{val_acc:.2f}.npz"))])
     assert os.listdir(tmp_path) == []
 
 
@@ -292,16 +327,29 @@ VAL_LOSS = [1.0, 0.9, 0.895, 0.9, 0.89, 0.8, 0.81, 0.82, 0.83, 0.84, 0.84, 0.7, 
 VAL_ACC = [0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.69, 0.72, 0.72, 0.72, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]
 
 LR_CASES = {
-    "scheduler_two_args": (lambda cbs: cbs.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch % 3 == 2
-                                                                 else lr), None, None),
+    "scheduler_two_args": (
+        lambda cbs: cbs.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch % 3 == 2 else lr),
+        None,
+        None,
+    ),
     "scheduler_one_arg": (lambda cbs: cbs.LearningRateScheduler(lambda epoch: 0.1 / (1.0 + epoch)), None, None),
-    "plateau_val_loss": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2, cooldown=1,
-                                                           min_delta=0.01, min_lr=0.01), "val_loss", VAL_LOSS),
-    "plateau_val_accuracy_max": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.2,
-                                                                   patience=1, min_lr=0.001), "val_accuracy",
-                                 VAL_ACC),
-    "plateau_default_patience": (lambda cbs: cbs.ReduceLROnPlateau(monitor="val_loss", patience=3),
-                                 "val_loss", VAL_LOSS),
+    "plateau_val_loss": (
+        lambda cbs: cbs.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_delta=0.01, min_lr=0.01
+        ),
+        "val_loss",
+        VAL_LOSS,
+    ),
+    "plateau_val_accuracy_max": (
+        lambda cbs: cbs.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.2, patience=1, min_lr=0.001),
+        "val_accuracy",
+        VAL_ACC,
+    ),
+    "plateau_default_patience": (
+        lambda cbs: cbs.ReduceLROnPlateau(monitor="val_loss", patience=3),
+        "val_loss",
+        VAL_LOSS,
+    ),
 }
 
 
@@ -312,8 +360,9 @@ def _keras():
         import tensorflow  # noqa: F401
     except ImportError as e:
         if _os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra", pytrace=False
+            )
         pytest.skip(f"TensorFlow/Keras not installed ({e})")
     return keras
 
@@ -323,8 +372,9 @@ def _keras_lr_history(keras, make_cb, key, values, epochs, x, y):
         def on_epoch_end(self, epoch, logs=None):
             logs[key] = values[epoch]
 
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3, activation="softmax")]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     cbs = ([KScript()] if key else []) + [make_cb(keras.callbacks)]
     history = model.fit(x, y, epochs=epochs, batch_size=20, verbose=0, callbacks=cbs, shuffle=False)
@@ -346,8 +396,9 @@ def test_lr_callbacks_match_keras_epoch_by_epoch(case):
     cbs = ([Script(key, values)] if key else []) + [make_cb(tiny_callbacks)]
     t_hist = model.fit(x, y, epochs=epochs, batch_size=20, verbose=0, callbacks=cbs, shuffle=False).history
     assert "learning_rate" in k_hist
-    assert t_hist["learning_rate"] == pytest.approx(k_hist["learning_rate"], rel=1e-6), \
+    assert t_hist["learning_rate"] == pytest.approx(k_hist["learning_rate"], rel=1e-6), (
         f"\nours  {t_hist['learning_rate']}\nkeras {k_hist['learning_rate']}"
+    )
     assert model.optimizer.learning_rate == pytest.approx(k_lr, rel=1e-6)
     assert sorted(t_hist) == sorted(k_hist)
 
@@ -380,14 +431,23 @@ def test_scheduler_refuses_a_non_float_and_an_optimizer_schedule():
     model = classifier()
     with pytest.raises(InvalidArgumentError, match="float"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch: 1)])
-    model.compile(optimizer=_optimizers.Adam(_optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
-                  loss="categorical_crossentropy")
+    model.compile(
+        optimizer=_optimizers.Adam(_optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+        loss="categorical_crossentropy",
+    )
     with pytest.raises(TypeError, match="LearningRateSchedule"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: 0.01)])
 
 
-@pytest.mark.parametrize("kwargs, words", [({"factor": 1.0}, "factor"), ({"patience": -1}, "patience"),
-                                           ({"mode": "up"}, "mode"), ({"bogus": 1}, "unexpected")])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"factor": 1.0}, "factor"),
+        ({"patience": -1}, "patience"),
+        ({"mode": "up"}, "mode"),
+        ({"bogus": 1}, "unexpected"),
+    ],
+)
 def test_reduce_lr_arguments(kwargs, words):
     with pytest.raises(InvalidArgumentError, match=words):
         ReduceLROnPlateau(**kwargs)
@@ -411,11 +471,18 @@ def test_csv_logger_writes_keras_columns_and_history_values(tmp_path):
     k_path, t_path = tmp_path / "keras.csv", tmp_path / "tiny.csv"
     kmodel = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
     kmodel.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    kmodel.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
-               callbacks=[keras.callbacks.ReduceLROnPlateau(), keras.callbacks.CSVLogger(str(k_path))])
+    kmodel.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[keras.callbacks.ReduceLROnPlateau(), keras.callbacks.CSVLogger(str(k_path))],
+    )
     model = classifier()
-    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
-                        callbacks=[ReduceLROnPlateau(), CSVLogger(t_path)])
+    history = model.fit(
+        x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[ReduceLROnPlateau(), CSVLogger(t_path)]
+    )
     k_rows, t_rows = _read_csv(k_path), _read_csv(t_path)
     assert t_rows[0] == k_rows[0] == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
     assert [r[0] for r in t_rows[1:]] == [r[0] for r in k_rows[1:]] == ["0", "1"]
@@ -436,19 +503,28 @@ def test_csv_logger_writes_keras_columns_and_history_values(tmp_path):
 
 def test_lambda_callback_calls_the_functions_with_keras_arguments():
     events = []
-    cb = LambdaCallback(on_train_begin=lambda logs: events.append(("train_begin",)),
-                        on_epoch_begin=lambda epoch, logs: events.append(("epoch_begin", epoch)),
-                        on_batch_end=lambda batch, logs: events.append(("batch_end", batch, sorted(logs))),
-                        on_epoch_end=lambda epoch, logs: events.append(("epoch_end", epoch, sorted(logs))),
-                        on_train_end=lambda logs: events.append(("train_end",)), note="kept")
+    cb = LambdaCallback(
+        on_train_begin=lambda logs: events.append(("train_begin",)),
+        on_epoch_begin=lambda epoch, logs: events.append(("epoch_begin", epoch)),
+        on_batch_end=lambda batch, logs: events.append(("batch_end", batch, sorted(logs))),
+        on_epoch_end=lambda epoch, logs: events.append(("epoch_end", epoch, sorted(logs))),
+        on_train_end=lambda logs: events.append(("train_end",)),
+        note="kept",
+    )
     x, y = blobs(n=40)
     classifier().fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[cb])
     assert cb.note == "kept"
-    assert events == [("train_begin",),
-                      ("epoch_begin", 0), ("batch_end", 0, ["accuracy", "loss"]),
-                      ("batch_end", 1, ["accuracy", "loss"]), ("epoch_end", 0, ["accuracy", "loss"]),
-                      ("epoch_begin", 1), ("batch_end", 0, ["accuracy", "loss"]),
-                      ("batch_end", 1, ["accuracy", "loss"]), ("epoch_end", 1, ["accuracy", "loss"]),
-                      ("train_end",)]
+    assert events == [
+        ("train_begin",),
+        ("epoch_begin", 0),
+        ("batch_end", 0, ["accuracy", "loss"]),
+        ("batch_end", 1, ["accuracy", "loss"]),
+        ("epoch_end", 0, ["accuracy", "loss"]),
+        ("epoch_begin", 1),
+        ("batch_end", 0, ["accuracy", "loss"]),
+        ("batch_end", 1, ["accuracy", "loss"]),
+        ("epoch_end", 1, ["accuracy", "loss"]),
+        ("train_end",),
+    ]
     with pytest.raises(InvalidArgumentError, match="on_epoch_end"):
         LambdaCallback(on_epoch_end="print")

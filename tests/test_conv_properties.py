@@ -1,4 +1,5 @@
 """Hand-computed convolution and pooling cases, and Hypothesis properties of the layers."""
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,11 +30,7 @@ def test_spike_detector_1d():
 
 
 def test_edge_kernel_3x3_on_5x5_image():
-    image = np.array([[0, 0, 0, 9, 9],
-                      [0, 0, 0, 9, 9],
-                      [0, 0, 0, 9, 9],
-                      [0, 0, 0, 9, 9],
-                      [0, 0, 0, 9, 9]], dtype=float)
+    image = np.array([[0, 0, 0, 9, 9], [0, 0, 0, 9, 9], [0, 0, 0, 9, 9], [0, 0, 0, 9, 9], [0, 0, 0, 9, 9]], dtype=float)
     sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
     layer = conv_layer(sobel_x.reshape(3, 3, 1, 1), bias=np.array([1.0]))
     out = layer.forward(image.reshape(1, 5, 5, 1))[0, :, :, 0]
@@ -63,8 +60,9 @@ def test_max_pool_ties_go_to_the_first_maximum():
 
 
 def test_overlapping_max_pool_routes_to_shared_winner_twice():
-    x = np.array([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 9, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
-                 dtype=float).reshape(1, 5, 5, 1)
+    x = np.array(
+        [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 9, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=float
+    ).reshape(1, 5, 5, 1)
     layer = MaxPooling2D(pool_size=3, strides=2, dtype="float64")
     y = layer.forward(x)
     assert y.shape == (1, 2, 2, 1) and np.all(y == 9)  # the centre pixel wins all four windows
@@ -113,8 +111,14 @@ def test_conv_output_shape(setup, c, f):
 
 
 @SETTINGS
-@given(st.integers(4, 12), st.integers(4, 12), st.integers(1, 3), st.integers(1, 3), st.sampled_from(["valid", "same"]),
-       st.sampled_from([MaxPooling2D, AveragePooling2D, L2Pooling2D]))
+@given(
+    st.integers(4, 12),
+    st.integers(4, 12),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.sampled_from(["valid", "same"]),
+    st.sampled_from([MaxPooling2D, AveragePooling2D, L2Pooling2D]),
+)
 def test_pool_output_shape(h, w, p, s, padding, cls):
     layer = cls(pool_size=p, strides=s, padding=padding, dtype="float64")
     layer.build((None, h, w, 2))

@@ -7,6 +7,7 @@ feature-map model). :func:`port` changes *only* its import lines, exactly as a s
 are replaced by small random arrays of the real shapes and dtypes (so the test needs no download and takes
 seconds), and the number of epochs is cut down. The scripts run to the end and their numbers are finite.
 """
+
 import re
 import textwrap
 
@@ -43,12 +44,17 @@ def small_data(monkeypatch):
         return rng.integers(0, 256, (n,) + shape, dtype=np.uint8), rng.integers(0, classes, n).astype(np.uint8)
 
     from tinycnn.datasets import cifar10, fashion_mnist, mnist
+
     monkeypatch.setattr(mnist, "load_data", lambda path=None: (images(256, (28, 28)), images(64, (28, 28))))
     monkeypatch.setattr(fashion_mnist, "load_data", lambda path=None: (images(256, (28, 28)), images(64, (28, 28))))
-    monkeypatch.setattr(cifar10, "load_data", lambda: ((rng.integers(0, 256, (128, 32, 32, 3), dtype=np.uint8),
-                                                        rng.integers(0, 10, (128, 1)).astype(np.uint8)),
-                                                       (rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8),
-                                                        rng.integers(0, 10, (32, 1)).astype(np.uint8))))
+    monkeypatch.setattr(
+        cifar10,
+        "load_data",
+        lambda: (
+            (rng.integers(0, 256, (128, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, (128, 1)).astype(np.uint8)),
+            (rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, (32, 1)).astype(np.uint8)),
+        ),
+    )
 
 
 def run_script(source):
@@ -258,8 +264,24 @@ def test_feature_maps_of_a_trained_model(small_data):
 
 def test_import_tinycnn_as_keras_resolves_the_keras_names():
     import tinycnn as keras
-    for name in ("Sequential", "Model", "Input", "layers", "models", "optimizers", "losses", "metrics",
-                 "callbacks", "datasets", "utils", "backend", "regularizers", "preprocessing", "nn"):
+
+    for name in (
+        "Sequential",
+        "Model",
+        "Input",
+        "layers",
+        "models",
+        "optimizers",
+        "losses",
+        "metrics",
+        "callbacks",
+        "datasets",
+        "utils",
+        "backend",
+        "regularizers",
+        "preprocessing",
+        "nn",
+    ):
         assert getattr(keras, name) is not None, name
     assert keras.keras is tinycnn and keras.keras.layers.Dense is tinycnn.layers.Dense
     assert keras.datasets.mnist.load_data is not None

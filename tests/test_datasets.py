@@ -3,6 +3,7 @@
 No test touches the network or the real ``~/.tinycnn``: every Fashion-MNIST test runs with ``HOME``,
 ``TINYCNN_DATA`` and the system folder pointed into ``tmp_path``, and ``_urlopen`` replaced by a fake.
 """
+
 import collections
 import gzip
 import hashlib
@@ -32,6 +33,7 @@ REAL_FASHION_DIR = fashion_mnist.SYSTEM_DIR  # captured before any test monkeypa
 # Auto MPG
 # ---------------------------------------------------------------------------------------------------
 
+
 def test_auto_mpg_shape_dtype_and_first_row():
     data = auto_mpg.load_data()
     assert data.shape == (392, 8) and data.dtype == np.float64
@@ -47,8 +49,21 @@ def test_auto_mpg_matches_uci_summary():
     assert set(np.unique(data[:, 7])) == {1, 2, 3}
     assert collections.Counter(data[:, 7].astype(int).tolist()) == {1: 245, 2: 68, 3: 79}
     years = collections.Counter(data[:, 6].astype(int).tolist())
-    assert years == {70: 29, 71: 27, 72: 28, 73: 40, 74: 26, 75: 30, 76: 34, 77: 28, 78: 36, 79: 29,
-                     80: 27, 81: 28, 82: 30}
+    assert years == {
+        70: 29,
+        71: 27,
+        72: 28,
+        73: 40,
+        74: 26,
+        75: 30,
+        76: 34,
+        77: 28,
+        78: 36,
+        79: 29,
+        80: 27,
+        81: 28,
+        82: 30,
+    }
     np.testing.assert_allclose(data.sum(axis=0), [9190.8, 2145, 76209.5, 40952, 1167213, 6092.2, 29784, 618])
     assert np.all(np.isfinite(data))
 
@@ -64,8 +79,9 @@ def test_auto_mpg_tsv_round_trips_through_loadtxt():
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("make_auto_mpg_tsv",
-                                                  os.path.join(REPO, "scripts", "make_auto_mpg_tsv.py"))
+    spec = importlib.util.spec_from_file_location(
+        "make_auto_mpg_tsv", os.path.join(REPO, "scripts", "make_auto_mpg_tsv.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -85,13 +101,16 @@ def test_derivation_script_refuses_unexpected_source(tmp_path):
         script.make_tsv_text([])
 
 
-@pytest.mark.parametrize("body, line, what", [
-    ("18\t8\t307\t130\t3504\t12\t70\n", 2, "7 values"),
-    ("18\t8\t307\t130\t3504\t12\t70\t1\t5\n", 2, "9 values"),
-    ("18\t8\t307\t130\t3504\t12\t70\t1\n15\t8\t350\t?\t3693\t11.5\t70\t1\n", 3, "horsepower is '?'"),
-    ("18\t8\t307\t130\t3504\t12\t70\t1\n\n15\t8\t350\tnan\t3693\t11.5\t70\t1\n", 4, "not a finite"),
-    ("inf\t8\t307\t130\t3504\t12\t70\t1\n", 2, "mpg is 'inf'"),
-])
+@pytest.mark.parametrize(
+    "body, line, what",
+    [
+        ("18\t8\t307\t130\t3504\t12\t70\n", 2, "7 values"),
+        ("18\t8\t307\t130\t3504\t12\t70\t1\t5\n", 2, "9 values"),
+        ("18\t8\t307\t130\t3504\t12\t70\t1\n15\t8\t350\t?\t3693\t11.5\t70\t1\n", 3, "horsepower is '?'"),
+        ("18\t8\t307\t130\t3504\t12\t70\t1\n\n15\t8\t350\tnan\t3693\t11.5\t70\t1\n", 4, "not a finite"),
+        ("inf\t8\t307\t130\t3504\t12\t70\t1\n", 2, "mpg is 'inf'"),
+    ],
+)
 def test_auto_mpg_corrupted_tsv(tmp_path, body, line, what):
     path = tmp_path / "broken.tsv"
     path.write_text("\t".join(auto_mpg.COLUMNS) + "\n" + body, encoding="utf-8")
@@ -148,8 +167,9 @@ def test_idx_header_layout(tmp_path):
     assert gzip.decompress((tmp_path / "x.gz").read_bytes()) == b"\x00\x00\x08\x01\x00\x00\x00\x03" + bytes(3)
 
 
-@pytest.mark.parametrize("array", [np.zeros(3, np.int64), np.zeros(3, bool), np.zeros(3, np.float16),
-                                   np.array(5, np.uint8)])
+@pytest.mark.parametrize(
+    "array", [np.zeros(3, np.int64), np.zeros(3, bool), np.zeros(3, np.float16), np.array(5, np.uint8)]
+)
 def test_write_idx_refuses_what_idx_cannot_store(tmp_path, array):
     with pytest.raises(InvalidArgumentError):
         write_idx(tmp_path / "x", array)
@@ -168,18 +188,21 @@ def _idx_bytes(array):
 GOOD = _idx_bytes(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
 
 
-@pytest.mark.parametrize("content, message", [
-    (GOOD[:-1], "truncated IDX file"),
-    (GOOD[:14], "truncated IDX header"),
-    (GOOD[:2], "fewer than the 4-byte magic"),
-    (b"", "fewer than the 4-byte magic"),
-    (GOOD + b"\x00", "trailing bytes"),
-    (b"\x01" + GOOD[1:], "wrong magic number"),
-    (b"PK\x03\x04" + GOOD[4:], "wrong magic number"),
-    (GOOD[:2] + b"\x0a" + GOOD[3:], "unknown IDX type code 0x0A"),
-    (GOOD[:3] + b"\x00" + GOOD[4:], "0 dimensions"),
-    (b"\x00\x00\x08\x02\xff\xff\xff\xff\xff\xff\xff\xff" + bytes(10), "truncated IDX file"),  # 16 EB claimed
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (GOOD[:-1], "truncated IDX file"),
+        (GOOD[:14], "truncated IDX header"),
+        (GOOD[:2], "fewer than the 4-byte magic"),
+        (b"", "fewer than the 4-byte magic"),
+        (GOOD + b"\x00", "trailing bytes"),
+        (b"\x01" + GOOD[1:], "wrong magic number"),
+        (b"PK\x03\x04" + GOOD[4:], "wrong magic number"),
+        (GOOD[:2] + b"\x0a" + GOOD[3:], "unknown IDX type code 0x0A"),
+        (GOOD[:3] + b"\x00" + GOOD[4:], "0 dimensions"),
+        (b"\x00\x00\x08\x02\xff\xff\xff\xff\xff\xff\xff\xff" + bytes(10), "truncated IDX file"),  # 16 EB claimed
+    ],
+)
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_corrupt_content(tmp_path, content, message, gz):
     path = tmp_path / ("bad-idx3-ubyte.gz" if gz else "bad-idx3-ubyte")
@@ -192,11 +215,11 @@ def test_idx_corrupt_content(tmp_path, content, message, gz):
 def test_idx_corrupted_gzip_streams(tmp_path):
     packed = gzip.compress(GOOD)
     cases = {
-        "cut.gz": packed[:-6],                                          # stream ends early
+        "cut.gz": packed[:-6],  # stream ends early
         "crc.gz": packed[:-8] + bytes([packed[-8] ^ 0xFF]) + packed[-7:],  # CRC-32 wrong
         "deflate.gz": packed[:12] + bytes([packed[12] ^ 0xFF]) + packed[13:],  # compressed data damaged
         "garbage-after.gz": packed + b"this is not gzip",
-        "not-gzip.gz": GOOD,                                            # raw IDX but named .gz
+        "not-gzip.gz": GOOD,  # raw IDX but named .gz
         "header-only.gz": packed[:5],
     }
     for name, content in cases.items():
@@ -217,6 +240,7 @@ def test_idx_missing_file(tmp_path):
 # ---------------------------------------------------------------------------------------------------
 # Fashion-MNIST: synthetic full-size files (all-zero images gzip to ~200 KB in a fraction of a second)
 # ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def synthetic_images(tmp_path_factory):
@@ -239,6 +263,7 @@ def _labels(n, marker):
 @pytest.fixture
 def make_fashion_dir(synthetic_images):
     """Write a valid synthetic Fashion-MNIST folder whose first training label is ``marker``."""
+
     def make(folder, marker, skip=()):
         os.makedirs(folder, exist_ok=True)
         for name, content in synthetic_images.items():
@@ -250,6 +275,7 @@ def make_fashion_dir(synthetic_images):
             if name not in skip:
                 write_idx(os.path.join(folder, name), _labels(n, marker))
         return folder
+
     return make
 
 
@@ -267,8 +293,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("TINYCNN_DATA", raising=False)
     monkeypatch.setattr(fashion_mnist, "SYSTEM_DIR", str(tmp_path / "system"))
     monkeypatch.setattr(fashion_mnist, "_urlopen", _no_network)
-    return {"home_cache": str(home / ".tinycnn" / "datasets" / "fashion-mnist"),
-            "env_root": str(tmp_path / "env"), "system": str(tmp_path / "system"), "tmp": tmp_path}
+    return {
+        "home_cache": str(home / ".tinycnn" / "datasets" / "fashion-mnist"),
+        "env_root": str(tmp_path / "env"),
+        "system": str(tmp_path / "system"),
+        "tmp": tmp_path,
+    }
 
 
 def _first_label(**kwargs):
@@ -287,16 +317,15 @@ def test_fashion_search_order(isolated, make_fashion_dir, monkeypatch):
     monkeypatch.setenv("TINYCNN_DATA", isolated["env_root"])
 
     assert _first_label(path=explicit) == 1
-    assert _first_label() == 2                       # $TINYCNN_DATA/fashion-mnist
+    assert _first_label() == 2  # $TINYCNN_DATA/fashion-mnist
     monkeypatch.delenv("TINYCNN_DATA")
-    assert _first_label() == 3                       # ~/.tinycnn/datasets/fashion-mnist
+    assert _first_label() == 3  # ~/.tinycnn/datasets/fashion-mnist
     shutil.rmtree(isolated["home_cache"])
-    assert _first_label() == 4                       # /usr/share/datasets/fashion-mnist
+    assert _first_label() == 4  # /usr/share/datasets/fashion-mnist
 
 
 def test_fashion_incomplete_folder_is_skipped(isolated, make_fashion_dir, monkeypatch):
-    make_fashion_dir(os.path.join(isolated["env_root"], "fashion-mnist"), marker=2,
-                     skip=("t10k-labels-idx1-ubyte.gz",))
+    make_fashion_dir(os.path.join(isolated["env_root"], "fashion-mnist"), marker=2, skip=("t10k-labels-idx1-ubyte.gz",))
     make_fashion_dir(isolated["system"], marker=4)
     monkeypatch.setenv("TINYCNN_DATA", isolated["env_root"])
     assert fashion_mnist.search_dirs()[0] == os.path.join(isolated["env_root"], "fashion-mnist")
@@ -312,6 +341,7 @@ def test_fashion_explicit_path_does_not_fall_through(isolated, make_fashion_dir)
 
 
 # --- downloads (mocked) ----------------------------------------------------------------------------
+
 
 class _FakeResponse:
     """Stands in for the object ``urllib.request.urlopen`` returns; ``fail_after`` bytes, then an error."""
@@ -349,9 +379,10 @@ def served(isolated, make_fashion_dir, monkeypatch):
 def _serve(content, requested, **failure):
     def urlopen(url, timeout=None):
         assert url.startswith(fashion_mnist.BASE_URL) and timeout
-        name = url[len(fashion_mnist.BASE_URL):]
+        name = url[len(fashion_mnist.BASE_URL) :]
         requested.append(name)
         return _FakeResponse(content[name], **failure.get(name, {}))
+
     return urlopen
 
 
@@ -394,8 +425,9 @@ def _cache_files(isolated):
     return sorted(os.listdir(cache)) if os.path.isdir(cache) else []
 
 
-@pytest.mark.parametrize("error", [ConnectionResetError("connection reset by peer"),
-                                   urllib.error.URLError("timed out")])
+@pytest.mark.parametrize(
+    "error", [ConnectionResetError("connection reset by peer"), urllib.error.URLError("timed out")]
+)
 def test_fashion_download_fails_midway(isolated, served, monkeypatch, error):
     bad = "train-images-idx3-ubyte.gz"
     failure = {bad: {"fail_after": 1000, "error": error}}
@@ -428,6 +460,7 @@ def test_fashion_download_checksum_mismatch(isolated, served, monkeypatch):
 def test_fashion_download_connection_refused(isolated, monkeypatch):
     def refuse(url, timeout=None):
         raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
     monkeypatch.setattr(fashion_mnist, "_urlopen", refuse)
     with pytest.raises(DataFileError, match="could not download") as info:
         fashion_mnist.load_data()
@@ -437,19 +470,23 @@ def test_fashion_download_connection_refused(isolated, monkeypatch):
 
 # --- files that are not what their names say -------------------------------------------------------
 
+
 def _swap(folder, dest, src):
     shutil.copyfile(os.path.join(folder, src), os.path.join(folder, dest))
 
 
-@pytest.mark.parametrize("dest, src_or_array, message", [
-    ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "expected the train images"),
-    ("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "expected the test labels"),
-    ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", r"\(10000, 28, 28\)"),
-    ("t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz", r"shape \(60000,\)"),
-    ("train-labels-idx1-ubyte.gz", np.full(60000, 10, np.uint8), "label 10 is out of range"),
-    ("train-labels-idx1-ubyte.gz", np.zeros(60000, np.int32), "got int32"),
-    ("t10k-images-idx3-ubyte.gz", np.zeros((10000, 28, 27), np.uint8), r"\(10000, 28, 27\)"),
-])
+@pytest.mark.parametrize(
+    "dest, src_or_array, message",
+    [
+        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "expected the train images"),
+        ("t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "expected the test labels"),
+        ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", r"\(10000, 28, 28\)"),
+        ("t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz", r"shape \(60000,\)"),
+        ("train-labels-idx1-ubyte.gz", np.full(60000, 10, np.uint8), "label 10 is out of range"),
+        ("train-labels-idx1-ubyte.gz", np.zeros(60000, np.int32), "got int32"),
+        ("t10k-images-idx3-ubyte.gz", np.zeros((10000, 28, 27), np.uint8), r"\(10000, 28, 27\)"),
+    ],
+)
 def test_fashion_refuses_mislabeled_files(isolated, make_fashion_dir, dest, src_or_array, message):
     folder = make_fashion_dir(str(isolated["tmp"] / "data"), marker=0)
     if isinstance(src_or_array, str):
@@ -475,13 +512,25 @@ def test_fashion_refuses_corrupted_file(isolated, make_fashion_dir):
 
 # --- the real files ---------------------------------------------------------------------------------
 
+
 def test_fashion_class_names():
-    assert fashion_mnist.CLASS_NAMES == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert fashion_mnist.CLASS_NAMES == (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
-@pytest.mark.skipif(not os.path.isdir(REAL_FASHION_DIR),
-                    reason=f"{REAL_FASHION_DIR} is absent: install Debian's dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not os.path.isdir(REAL_FASHION_DIR), reason=f"{REAL_FASHION_DIR} is absent: install Debian's dataset-fashion-mnist"
+)
 def test_fashion_real_files(isolated, monkeypatch):
     for name, md5 in fashion_mnist.RAW_MD5.items():  # Debian recompressed them; the content is original
         with gzip.open(os.path.join(REAL_FASHION_DIR, name), "rb") as f:

@@ -5,6 +5,7 @@ CIFAR-10 binary tarball, the python-version batches as Python 2's cPickle and Py
 size (mostly zeros, so they compress to little), with a marker in the first training label so each test
 can tell which copy was read. No test touches the network, the real ``~``, or the real Keras cache.
 """
+
 import gzip
 import hashlib
 import io
@@ -36,18 +37,24 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("TINYCNN_DATA", raising=False)
     monkeypatch.delenv("KERAS_HOME", raising=False)
     import tinycnn.datasets.download as dl
+
     real = dl.keras_dirs
     tmp_keras = str(tmp_path / "tmp" / ".keras" / "datasets")
 
     def keras_dirs():
         return [real()[0], tmp_keras]
+
     for module in (mnist, cifar10):
         monkeypatch.setattr(module, "keras_dirs", keras_dirs)
         monkeypatch.setattr(module, "_urlopen", _no_network)
-    return {"keras": str(home / ".keras" / "datasets"), "tmp_keras": tmp_keras,
-            "mnist_cache": str(home / ".tinycnn" / "datasets" / "mnist"),
-            "cifar_cache": str(home / ".tinycnn" / "datasets" / "cifar-10"),
-            "env_root": str(tmp_path / "env"), "tmp": tmp_path}
+    return {
+        "keras": str(home / ".keras" / "datasets"),
+        "tmp_keras": tmp_keras,
+        "mnist_cache": str(home / ".tinycnn" / "datasets" / "mnist"),
+        "cifar_cache": str(home / ".tinycnn" / "datasets" / "cifar-10"),
+        "env_root": str(tmp_path / "env"),
+        "tmp": tmp_path,
+    }
 
 
 class _FakeResponse(io.BytesIO):
@@ -62,6 +69,7 @@ def _serve(content, requested):
     def urlopen(url, timeout=None):
         requested.append(url)
         return _FakeResponse(content)
+
     return urlopen
 
 
@@ -73,9 +81,14 @@ def _refuse(url, timeout=None):
 # MNIST
 # ---------------------------------------------------------------------------------------------------
 
+
 def _mnist_arrays(marker):
-    arrays = {"x_train": np.zeros((60000, 28, 28), np.uint8), "y_train": (np.arange(60000) % 10).astype(np.uint8),
-              "x_test": np.zeros((10000, 28, 28), np.uint8), "y_test": (np.arange(10000) % 10).astype(np.uint8)}
+    arrays = {
+        "x_train": np.zeros((60000, 28, 28), np.uint8),
+        "y_train": (np.arange(60000) % 10).astype(np.uint8),
+        "x_test": np.zeros((10000, 28, 28), np.uint8),
+        "y_test": (np.arange(10000) % 10).astype(np.uint8),
+    }
     arrays["y_train"][0] = marker
     arrays["x_train"][0, 3, 5] = 255
     arrays["x_test"][-1, 27, 0] = 17
@@ -93,6 +106,7 @@ def npz_bytes():
             np.savez_compressed(buf, **_mnist_arrays(marker))
             cache[marker] = buf.getvalue()
         return cache[marker]
+
     return make
 
 
@@ -126,17 +140,18 @@ def test_mnist_search_order(isolated, npz_bytes, monkeypatch):
     _write_npz(isolated["tmp_keras"], npz_bytes(3))
     _write_mnist_idx(isolated["mnist_cache"], marker=4)
     monkeypatch.setenv("TINYCNN_DATA", isolated["env_root"])
-    assert _mnist_marker() == 1                          # $TINYCNN_DATA/mnist
+    assert _mnist_marker() == 1  # $TINYCNN_DATA/mnist
     monkeypatch.delenv("TINYCNN_DATA")
-    assert _mnist_marker() == 2                          # ~/.keras/datasets/mnist.npz
+    assert _mnist_marker() == 2  # ~/.keras/datasets/mnist.npz
     os.remove(os.path.join(isolated["keras"], "mnist.npz"))
-    assert _mnist_marker() == 3                          # /tmp/.keras/datasets/mnist.npz
+    assert _mnist_marker() == 3  # /tmp/.keras/datasets/mnist.npz
     os.remove(os.path.join(isolated["tmp_keras"], "mnist.npz"))
-    assert _mnist_marker() == 4                          # ~/.tinycnn/datasets/mnist, IDX files
+    assert _mnist_marker() == 4  # ~/.tinycnn/datasets/mnist, IDX files
 
 
 def test_mnist_keras_home(isolated, npz_bytes, monkeypatch):
     import tinycnn.datasets.download as dl
+
     monkeypatch.setattr(mnist, "keras_dirs", dl.keras_dirs)
     monkeypatch.setenv("KERAS_HOME", str(isolated["tmp"] / "kh"))
     _write_npz(str(isolated["tmp"] / "kh" / "datasets"), npz_bytes(5))
@@ -149,9 +164,9 @@ def test_mnist_explicit_paths(isolated, npz_bytes):
     npz = _write_npz(str(isolated["tmp"] / "npz"), npz_bytes(7), name="digits.npz")
     assert _mnist_marker(path=npz) == 7
     _write_npz(isolated["keras"], npz_bytes(8))
-    assert _mnist_marker(path="mnist.npz") == 8          # Keras's meaning: a name in its cache
+    assert _mnist_marker(path="mnist.npz") == 8  # Keras's meaning: a name in its cache
     with pytest.raises(DataFileError, match="no MNIST here") as info:
-        mnist.load_data(path=str(isolated["tmp"]))      # a folder without the files: no fall-through
+        mnist.load_data(path=str(isolated["tmp"]))  # a folder without the files: no fall-through
     assert "mnist.npz" in str(info.value) and "train-images-idx3-ubyte.gz" in str(info.value)
 
 
@@ -172,7 +187,7 @@ def test_mnist_download_checked(isolated, npz_bytes, monkeypatch):
     monkeypatch.setattr(mnist, "NPZ_SHA256", "0" * 64)
     with pytest.raises(DataFileError, match="checksum mismatch"):
         mnist.load_data()
-    assert os.listdir(isolated["mnist_cache"]) == []    # nothing kept, not even a temporary file
+    assert os.listdir(isolated["mnist_cache"]) == []  # nothing kept, not even a temporary file
     monkeypatch.setattr(mnist, "NPZ_SHA256", hashlib.sha256(content).hexdigest())
     assert _mnist_marker() == 9
     assert requested == [mnist.NPZ_URL] * 2
@@ -198,13 +213,16 @@ class Exploding:
         return (open, (os.path.join(os.environ["HOME"], "..", "exploded"), "w"))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a.pop("y_test"), "lacks the array"),
-    (lambda a: a.update(x_train=a["x_train"][:100]), r"expected the train images.*\(100, 28, 28\)"),
-    (lambda a: a.update(y_train=a["y_train"].astype(np.int64)), "got int64"),
-    (lambda a: a.update(y_test=np.full(10000, 10, np.uint8)), "label 10 is out of range"),
-    (lambda a: a.update(x_test=a["x_train"], x_train=a["x_test"]), "expected the train images"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.pop("y_test"), "lacks the array"),
+        (lambda a: a.update(x_train=a["x_train"][:100]), r"expected the train images.*\(100, 28, 28\)"),
+        (lambda a: a.update(y_train=a["y_train"].astype(np.int64)), "got int64"),
+        (lambda a: a.update(y_test=np.full(10000, 10, np.uint8)), "label 10 is out of range"),
+        (lambda a: a.update(x_test=a["x_train"], x_train=a["x_test"]), "expected the train images"),
+    ],
+)
 def test_mnist_refuses_wrong_npz(isolated, change, message):
     arrays = _mnist_arrays(0)
     change(arrays)
@@ -216,7 +234,7 @@ def test_mnist_refuses_wrong_npz(isolated, change, message):
 
 
 def test_mnist_refuses_corrupted_npz(isolated, npz_bytes):
-    path = _write_npz(str(isolated["tmp"] / "cut"), npz_bytes(0)[:len(npz_bytes(0)) // 2])
+    path = _write_npz(str(isolated["tmp"] / "cut"), npz_bytes(0)[: len(npz_bytes(0)) // 2])
     with pytest.raises(DataFileError, match="not a readable .npz") as info:
         mnist.load_data(path=path)
     assert path in str(info.value)
@@ -235,6 +253,7 @@ def test_mnist_idx_wrong_file(isolated):
 # CIFAR-10
 # ---------------------------------------------------------------------------------------------------
 
+
 def _cifar_batches(marker):
     """Six batches as (data (10000, 3072) uint8, labels (10000,) uint8); the first record has a pattern."""
     out = []
@@ -243,11 +262,11 @@ def _cifar_batches(marker):
         labels = ((np.arange(10000) + i) % 10).astype(np.uint8)
         out.append((data, labels))
     data, labels = out[0]
-    data[0, :1024] = np.arange(1024) % 256      # red plane
-    data[0, 1024:2048] = 7                      # green
-    data[0, 2048:] = 200                        # blue
+    data[0, :1024] = np.arange(1024) % 256  # red plane
+    data[0, 1024:2048] = 7  # green
+    data[0, 2048:] = 200  # blue
     labels[0] = marker
-    out[5][0][-1, 3072 - 1] = 99                # test set: last pixel's blue value
+    out[5][0][-1, 3072 - 1] = 99  # test set: last pixel's blue value
     return out
 
 
@@ -272,20 +291,39 @@ def _tarball(members):
 
 def py2_pickle(data, labels, batch_label=b"training batch 1 of 5", filenames=None):
     """The opcodes Python 2's cPickle (protocol 2) writes for a CIFAR batch, as in the original files."""
+
     def string(b):
         return (b"U" + bytes([len(b)]) + b) if len(b) < 256 else (b"T" + struct.pack("<i", len(b)) + b)
+
     filenames = filenames if filenames is not None else [b"img_%d.png" % i for i in range(len(labels))]
-    out = [b"\x80\x02}q\x01(", string(b"batch_label"), b"q\x02", string(batch_label), b"q\x03",
-           string(b"labels"), b"q\x04]q\x05"]
-    for start in range(0, len(labels), 1000):                 # cPickle appends in batches of 1000
+    out = [
+        b"\x80\x02}q\x01(",
+        string(b"batch_label"),
+        b"q\x02",
+        string(batch_label),
+        b"q\x03",
+        string(b"labels"),
+        b"q\x04]q\x05",
+    ]
+    for start in range(0, len(labels), 1000):  # cPickle appends in batches of 1000
         out.append(b"(")
-        out += [b"K" + bytes([int(v)]) for v in labels[start:start + 1000]]
+        out += [b"K" + bytes([int(v)]) for v in labels[start : start + 1000]]
         out.append(b"e")
-    out += [string(b"data"), b"q\x06cnumpy.core.multiarray\n_reconstruct\nq\x07cnumpy\nndarray\nq\x08K\x00\x85",
-            string(b"b"), b"\x87Rq\t(K\x01", b"M" + struct.pack("<H", data.shape[0]),
-            b"M" + struct.pack("<H", data.shape[1]), b"\x86cnumpy\ndtype\nq\n", string(b"u1"),
-            b"K\x00K\x01\x87Rq\x0b(K\x03", string(b"|"), b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89",
-            string(data.tobytes()), b"tbU\tfilenamesq\x0c]q\r("]
+    out += [
+        string(b"data"),
+        b"q\x06cnumpy.core.multiarray\n_reconstruct\nq\x07cnumpy\nndarray\nq\x08K\x00\x85",
+        string(b"b"),
+        b"\x87Rq\t(K\x01",
+        b"M" + struct.pack("<H", data.shape[0]),
+        b"M" + struct.pack("<H", data.shape[1]),
+        b"\x86cnumpy\ndtype\nq\n",
+        string(b"u1"),
+        b"K\x00K\x01\x87Rq\x0b(K\x03",
+        string(b"|"),
+        b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89",
+        string(data.tobytes()),
+        b"tbU\tfilenamesq\x0c]q\r(",
+    ]
     out += [string(f) for f in filenames]
     out.append(b"eu.")
     return b"".join(out)
@@ -297,12 +335,18 @@ def cifar_files():
     batches = _cifar_batches(marker=3)
     binary = {name: _bin_content(*b) for name, b in zip(cifar10.BIN_FILES, batches)}
     py2 = {name: py2_pickle(*b) for name, b in zip(cifar10.PY_FILES, batches)}
-    py3 = {name: pickle.dumps({b"data": d, b"labels": [int(v) for v in y]}, protocol=4)
-           for name, (d, y) in zip(cifar10.PY_FILES, batches)}
+    py3 = {
+        name: pickle.dumps({b"data": d, b"labels": [int(v) for v in y]}, protocol=4)
+        for name, (d, y) in zip(cifar10.PY_FILES, batches)
+    }
     return {
-        "bin": binary, "py2": py2, "py3": py3,
-        "bin.tar.gz": _tarball([("cifar-10-batches-bin/batches.meta.txt", b"airplane\n")]
-                               + [(f"cifar-10-batches-bin/{n}", c) for n, c in binary.items()]),
+        "bin": binary,
+        "py2": py2,
+        "py3": py3,
+        "bin.tar.gz": _tarball(
+            [("cifar-10-batches-bin/batches.meta.txt", b"airplane\n")]
+            + [(f"cifar-10-batches-bin/{n}", c) for n, c in binary.items()]
+        ),
         "py.tar.gz": _tarball([(f"cifar-10-batches-py/{n}", c) for n, c in py2.items()]),
     }
 
@@ -335,7 +379,7 @@ def test_cifar_formats(isolated, cifar_files, layout):
     tmp = isolated["tmp"]
     if layout == "bin.tar.gz":
         path = _write_files(str(tmp / "a"), {cifar10.ARCHIVE: cifar_files["bin.tar.gz"]})
-        assert _cifar_check(path=os.path.join(path, cifar10.ARCHIVE)) == 3   # the archive itself
+        assert _cifar_check(path=os.path.join(path, cifar10.ARCHIVE)) == 3  # the archive itself
     elif layout == "py.tar.gz":
         path = _write_files(str(tmp / "a"), {cifar10.PY_ARCHIVE: cifar_files["py.tar.gz"]})
     elif layout == "bin-dir":
@@ -365,13 +409,17 @@ def test_cifar_search_order(isolated, cifar_files, monkeypatch):
     monkeypatch.delenv("TINYCNN_DATA")
     _cifar_check()
     import shutil
+
     shutil.rmtree(os.path.join(isolated["keras"], "cifar-10-batches-py-target"))
     _cifar_check()
     os.remove(os.path.join(isolated["tmp_keras"], "cifar-10-batches-py-target_archive"))
     _cifar_check()
-    assert log == [os.path.join(isolated["env_root"], "cifar-10", cifar10.ARCHIVE), keras3,
-                   os.path.join(isolated["tmp_keras"], "cifar-10-batches-py-target_archive"),
-                   os.path.join(isolated["cifar_cache"], cifar10.BIN_DIR)]
+    assert log == [
+        os.path.join(isolated["env_root"], "cifar-10", cifar10.ARCHIVE),
+        keras3,
+        os.path.join(isolated["tmp_keras"], "cifar-10-batches-py-target_archive"),
+        os.path.join(isolated["cifar_cache"], cifar10.BIN_DIR),
+    ]
 
 
 def test_cifar_offline_message(isolated, monkeypatch):
@@ -387,7 +435,7 @@ def test_cifar_download_checked(isolated, cifar_files, monkeypatch):
     content = cifar_files["bin.tar.gz"]
     requested = []
     monkeypatch.setattr(cifar10, "_urlopen", _serve(content, requested))
-    with pytest.raises(DataFileError, match="checksum mismatch"):   # the real MD5 does not match ours
+    with pytest.raises(DataFileError, match="checksum mismatch"):  # the real MD5 does not match ours
         cifar10.load_data()
     assert os.listdir(isolated["cifar_cache"]) == []
     monkeypatch.setattr(cifar10, "MD5", hashlib.md5(content).hexdigest())
@@ -403,7 +451,7 @@ def test_cifar_refuses_wrong_files(isolated, cifar_files):
         cifar10.load_data(path=folder)
     assert "data_batch_3.bin" in str(info.value)
     with open(os.path.join(folder, "data_batch_3.bin"), "wb") as f:
-        f.write(cifar_files["bin"]["data_batch_3.bin"][:cifar10.RECORD_BYTES * 9999])
+        f.write(cifar_files["bin"]["data_batch_3.bin"][: cifar10.RECORD_BYTES * 9999])
     with pytest.raises(DataFileError, match="9999 images"):
         cifar10.load_data(path=folder)
     bad = bytearray(cifar_files["bin"]["test_batch.bin"])
@@ -437,7 +485,7 @@ def test_cifar_python_batch_matches_keras(cifar_files, tmp_path):
     for flavour in ("py2", "py3"):
         path = tmp_path / f"{flavour}_batch"
         path.write_bytes(cifar_files[flavour]["data_batch_1"])
-        data, labels = cifar.load_batch(str(path))               # Keras: (n, 3, 32, 32), list of labels
+        data, labels = cifar.load_batch(str(path))  # Keras: (n, 3, 32, 32), list of labels
         x, y = cifar10.read_python_batch(cifar_files[flavour]["data_batch_1"], str(path))
         np.testing.assert_array_equal(x, data.transpose(0, 2, 3, 1))
         np.testing.assert_array_equal(y, labels)
@@ -447,11 +495,18 @@ def test_cifar_python_batch_matches_keras(cifar_files, tmp_path):
 # The safe pickle reader
 # ---------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_safe_pickle_reads_what_python_writes(protocol):
-    value = {b"data": np.arange(24, dtype=np.uint8).reshape(4, 6), "f": np.linspace(0, 1, 5).astype(">f4"),
-             "fortran": np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)),
-             b"labels": list(range(300)), "t": (1, -2, 2**40, None, True, False), "s": "é", "b": b"x" * 300}
+    value = {
+        b"data": np.arange(24, dtype=np.uint8).reshape(4, 6),
+        "f": np.linspace(0, 1, 5).astype(">f4"),
+        "fortran": np.asfortranarray(np.arange(6, dtype=np.int16).reshape(2, 3)),
+        b"labels": list(range(300)),
+        "t": (1, -2, 2**40, None, True, False),
+        "s": "é",
+        "b": b"x" * 300,
+    }
     back = safe_pickle.loads(pickle.dumps(value, protocol=protocol))
     assert back.keys() == value.keys()
     for key, v in value.items():
@@ -478,18 +533,23 @@ class _Touch:
         return (open, (self.path, "w"))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: pickle.dumps(_Touch(p), protocol=2), r"names (io|builtins)\.open"),
-    (lambda p: pickle.dumps({b"data": _Touch(p)}, protocol=4), r"names (io|builtins)\.open"),
-    (lambda p: pickle.dumps(np.array(["a"], dtype=object), protocol=2), "dtype 'O8'"),
-    (lambda p: b"\x80\x02cnumpy\ndtype\nq\x00X\x02\x00\x00\x00u1K\x00K\x01\x87R(K\x03X\x01\x00\x00\x00|tb)R.",
-     "REDUCE on something other than a recognised global"),
-    (lambda p: b"\x80\x02}(K\x01c__builtin__\neval\nu.", "names __builtin__.eval"),
-    (lambda p: b"\x80\x02S'hello'\n.", "unknown pickle opcode b'S'"),
-    (lambda p: b"\x80\x02]q\x00(K\x01K\x02", "truncated pickle"),
-    (lambda p: b"\x80\x02h\x05.", "GET of memo 5"),
-    (lambda p: pickle.dumps({1: 2}, protocol=2)[:-1] + b"K\x01.", "STOP with a malformed stack"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: pickle.dumps(_Touch(p), protocol=2), r"names (io|builtins)\.open"),
+        (lambda p: pickle.dumps({b"data": _Touch(p)}, protocol=4), r"names (io|builtins)\.open"),
+        (lambda p: pickle.dumps(np.array(["a"], dtype=object), protocol=2), "dtype 'O8'"),
+        (
+            lambda p: b"\x80\x02cnumpy\ndtype\nq\x00X\x02\x00\x00\x00u1K\x00K\x01\x87R(K\x03X\x01\x00\x00\x00|tb)R.",
+            "REDUCE on something other than a recognised global",
+        ),
+        (lambda p: b"\x80\x02}(K\x01c__builtin__\neval\nu.", "names __builtin__.eval"),
+        (lambda p: b"\x80\x02S'hello'\n.", "unknown pickle opcode b'S'"),
+        (lambda p: b"\x80\x02]q\x00(K\x01K\x02", "truncated pickle"),
+        (lambda p: b"\x80\x02h\x05.", "GET of memo 5"),
+        (lambda p: pickle.dumps({1: 2}, protocol=2)[:-1] + b"K\x01.", "STOP with a malformed stack"),
+    ],
+)
 def test_safe_pickle_refuses(tmp_path, make, message):
     target = tmp_path / "created"
     with pytest.raises(DataFileError, match=message):

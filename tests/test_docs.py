@@ -14,6 +14,7 @@
 Without the docs toolchain (the ``docs`` extra) or without Chromium these tests skip, except with ``CI=true``,
 where they fail -- as the Keras parity tests do without TensorFlow.
 """
+
 import base64
 import fcntl
 import json
@@ -32,9 +33,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
 SCREENSHOT = SITE / "screenshots" / "layer_page.png"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 
 
 def _in_ci():
@@ -48,9 +59,14 @@ def _missing(what):
 
 
 def _mkdocs_build(config_dir, site_dir):
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-                          cwd=config_dir, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=config_dir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +101,14 @@ def test_every_page_of_the_navigation_is_built(site):
         html = "index.html" if source == "README.md" else source[:-3] + ".html"
         assert (site / html).is_file(), f"{source} in the nav was not built as {html}"
     layer_pages = [s for s in sources if s.startswith("layers/")]
-    assert {"layers/dense.md", "layers/convolution.md", "layers/pooling.md", "layers/normalization.md",
-            "layers/dropout.md", "layers/activations.md"} <= set(layer_pages)
+    assert {
+        "layers/dense.md",
+        "layers/convolution.md",
+        "layers/pooling.md",
+        "layers/normalization.md",
+        "layers/dropout.md",
+        "layers/activations.md",
+    } <= set(layer_pages)
 
 
 def test_layer_pages_have_equations_and_their_api_reference(site):
@@ -133,9 +155,12 @@ def test_readme_sections_and_notebooks_are_on_the_site(site):
 
 
 def test_nothing_is_fetched_from_the_network(site):
-    external = re.compile(r"""<(?:script|img|iframe)[^>]*\ssrc=["']?(?:https?:)?//|<link[^>]*rel=["']?"""
-                          r"""(?:stylesheet|preload|preconnect|icon)[^>]*href=["']?(?:https?:)?//|"""
-                          r"""@import\s+url\(["']?(?:https?:)?//|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com""", re.I)
+    external = re.compile(
+        r"""<(?:script|img|iframe)[^>]*\ssrc=["']?(?:https?:)?//|<link[^>]*rel=["']?"""
+        r"""(?:stylesheet|preload|preconnect|icon)[^>]*href=["']?(?:https?:)?//|"""
+        r"""@import\s+url\(["']?(?:https?:)?//|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com""",
+        re.I,
+    )
     checked = 0
     for path in site.rglob("*"):
         if path.suffix in (".html", ".css"):
@@ -154,9 +179,11 @@ def test_a_broken_link_anchor_or_cross_reference_fails_the_strict_build(site, tm
     shutil.copy(ROOT / "mkdocs.yml", repo / "mkdocs.yml")
     for name in ("README.md", "benchmarks", "examples", "tinycnn"):
         (repo / name).symlink_to(ROOT / name)
-    for bad, complaint in [("[the gallery](no-such-page.md)", "no-such-page.md"),
-                           ("[Dense][tinycnn.layers.dense.NoSuchLayer]", "tinycnn.layers.dense.NoSuchLayer"),
-                           ("[pooling](gallery.md#no-such-heading)", "no-such-heading")]:
+    for bad, complaint in [
+        ("[the gallery](no-such-page.md)", "no-such-page.md"),
+        ("[Dense][tinycnn.layers.dense.NoSuchLayer]", "tinycnn.layers.dense.NoSuchLayer"),
+        ("[pooling](gallery.md#no-such-heading)", "no-such-heading"),
+    ]:
         (repo / "docs" / "errors.md").write_text(f"# Common errors\n\nSee {bad}.\n", encoding="utf-8")
         result = _mkdocs_build(repo, tmp_path / "site")
         assert result.returncode != 0, f"the strict build accepted {bad}"
@@ -176,13 +203,28 @@ class Chromium:
         child_r, child_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w))
         for fd in (to_browser_r, from_browser_w):
             os.close(fd)
-        trampoline = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); " \
-                     "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])"
+        trampoline = (
+            "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+            "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])"
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-c", trampoline, str(child_r), str(child_w), executable, *CHROMIUM_FLAGS,
-             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(child_r, child_w))
+            [
+                sys.executable,
+                "-c",
+                trampoline,
+                str(child_r),
+                str(child_w),
+                executable,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(child_r, child_w),
+        )
         os.close(child_r)
         os.close(child_w)
         self._buffer, self._next_id, self.events = b"", 0, []
@@ -228,15 +270,19 @@ class Chromium:
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for method in ("Page.enable", "Network.enable", "Runtime.enable"):
             self.call(method, session=session)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         self.call("Page.navigate", {"url": url}, session=session)
         self.wait_for("Page.loadEventFired", session)
         return session
 
     def evaluate(self, session, expression):
-        result = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                                "returnByValue": True}, session=session)
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True}, session=session
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:80]}...: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -295,8 +341,9 @@ def chromium(site):
 def _check_typeset(state, page):
     assert state["mathjax"], f"{page}: MathJax did not load"
     assert state["arithmatex"] >= 3, f"{page}: only {state['arithmatex']} formulas"
-    assert state["typeset"] == state["arithmatex"], \
+    assert state["typeset"] == state["arithmatex"], (
         f"{page}: {state['arithmatex'] - state['typeset']} of {state['arithmatex']} formulas not typeset"
+    )
     assert state["errors"] == 0, f"{page}: MathJax reported errors in {state['errors']} formulas"
     assert state["tex"] == [], f"{page}: raw TeX left in the page text: {state['tex']}"
     broken = [i["src"] for i in state["images"] if not (i["complete"] and i["width"] > 0)]

@@ -1,4 +1,5 @@
 """The fused Numba kernels (BatchNorm, SGD) against their readable NumPy twins in ``reference``."""
+
 import os
 import subprocess
 import sys
@@ -116,8 +117,10 @@ def _update_calls(dtype):
         "adamax": (3, lambda k, w, m, u: k.adamax_update(w, g, m, u, 0.01, 0.9, 0.999, 1e-7, 2, 0.0)),
         "nadam": (3, lambda k, w, m, v: k.nadam_update(w, g, m, v, 0.01, 0.9, 0.999, 1e-7, 2, 0.8, 0.0)),
         "rmsprop": (2, lambda k, w, v: k.rmsprop_update(w, g, v, None, None, 0.01, 0.9, 0.0, 1e-7, 0.0)),
-        "rmsprop centered momentum": (4, lambda k, w, v, mom, avg: k.rmsprop_update(w, g, v, mom, avg, 0.01, 0.9,
-                                                                                     0.5, 1e-7, 0.0)),
+        "rmsprop centered momentum": (
+            4,
+            lambda k, w, v, mom, avg: k.rmsprop_update(w, g, v, mom, avg, 0.01, 0.9, 0.5, 1e-7, 0.0),
+        ),
         "adagrad": (2, lambda k, w, acc: k.adagrad_update(w, g, acc, 0.1, 1e-7, 0.0)),
         "adadelta": (3, lambda k, w, ag, adx: k.adadelta_update(w, g, ag, adx, 1.0, 0.95, 1e-7, 0.0)),
     }
@@ -125,7 +128,7 @@ def _update_calls(dtype):
 
 def _layouts(values):
     """The same (6, 4) values as a C-contiguous array, a transposed view, and a strided slice of a bigger one."""
-    transposed = np.ascontiguousarray(values.T).T            # F-contiguous: reshape(-1) copies
+    transposed = np.ascontiguousarray(values.T).T  # F-contiguous: reshape(-1) copies
     holder = np.zeros((12, 4), dtype=values.dtype)
     holder[::2] = values
     return {"contiguous": values.copy(), "transposed": transposed, "strided": holder[::2]}

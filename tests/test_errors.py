@@ -5,6 +5,7 @@ or ``TypeError``) *and* for the words a student needs in the message. The Hypoth
 random shapes, dtypes and values at the public API: whatever fails must fail with one of tinycnn's errors,
 and a refused call must leave the model's weights exactly as they were.
 """
+
 import os
 import re
 import signal
@@ -58,6 +59,7 @@ def same_weights(a, b):
 
 def raises_clearly(exc_type, *words):
     """``pytest.raises`` for a tinycnn error whose message contains every one of ``words``."""
+
     class Checker:
         def __enter__(self):
             self.ctx = pytest.raises(exc_type)
@@ -121,8 +123,14 @@ def test_non_numeric_data_is_a_type_error():
 
 def test_missing_channel_axis_says_so_and_shows_the_reshape():
     x, labels = images()
-    with raises_clearly(InvalidInputError, "(None, 8, 8, 1)", "(12, 8, 8)", "channel axis",
-                        "x.reshape((-1, 8, 8, 1))", "x[..., np.newaxis]"):
+    with raises_clearly(
+        InvalidInputError,
+        "(None, 8, 8, 1)",
+        "(12, 8, 8)",
+        "channel axis",
+        "x.reshape((-1, 8, 8, 1))",
+        "x[..., np.newaxis]",
+    ):
         conv_model().predict(x[..., 0])
     # not built yet: the first Conv2D layer is what needs the channel axis
     with raises_clearly(InvalidInputError, "Conv2D", "4-D", "(12, 8, 8)", "channel axis", "x.reshape((-1, 8, 8, 1))"):
@@ -161,15 +169,26 @@ def test_sample_counts_must_match():
 
 def test_integer_labels_with_categorical_crossentropy_suggest_both_fixes():
     x, labels = images()
-    with raises_clearly(InvalidInputError, "categorical_crossentropy expects one-hot", "(12,)",
-                        "to_categorical", "sparse_categorical_crossentropy"):
+    with raises_clearly(
+        InvalidInputError,
+        "categorical_crossentropy expects one-hot",
+        "(12,)",
+        "to_categorical",
+        "sparse_categorical_crossentropy",
+    ):
         conv_model().fit(x, labels, verbose=0)
 
 
 def test_one_hot_labels_with_sparse_loss_suggest_both_fixes():
     x, labels = images()
-    with raises_clearly(InvalidInputError, "sparse_categorical_crossentropy expects integer labels", "(12, 3)",
-                        "one-hot", "loss='categorical_crossentropy'", "argmax"):
+    with raises_clearly(
+        InvalidInputError,
+        "sparse_categorical_crossentropy expects integer labels",
+        "(12, 3)",
+        "one-hot",
+        "loss='categorical_crossentropy'",
+        "argmax",
+    ):
         conv_model(loss="sparse_categorical_crossentropy").fit(x, to_categorical(labels, 3), verbose=0)
     with raises_clearly(InvalidInputError, "labels must be in 0..2", "0..7"):
         conv_model(loss="sparse_categorical_crossentropy").fit(x, np.arange(12) % 8, verbose=0)
@@ -218,43 +237,49 @@ def test_empty_arrays():
         model.predict([])
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: dense_model(loss="crossentropy"), ["unknown loss 'crossentropy'", "categorical_crossentropy", "mse"]),
-    (lambda: dense_model().compile("sgd", "mse", metrics=["acuracy"]), ["unknown metric 'acuracy'", "accuracy"]),
-    (lambda: Dense(3, activation="relu7"), ["unknown activation 'relu7'", "relu", "softmax", "tanh"]),
-    (lambda: dense_model().compile("adamww", "mse"), ["unknown optimizer 'adamww'", "sgd"]),
-    (lambda: Conv2D(2, 3, padding="full"), ["padding", "'valid'", "'same'", "'full'"]),
-    (lambda: MaxPooling2D(padding="VALIDD"), ["padding", "'valid'", "'same'"]),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: dense_model(loss="crossentropy"), ["unknown loss 'crossentropy'", "categorical_crossentropy", "mse"]),
+        (lambda: dense_model().compile("sgd", "mse", metrics=["acuracy"]), ["unknown metric 'acuracy'", "accuracy"]),
+        (lambda: Dense(3, activation="relu7"), ["unknown activation 'relu7'", "relu", "softmax", "tanh"]),
+        (lambda: dense_model().compile("adamww", "mse"), ["unknown optimizer 'adamww'", "sgd"]),
+        (lambda: Conv2D(2, 3, padding="full"), ["padding", "'valid'", "'same'", "'full'"]),
+        (lambda: MaxPooling2D(padding="VALIDD"), ["padding", "'valid'", "'same'"]),
+    ],
+)
 def test_unknown_names_list_the_valid_ones(call, words):
     with raises_clearly(InvalidArgumentError, *words):
         call()
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: Conv2D(0, 3), ["filters must be a positive int", "0"]),
-    (lambda: Conv2D(-4, 3), ["filters", "-4"]),
-    (lambda: Conv2D(2.5, 3), ["filters", "2.5"]),
-    (lambda: Dense(0), ["units must be a positive int"]),
-    (lambda: Dropout(1.0), ["Dropout rate", "[0, 1)", "1.0"]),
-    (lambda: Dropout(-0.1), ["Dropout rate", "-0.1"]),
-    (lambda: Dropout(float("nan")), ["Dropout rate", "nan"]),
-    (lambda: Dropout("half"), ["Dropout rate", "'half'"]),
-    (lambda: Conv2D(2, 3, strides=0), ["strides must be positive", "0"]),
-    (lambda: Conv2D(2, 3, strides=(1, -2)), ["strides", "(1, -2)"]),
-    (lambda: Conv2D(2, (3, 3, 3)), ["kernel_size must be an int or a tuple of two ints"]),
-    (lambda: MaxPooling2D(0), ["MaxPooling2D pool_size must be positive"]),
-    (lambda: AveragePooling2D((2, -1)), ["AveragePooling2D pool_size", "(2, -1)"]),
-    (lambda: MaxPooling2D(2, strides=0), ["MaxPooling2D strides must be positive"]),
-    (lambda: SGD(learning_rate=-0.1), ["learning_rate must be >= 0"]),
-    (lambda: SGD(momentum=1.5), ["momentum must be in [0, 1]"]),
-    (lambda: BatchNormalization(epsilon=0), ["epsilon must be positive"]),
-    (lambda: ReLU(max_value="six"), ["ReLU max_value must be a finite number", "'six'"]),
-    (lambda: Dense(2, input_shape=3.5), ["input_shape", "(28, 28, 1)", "3.5"]),
-    (lambda: Dense(2, input_shape=(0,)), ["input_shape must hold positive ints"]),
-    (lambda: Dense(2, dtype="float16"), ["dtype must be 'float32' or 'float64'"]),
-    (lambda: Dense(2, dtype="no-such-type"), ["dtype must be 'float32' or 'float64'", "no-such-type"]),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: Conv2D(0, 3), ["filters must be a positive int", "0"]),
+        (lambda: Conv2D(-4, 3), ["filters", "-4"]),
+        (lambda: Conv2D(2.5, 3), ["filters", "2.5"]),
+        (lambda: Dense(0), ["units must be a positive int"]),
+        (lambda: Dropout(1.0), ["Dropout rate", "[0, 1)", "1.0"]),
+        (lambda: Dropout(-0.1), ["Dropout rate", "-0.1"]),
+        (lambda: Dropout(float("nan")), ["Dropout rate", "nan"]),
+        (lambda: Dropout("half"), ["Dropout rate", "'half'"]),
+        (lambda: Conv2D(2, 3, strides=0), ["strides must be positive", "0"]),
+        (lambda: Conv2D(2, 3, strides=(1, -2)), ["strides", "(1, -2)"]),
+        (lambda: Conv2D(2, (3, 3, 3)), ["kernel_size must be an int or a tuple of two ints"]),
+        (lambda: MaxPooling2D(0), ["MaxPooling2D pool_size must be positive"]),
+        (lambda: AveragePooling2D((2, -1)), ["AveragePooling2D pool_size", "(2, -1)"]),
+        (lambda: MaxPooling2D(2, strides=0), ["MaxPooling2D strides must be positive"]),
+        (lambda: SGD(learning_rate=-0.1), ["learning_rate must be >= 0"]),
+        (lambda: SGD(momentum=1.5), ["momentum must be in [0, 1]"]),
+        (lambda: BatchNormalization(epsilon=0), ["epsilon must be positive"]),
+        (lambda: ReLU(max_value="six"), ["ReLU max_value must be a finite number", "'six'"]),
+        (lambda: Dense(2, input_shape=3.5), ["input_shape", "(28, 28, 1)", "3.5"]),
+        (lambda: Dense(2, input_shape=(0,)), ["input_shape must hold positive ints"]),
+        (lambda: Dense(2, dtype="float16"), ["dtype must be 'float32' or 'float64'"]),
+        (lambda: Dense(2, dtype="no-such-type"), ["dtype must be 'float32' or 'float64'", "no-such-type"]),
+    ],
+)
 def test_invalid_hyperparameters(call, words):
     with raises_clearly(InvalidArgumentError, *words):
         call()
@@ -482,8 +507,7 @@ def test_predict_evaluate_and_fit_never_see_more_than_batch_size_samples(monkeyp
 # ----------------------------------------------------------------------------------------- fuzzing (Hypothesis)
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-_DTYPES = ["float16", "float32", "float64", "int8", "int64", "uint8", "bool", "complex64", "U3", "M8[s]",
-           "object"]
+_DTYPES = ["float16", "float32", "float64", "int8", "int64", "uint8", "bool", "complex64", "U3", "M8[s]", "object"]
 
 
 @st.composite
@@ -500,10 +524,16 @@ def any_array(draw, near_shape=None):
     return draw(hnp.arrays(np.dtype(dtype), shape))
 
 
-junk = st.one_of(st.none(), st.text(max_size=3), st.integers(-5, 5), st.floats(),
-                 st.lists(st.floats(), max_size=3), st.lists(st.text(max_size=1), max_size=3),
-                 st.dictionaries(st.text(max_size=1), st.integers(), max_size=2),
-                 st.just([[1.0, 2.0], [3.0]]))
+junk = st.one_of(
+    st.none(),
+    st.text(max_size=3),
+    st.integers(-5, 5),
+    st.floats(),
+    st.lists(st.floats(), max_size=3),
+    st.lists(st.text(max_size=1), max_size=3),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=2),
+    st.just([[1.0, 2.0], [3.0]]),
+)
 
 
 def _check_refusal(model, call):
@@ -520,8 +550,11 @@ def _check_refusal(model, call):
 
 
 @FUZZ
-@given(x=st.one_of(any_array(near_shape=(3,)), junk), y=st.one_of(any_array(near_shape=(1,)), junk),
-       batch_size=st.sampled_from([1, 4, 32, 0, -1, 2.5, "8", None]))
+@given(
+    x=st.one_of(any_array(near_shape=(3,)), junk),
+    y=st.one_of(any_array(near_shape=(1,)), junk),
+    batch_size=st.sampled_from([1, 4, 32, 0, -1, 2.5, "8", None]),
+)
 def test_fuzz_dense_model(x, y, batch_size):
     set_random_seed(0)
     model = dense_model()
@@ -531,10 +564,12 @@ def test_fuzz_dense_model(x, y, batch_size):
 
 
 @FUZZ
-@given(x=st.one_of(any_array(near_shape=(8, 8, 1)), any_array(near_shape=(8, 8))),
-       y=st.one_of(any_array(near_shape=(3,)), any_array(near_shape=())),
-       loss=st.sampled_from(["categorical_crossentropy", "sparse_categorical_crossentropy", "mse"]),
-       built=st.booleans())
+@given(
+    x=st.one_of(any_array(near_shape=(8, 8, 1)), any_array(near_shape=(8, 8))),
+    y=st.one_of(any_array(near_shape=(3,)), any_array(near_shape=())),
+    loss=st.sampled_from(["categorical_crossentropy", "sparse_categorical_crossentropy", "mse"]),
+    built=st.booleans(),
+)
 def test_fuzz_conv_model(x, y, loss, built):
     set_random_seed(0)
     model = conv_model(built=built, loss=loss)
@@ -543,14 +578,22 @@ def test_fuzz_conv_model(x, y, loss, built):
     _check_refusal(model, lambda: model.predict(x))
 
 
-hyper = st.one_of(st.integers(-2, 9), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans(),
-                  st.text(max_size=4), st.sampled_from(["same", "valid", "relu", "softmax"]),
-                  st.tuples(st.integers(-1, 4), st.integers(-1, 4)), st.tuples(st.integers(0, 3)),
-                  st.lists(st.integers(0, 3), max_size=3))
+hyper = st.one_of(
+    st.integers(-2, 9),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=4),
+    st.sampled_from(["same", "valid", "relu", "softmax"]),
+    st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
+    st.tuples(st.integers(0, 3)),
+    st.lists(st.integers(0, 3), max_size=3),
+)
 
 
-@pytest.mark.parametrize("kind", ["conv", "dense", "dropout", "pool", "sgd", "batchnorm", "relu", "compile",
-                                  "callbacks"])
+@pytest.mark.parametrize(
+    "kind", ["conv", "dense", "dropout", "pool", "sgd", "batchnorm", "relu", "compile", "callbacks"]
+)
 @FUZZ
 @given(a=hyper, b=hyper, c=hyper, d=hyper)
 def test_fuzz_constructors_and_compile(kind, a, b, c, d):

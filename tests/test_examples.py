@@ -6,6 +6,7 @@ data: ``auto_mpg_regression`` for 2 epochs; ``fashion_mnist_cnn`` for 1 epoch on
 predict on the 10,000 real test images, which takes minutes on a laptop), so this test needs neither the
 data files nor the network.
 """
+
 import os
 import subprocess
 import sys
@@ -23,8 +24,12 @@ FIGURES = {
     "conv2d_edge_detection": ["edge_detection.png", "conv_layer_stages.png", "feature_volume.png"],
     "equivariance": ["equivariance.png", "pooling_invariance.png"],
     "pooling": ["pooling_modes.png", "pooling_stride.png"],
-    "receptive_field": ["receptive_field_conv.png", "receptive_field_pooling.png", "receptive_field_dilated.png",
-                        "receptive_field_on_image.png"],
+    "receptive_field": [
+        "receptive_field_conv.png",
+        "receptive_field_pooling.png",
+        "receptive_field_dilated.png",
+        "receptive_field_on_image.png",
+    ],
 }
 
 # Runs a training example with a small stand-in for Fashion-MNIST: argv = [script, its arguments...].
@@ -50,8 +55,9 @@ def run(args, timeout=300):
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.pop("DISPLAY", None)
     env["MPLBACKEND"] = "Agg"
-    result = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -64,9 +70,17 @@ def assert_png(path):
 
 def test_every_example_is_covered():
     scripts = {p.stem for p in EXAMPLES.glob("*.py")}
-    assert set(FIGURES) | {"fashion_mnist_cnn", "auto_mpg_regression", "fashion_mnist_residual",
-                           "fashion_mnist_augmentation", "sweep_course"} >= scripts, \
-        f"examples without a test: {scripts - set(FIGURES)}"
+    assert (
+        set(FIGURES)
+        | {
+            "fashion_mnist_cnn",
+            "auto_mpg_regression",
+            "fashion_mnist_residual",
+            "fashion_mnist_augmentation",
+            "sweep_course",
+        }
+        >= scripts
+    ), f"examples without a test: {scripts - set(FIGURES)}"
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -84,7 +98,7 @@ def test_concept_example_is_a_notebook_of_cells(name):
     text = (EXAMPLES / f"{name}.py").read_text()
     assert text.startswith("# %% [markdown]")
     assert text.count("# %%") >= 4
-    assert "parse_known_args" in text          # a notebook kernel's own arguments must not break it
+    assert "parse_known_args" in text  # a notebook kernel's own arguments must not break it
 
 
 def test_auto_mpg_regression_runs(tmp_path):
@@ -122,6 +136,21 @@ def test_fashion_mnist_augmentation_picture_and_training(tmp_path):
     assert "figures written to" in result.stdout
     assert_png(tmp_path / "pic" / "augmented_samples.png")
     assert_png(docs / "fashion_mnist_augmentation.png")
-    result = run(["-c", SMALL_FASHION, script, "--epochs", "1", "--limit", "64", "--verbose", "0", "--out",
-                  tmp_path / "train", "--docs", ""])
+    result = run(
+        [
+            "-c",
+            SMALL_FASHION,
+            script,
+            "--epochs",
+            "1",
+            "--limit",
+            "64",
+            "--verbose",
+            "0",
+            "--out",
+            tmp_path / "train",
+            "--docs",
+            "",
+        ]
+    )
     assert "test accuracy after 1 epoch(s) with augmentation" in result.stdout

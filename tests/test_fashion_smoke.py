@@ -7,6 +7,7 @@ One epoch this short is chaotic: rounding alone (the direct vs the im2col convol
 the test accuracy after 5,000 images between 0.64 and 0.79; after 8,000 images it measured 0.73-0.84 over
 seeds 0-2 and both routes, hence 8,000.
 """
+
 import importlib.util
 import os
 
@@ -38,8 +39,9 @@ def test_course_cnn_learns_fashion_mnist():
     set_random_seed(0)
     (x, y, _), (test_x, _, test_labels) = example.load(limit=8000)
     model = example.build()
-    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9, decay=0.01), metrics=["accuracy"]
+    )
     history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     accuracy = float(np.mean(model.predict(test_x[:2000]).argmax(axis=1) == test_labels[:2000]))
     assert accuracy > 0.70, f"test accuracy {accuracy:.3f} after one epoch on 8000 images"

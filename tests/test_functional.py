@@ -10,6 +10,7 @@ Three kinds of proof:
 * the structure Keras users rely on: ``model.layers`` order, ``get_layer``, ``layer.output``, History keys,
   errors for graphs that cannot work.
 """
+
 import contextlib
 import io
 import os
@@ -34,8 +35,17 @@ def _randomize(model, seed=0):
 
 
 # ------------------------------------------------------------------------------------------ merge layers
-@pytest.mark.parametrize("cls, k", [(layers.Add, 3), (layers.Subtract, 2), (layers.Multiply, 3),
-                                    (layers.Average, 3), (layers.Maximum, 3), (layers.Minimum, 3)])
+@pytest.mark.parametrize(
+    "cls, k",
+    [
+        (layers.Add, 3),
+        (layers.Subtract, 2),
+        (layers.Multiply, 3),
+        (layers.Average, 3),
+        (layers.Maximum, 3),
+        (layers.Minimum, 3),
+    ],
+)
 def test_merge_layer_gradients(cls, k):
     rng = np.random.default_rng(1)
     xs = [rng.normal(size=(3, 4, 5)) for _ in range(k)]  # continuous values: no ties for max/min
@@ -150,9 +160,14 @@ def sequential_around_model(K, dtype=None):
     return K.Sequential([base, K.layers.Softmax(**kw)])
 
 
-GRAPHS = {"residual": (residual_block, [(2, 6, 6, 3)]), "inception": (inception_branches, [(2, 6, 6, 2)]),
-          "two_inputs_shared": (two_inputs_shared, [(3, 5), (3, 5)]), "two_outputs": (two_outputs, [(3, 6)]),
-          "nested": (nested, [(3, 5)]), "sequential_around_model": (sequential_around_model, [(3, 5)])}
+GRAPHS = {
+    "residual": (residual_block, [(2, 6, 6, 3)]),
+    "inception": (inception_branches, [(2, 6, 6, 2)]),
+    "two_inputs_shared": (two_inputs_shared, [(3, 5), (3, 5)]),
+    "two_outputs": (two_outputs, [(3, 6)]),
+    "nested": (nested, [(3, 5)]),
+    "sequential_around_model": (sequential_around_model, [(3, 5)]),
+}
 
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))
@@ -224,8 +239,14 @@ def test_layers_and_models_are_callable_on_arrays():
 
 def test_feature_map_model_shares_the_trained_weights():
     set_random_seed(1)
-    model = Sequential([layers.Conv2D(4, 3, input_shape=(8, 8, 1), activation="relu"), layers.MaxPooling2D(),
-                        layers.Flatten(), layers.Dense(3, activation="softmax")])
+    model = Sequential(
+        [
+            layers.Conv2D(4, 3, input_shape=(8, 8, 1), activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(SGD(0.1), "categorical_crossentropy")
     x = np.random.default_rng(2).random((16, 8, 8, 1)).astype("float32")
     model.fit(x, np.eye(3)[np.arange(16) % 3], epochs=1, verbose=0)
@@ -241,14 +262,30 @@ def test_multi_io_fit_accepts_lists_and_dicts_and_logs_keras_names():
     a, b = tinycnn.Input((4,), name="a"), tinycnn.Input((3,), name="b")
     h = layers.Dense(5, activation="relu")(layers.Concatenate()([a, b]))
     model = Model([a, b], [layers.Dense(2, activation="softmax", name="cls")(h), layers.Dense(1, name="reg")(h)])
-    model.compile(SGD(0.05), loss={"cls": "categorical_crossentropy", "reg": "mse"}, loss_weights=[1.0, 0.5],
-                  metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    model.compile(
+        SGD(0.05),
+        loss={"cls": "categorical_crossentropy", "reg": "mse"},
+        loss_weights=[1.0, 0.5],
+        metrics={"cls": ["accuracy"], "reg": ["mae"]},
+    )
     rng = np.random.default_rng(0)
     x1, x2 = rng.random((20, 4)), rng.random((20, 3))
     y1, y2 = np.eye(2)[rng.integers(0, 2, 20)], rng.random((20, 1))
     h1 = model.fit([x1, x2], [y1, y2], epochs=1, verbose=0, validation_split=0.2)
-    assert sorted(h1.history) == sorted(["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae", "val_loss",
-                                         "val_cls_loss", "val_reg_loss", "val_cls_accuracy", "val_reg_mae"])
+    assert sorted(h1.history) == sorted(
+        [
+            "loss",
+            "cls_loss",
+            "reg_loss",
+            "cls_accuracy",
+            "reg_mae",
+            "val_loss",
+            "val_cls_loss",
+            "val_reg_loss",
+            "val_cls_accuracy",
+            "val_reg_mae",
+        ]
+    )
     h2 = model.fit({"a": x1, "b": x2}, {"cls": y1, "reg": y2}, epochs=1, verbose=0)
     assert set(h2.history) >= {"loss", "cls_loss", "reg_loss"}
     logs = model.evaluate([x1, x2], [y1, y2], verbose=0, return_dict=True)
@@ -289,10 +326,15 @@ PARITY = {  # builder, input shapes, losses, loss weights
 
 def _targets(rng, model, n):
     ys = []
-    for shape in ([t.shape for t in model.outputs]):
+    for shape in [t.shape for t in model.outputs]:
         k = shape[-1]
-        ys.append(np.eye(k, dtype="float32")[rng.integers(0, k, n)] if k > 2 else
-                  (rng.random((n, k)) > 0.5).astype("float32") if k == 1 else rng.random((n, k)).astype("float32"))
+        ys.append(
+            np.eye(k, dtype="float32")[rng.integers(0, k, n)]
+            if k > 2
+            else (rng.random((n, k)) > 0.5).astype("float32")
+            if k == 1
+            else rng.random((n, k)).astype("float32")
+        )
     return ys
 
 
@@ -333,10 +375,13 @@ def test_keras_parity_forward_and_sgd_steps(name):
 def test_keras_parity_feature_maps_of_the_course_cnn():
     keras = _import_keras()
     import sys
+
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     from keras_models import keras_course_cnn
+
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
     from fashion_mnist_cnn import build
+
     km, tm = keras_course_cnn(keras, 0.5), build()
     tm.set_weights(km.get_weights())
     x = np.random.default_rng(8).random((4, 28, 28, 1)).astype("float32")
@@ -351,8 +396,9 @@ def test_weights_move_both_ways_for_a_functional_model():
     keras = _import_keras()
     keras.utils.set_random_seed(1)
     km, tm = inception_branches(keras), inception_branches(tinycnn)
-    tm_weights = [w * 0 + np.random.default_rng(i).normal(size=w.shape).astype("float32")
-                  for i, w in enumerate(tm.get_weights())]
+    tm_weights = [
+        w * 0 + np.random.default_rng(i).normal(size=w.shape).astype("float32") for i, w in enumerate(tm.get_weights())
+    ]
     tm.set_weights(tm_weights)
     km.set_weights(tm.get_weights())  # tinycnn -> Keras
     x = np.random.default_rng(9).normal(size=(3, 6, 6, 2)).astype("float32")
@@ -361,6 +407,7 @@ def test_weights_move_both_ways_for_a_functional_model():
 
 def test_plot_model_draws_the_graph_without_graphviz(tmp_path):
     from tinycnn.model_plot import graph_rows
+
     model = inception_branches(tinycnn)
     path = tmp_path / "graph.png"
     fig = tinycnn.utils.plot_model(model, to_file=str(path), show_shapes=True)

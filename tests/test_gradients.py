@@ -7,6 +7,7 @@ Every check runs on every engine (``tinycnn.kernels.ENGINES``: the reference, th
 and its im2col route); the ``TILE_CONV_CASES`` have channel counts that reach the SIMD tiles (16, 32, 64
 filters: whole vectors of float64), so the direct route really runs there.
 """
+
 import numpy as np
 import pytest
 
@@ -120,8 +121,9 @@ TILE_CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("filters, input_shape, kwargs", TILE_CONV_CASES,
-                         ids=[f"{f}-{s}-{k}" for f, s, k in TILE_CONV_CASES])
+@pytest.mark.parametrize(
+    "filters, input_shape, kwargs", TILE_CONV_CASES, ids=[f"{f}-{s}-{k}" for f, s, k in TILE_CONV_CASES]
+)
 def test_conv2d_tile_sized(engine, filters, input_shape, kwargs):
     from tinycnn.kernels import numba_kernels, simd
 
@@ -194,8 +196,9 @@ def test_categorical_crossentropy_gradient_with_unnormalized_probabilities():
 
 def test_sparse_categorical_crossentropy_gradient():
     rng = np.random.default_rng(2)
-    report = gradcheck.check_loss(losses.get("sparse_categorical_crossentropy"), rng.integers(0, 4, 6),
-                                  _probs(rng, 6, 4))
+    report = gradcheck.check_loss(
+        losses.get("sparse_categorical_crossentropy"), rng.integers(0, 4, 6), _probs(rng, 6, 4)
+    )
     assert report.max_error < TOL, str(report)
 
 

@@ -19,6 +19,7 @@ outputs and weights, ``1e-4`` for gradients. On failure both sides are printed.
 Keras is optional locally (the tests skip without TensorFlow) but required in CI: with ``CI=true`` a
 missing TensorFlow fails every test here.
 """
+
 import os
 
 import numpy as np
@@ -45,8 +46,9 @@ def _import_keras():
         import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra", pytrace=False
+            )
         pytest.skip(f"TensorFlow/Keras not installed ({e})")
     return tf, keras
 
@@ -82,9 +84,12 @@ def assert_close(actual, expected, rtol, what):
     if not rel < rtol:  # also catches NaN
         i = np.unravel_index(np.nanargmax(np.abs(a - b)), a.shape) if a.ndim else ()
         with np.printoptions(precision=8, threshold=120, edgeitems=3, linewidth=120):
-            pytest.fail(f"{what}: relative difference {rel:.3e} >= {rtol:.0e}; worst at {i}: tinycnn "
-                        f"{a[i]!r}, keras {b[i]!r} (max|keras| = {np.max(np.abs(b)):.4e})\n"
-                        f"tinycnn:\n{a}\nkeras:\n{b}", pytrace=False)
+            pytest.fail(
+                f"{what}: relative difference {rel:.3e} >= {rtol:.0e}; worst at {i}: tinycnn "
+                f"{a[i]!r}, keras {b[i]!r} (max|keras| = {np.max(np.abs(b)):.4e})\n"
+                f"tinycnn:\n{a}\nkeras:\n{b}",
+                pytrace=False,
+            )
 
 
 def randomize_weights(keras_layer, rng):
@@ -108,8 +113,7 @@ def keras_forward_backward(tf, klayer, x, dy, training):
         s = tf.reduce_sum(y * tf.constant(dy))
     weights = list(klayer.trainable_weights)
     grads = tape.gradient(s, [xt] + weights)
-    return (y.numpy(), grads[0].numpy(),
-            {v.name.split("/")[-1]: g.numpy() for v, g in zip(weights, grads[1:])})
+    return (y.numpy(), grads[0].numpy(), {v.name.split("/")[-1]: g.numpy() for v, g in zip(weights, grads[1:])})
 
 
 def check_layer(tf, tiny, klayer, input_shape, *, training=False, batch=3, seed=0, x=None, randomize=True):
@@ -149,21 +153,21 @@ CONV_CASES = [
     # input (H, W, C), filters, kernel, strides, padding, dilation, activation, use_bias
     ((7, 7, 3), 4, 3, 1, "valid", 1, None, True),
     ((7, 7, 3), 4, 3, 1, "same", 1, "relu", True),
-    ((8, 9, 2), 3, 3, 2, "same", 1, None, True),            # H: total pad 1 (odd), W: total 2
-    ((7, 6, 2), 3, 2, 1, "same", 1, None, True),            # even kernel: total 1, the extra at bottom/right
-    ((9, 9, 2), 2, 4, 1, "same", 1, "tanh", False),         # even kernel: total 3
-    ((7, 7, 2), 3, 2, 2, "valid", 1, None, True),           # even kernel, stride 2, last column unused
+    ((8, 9, 2), 3, 3, 2, "same", 1, None, True),  # H: total pad 1 (odd), W: total 2
+    ((7, 6, 2), 3, 2, 1, "same", 1, None, True),  # even kernel: total 1, the extra at bottom/right
+    ((9, 9, 2), 2, 4, 1, "same", 1, "tanh", False),  # even kernel: total 3
+    ((7, 7, 2), 3, 2, 2, "valid", 1, None, True),  # even kernel, stride 2, last column unused
     ((10, 9, 3), 3, (3, 2), (2, 3), "same", 1, "sigmoid", True),
-    ((6, 6, 1), 2, 5, 3, "same", 1, None, True),            # stride 3, total 2
-    ((5, 5, 2), 3, 1, 2, "valid", 1, None, True),           # 1x1 kernel
-    ((9, 9, 2), 3, 3, 1, "same", 2, None, True),            # dilation 2, same
+    ((6, 6, 1), 2, 5, 3, "same", 1, None, True),  # stride 3, total 2
+    ((5, 5, 2), 3, 1, 2, "valid", 1, None, True),  # 1x1 kernel
+    ((9, 9, 2), 3, 3, 1, "same", 2, None, True),  # dilation 2, same
     ((11, 10, 2), 2, (2, 3), 1, "valid", (2, 3), None, True),
-    ((8, 8, 2), 2, 2, 1, "same", 3, "relu", True),          # even kernel, dilation 3: total 3
+    ((8, 8, 2), 2, 2, 1, "same", 3, "relu", True),  # even kernel, dilation 3: total 3
     # channel counts the SIMD tiles take (float32: vectors of 16 on AVX-512, 8 on AVX2)
-    ((6, 6, 16), 16, 3, 1, "same", 1, "relu", True),        # direct forward, kernel and input gradients
+    ((6, 6, 16), 16, 3, 1, "same", 1, "relu", True),  # direct forward, kernel and input gradients
     ((6, 5, 32), 32, 3, 1, "same", 1, None, True),
-    ((5, 5, 16), 64, 3, 1, "valid", 1, None, False),        # F > C
-    ((7, 7, 32), 32, 3, 2, "same", 1, None, True),          # stride 2: direct forward, col2im input gradient
+    ((5, 5, 16), 64, 3, 1, "valid", 1, None, False),  # F > C
+    ((7, 7, 32), 32, 3, 2, "same", 1, None, True),  # stride 2: direct forward, col2im input gradient
 ]
 
 
@@ -178,10 +182,10 @@ def test_conv2d(tfk, backend, case):
 POOL_CASES = [
     # input (H, W, C), pool, strides, padding
     ((8, 8, 3), 2, None, "valid"),
-    ((7, 9, 2), 2, None, "valid"),             # odd sizes: the last row/column is dropped
-    ((7, 9, 2), 2, None, "same"),              # odd sizes: a half window at the bottom/right
-    ((9, 9, 2), 3, 2, "valid"),                # overlapping windows
-    ((8, 8, 2), 3, 2, "same"),                 # overlapping, odd total padding
+    ((7, 9, 2), 2, None, "valid"),  # odd sizes: the last row/column is dropped
+    ((7, 9, 2), 2, None, "same"),  # odd sizes: a half window at the bottom/right
+    ((9, 9, 2), 3, 2, "valid"),  # overlapping windows
+    ((8, 8, 2), 3, 2, "same"),  # overlapping, odd total padding
     ((6, 7, 2), (3, 2), (1, 2), "same"),
     ((5, 5, 1), 2, 1, "same"),
     ((6, 6, 2), 3, 3, "same"),
@@ -193,28 +197,40 @@ POOL_CASES = [
 def test_pooling(tfk, backend, kind, case):
     tf, keras = tfk
     shape, pool, strides, padding = case
-    tiny_cls, keras_cls = ((tl.MaxPooling2D, keras.layers.MaxPooling2D) if kind == "max"
-                           else (tl.AveragePooling2D, keras.layers.AveragePooling2D))
+    tiny_cls, keras_cls = (
+        (tl.MaxPooling2D, keras.layers.MaxPooling2D)
+        if kind == "max"
+        else (tl.AveragePooling2D, keras.layers.AveragePooling2D)
+    )
     # standard normal inputs have no ties, so the max-pool winner is unambiguous
     check_layer(tf, tiny_cls(pool, strides, padding), keras_cls(pool, strides, padding), shape)
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
-@pytest.mark.parametrize("shape, axis, momentum", [
-    ((5,), -1, 0.99),
-    ((4, 5, 3), -1, 0.99),
-    ((4, 5, 3), -1, 0.9),
-    ((3, 4, 5), 1, 0.9),                       # a channels-first style axis
-], ids=["2d", "4d", "4d-momentum0.9", "4d-axis1"])
+@pytest.mark.parametrize(
+    "shape, axis, momentum",
+    [
+        ((5,), -1, 0.99),
+        ((4, 5, 3), -1, 0.99),
+        ((4, 5, 3), -1, 0.9),
+        ((3, 4, 5), 1, 0.9),  # a channels-first style axis
+    ],
+    ids=["2d", "4d", "4d-momentum0.9", "4d-axis1"],
+)
 def test_batch_normalization(tfk, training, shape, axis, momentum):
     """Forward, gradients and (training) the moving statistics after the step, compared in check_layer."""
     tf, keras = tfk
     rng = np.random.default_rng(1)
     batch = 16 if len(shape) == 1 else 4
     x = 3.0 + 2.0 * rng.standard_normal((batch,) + shape)  # off-centre, so the statistics matter
-    tiny, klayer = check_layer(tf, tl.BatchNormalization(axis=axis, momentum=momentum),
-                               keras.layers.BatchNormalization(axis=axis, momentum=momentum), shape,
-                               training=training, x=x)
+    tiny, klayer = check_layer(
+        tf,
+        tl.BatchNormalization(axis=axis, momentum=momentum),
+        keras.layers.BatchNormalization(axis=axis, momentum=momentum),
+        shape,
+        training=training,
+        x=x,
+    )
     if training:  # the moving statistics did move, and equally
         before = klayer.get_weights()
         tiny.forward(x.astype(np.float32), training=True)
@@ -234,8 +250,7 @@ def test_dropout(tfk, rate, training):
 @pytest.mark.parametrize("activation", ["linear", "relu", "sigmoid", "tanh", "softmax", None])
 def test_dense(tfk, activation):
     tf, keras = tfk
-    check_layer(tf, tl.Dense(6, activation=activation), keras.layers.Dense(6, activation=activation), (5,),
-                batch=4)
+    check_layer(tf, tl.Dense(6, activation=activation), keras.layers.Dense(6, activation=activation), (5,), batch=4)
 
 
 def test_dense_without_bias_on_3d_input(tfk):
@@ -255,9 +270,16 @@ def test_activation(tfk, activation):
     check_layer(tf, tl.Activation(activation), keras.layers.Activation(activation), (3, 5), x=x)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"max_value": 1.0}, {"negative_slope": 0.1, "threshold": 0.5},
-                                    {"max_value": 2.0, "negative_slope": 0.2, "threshold": 0.3}],
-                         ids=["default", "max_value", "slope-threshold", "all"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"max_value": 1.0},
+        {"negative_slope": 0.1, "threshold": 0.5},
+        {"max_value": 2.0, "negative_slope": 0.2, "threshold": 0.3},
+    ],
+    ids=["default", "max_value", "slope-threshold", "all"],
+)
 def test_relu_layer(tfk, kwargs):
     tf, keras = tfk
     x = 2.0 * np.random.default_rng(3).standard_normal((4, 6, 5))
@@ -283,13 +305,13 @@ def _loss_cases(rng):
     onehot = np.eye(k)[labels]
     p = _probabilities(rng, n, k)
     clipped = p.copy()
-    clipped[0] = [0.0, 0.2, 0.3, 0.5, 0.0]      # a zero probability on the label (labels[0] set below)
-    clipped[1] = [1.0, 0.0, 0.0, 0.0, 0.0]      # a certain prediction, clipped at 1 - 1e-7
+    clipped[0] = [0.0, 0.2, 0.3, 0.5, 0.0]  # a zero probability on the label (labels[0] set below)
+    clipped[1] = [1.0, 0.0, 0.0, 0.0, 0.0]  # a certain prediction, clipped at 1 - 1e-7
     clipped[2] = [3e-8, 0.5, 0.2, 0.3 - 3e-8, 0.0]
-    clipped[3] = [0.4, 0.4, 0.4, 0.4, 0.4]      # does not sum to 1: Keras renormalizes
+    clipped[3] = [0.4, 0.4, 0.4, 0.4, 0.4]  # does not sum to 1: Keras renormalizes
     clipped_labels = labels.copy()
     clipped_labels[:3] = [0, 0, 0]
-    soft = _probabilities(rng, n, k)             # soft targets
+    soft = _probabilities(rng, n, k)  # soft targets
     reg_true, reg_pred = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
     bin_true = rng.integers(0, 2, (n, 3)).astype(float)
     bin_pred = rng.uniform(0.01, 0.99, (n, 3))
@@ -379,10 +401,21 @@ def per_layer(tmodel, weights):
 
 def _small_models(keras, kind):
     if kind == "classifier":
-        k = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
-                              keras.layers.BatchNormalization(), keras.layers.Dense(3, activation="softmax")])
-        t = Sequential([tl.Dense(8, activation="tanh", input_shape=(4,)), tl.BatchNormalization(),
-                        tl.Dense(3, activation="softmax")])
+        k = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(8, activation="tanh"),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        t = Sequential(
+            [
+                tl.Dense(8, activation="tanh", input_shape=(4,)),
+                tl.BatchNormalization(),
+                tl.Dense(3, activation="softmax"),
+            ]
+        )
         return k, t, "categorical_crossentropy"
     k = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
     t = Sequential([tl.Dense(8, activation="relu", input_shape=(4,)), tl.Dense(1)])
@@ -403,8 +436,9 @@ def test_sgd_trajectory(tfk, case):
         y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3 * x[:, 0] ** 2)[:, None].astype(np.float32)
     kmodel, tmodel, loss = _small_models(keras, kind)
     schedule = keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)
-    kmodel.compile(optimizer=keras.optimizers.SGD(schedule, momentum=momentum, nesterov=nesterov), loss=loss,
-                   jit_compile=False)
+    kmodel.compile(
+        optimizer=keras.optimizers.SGD(schedule, momentum=momentum, nesterov=nesterov), loss=loss, jit_compile=False
+    )
     tmodel.compile(optimizer=SGD(lr, momentum=momentum, nesterov=nesterov, decay=decay), loss=loss)
     tmodel.set_weights(kmodel.get_weights())
 
@@ -414,8 +448,9 @@ def test_sgd_trajectory(tfk, case):
         t_loss = tmodel.train_on_batch(x[batch], y[batch])
         assert_close(t_loss, k_loss, RTOL_OUTPUT, f"{case} step {step}: loss")
         # per layer (kernel and bias together): a bias that passes near 0 has no scale of its own
-        for layer, tw, kw in zip(tmodel.layers, per_layer(tmodel, tmodel.get_weights()),
-                                 per_layer(tmodel, kmodel.get_weights())):
+        for layer, tw, kw in zip(
+            tmodel.layers, per_layer(tmodel, tmodel.get_weights()), per_layer(tmodel, kmodel.get_weights())
+        ):
             assert_close(tw, kw, RTOL_OUTPUT, f"{case} step {step}: weights of {layer.name}")
     assert tmodel.optimizer.iterations == int(kmodel.optimizer.iterations.numpy()) == 60
 
@@ -423,32 +458,61 @@ def test_sgd_trajectory(tfk, case):
 # ------------------------------------------------------------------------------------------ the course CNN
 def course_cnn_tinycnn(dtype="float32"):
     d = dict(dtype=dtype)
-    return Sequential([
-        tl.Conv2D(32, (3, 3), padding="same", input_shape=(28, 28, 1), **d), tl.Activation("relu", **d),
-        tl.BatchNormalization(axis=-1, **d),
-        tl.Conv2D(32, (3, 3), padding="same", **d), tl.Activation("relu", **d), tl.BatchNormalization(axis=-1, **d),
-        tl.MaxPooling2D(pool_size=(2, 2), **d),
-        tl.Conv2D(64, (3, 3), padding="same", **d), tl.Activation("relu", **d), tl.BatchNormalization(axis=-1, **d),
-        tl.Conv2D(64, (3, 3), padding="same", **d), tl.Activation("relu", **d), tl.BatchNormalization(axis=-1, **d),
-        tl.MaxPooling2D(pool_size=(2, 2), **d),
-        tl.Flatten(**d), tl.Dense(512, **d), tl.Activation("relu", **d), tl.BatchNormalization(**d),
-        tl.Dropout(0.0, **d), tl.Dense(10, **d), tl.Activation("softmax", **d),
-    ])
+    return Sequential(
+        [
+            tl.Conv2D(32, (3, 3), padding="same", input_shape=(28, 28, 1), **d),
+            tl.Activation("relu", **d),
+            tl.BatchNormalization(axis=-1, **d),
+            tl.Conv2D(32, (3, 3), padding="same", **d),
+            tl.Activation("relu", **d),
+            tl.BatchNormalization(axis=-1, **d),
+            tl.MaxPooling2D(pool_size=(2, 2), **d),
+            tl.Conv2D(64, (3, 3), padding="same", **d),
+            tl.Activation("relu", **d),
+            tl.BatchNormalization(axis=-1, **d),
+            tl.Conv2D(64, (3, 3), padding="same", **d),
+            tl.Activation("relu", **d),
+            tl.BatchNormalization(axis=-1, **d),
+            tl.MaxPooling2D(pool_size=(2, 2), **d),
+            tl.Flatten(**d),
+            tl.Dense(512, **d),
+            tl.Activation("relu", **d),
+            tl.BatchNormalization(**d),
+            tl.Dropout(0.0, **d),
+            tl.Dense(10, **d),
+            tl.Activation("softmax", **d),
+        ]
+    )
 
 
 def course_cnn_keras(keras, dtype="float32"):
     L, d = keras.layers, dict(dtype=dtype)
-    return keras.Sequential([
-        keras.Input((28, 28, 1), dtype=dtype),
-        L.Conv2D(32, (3, 3), padding="same", **d), L.Activation("relu", **d), L.BatchNormalization(axis=-1, **d),
-        L.Conv2D(32, (3, 3), padding="same", **d), L.Activation("relu", **d), L.BatchNormalization(axis=-1, **d),
-        L.MaxPooling2D(pool_size=(2, 2), **d),
-        L.Conv2D(64, (3, 3), padding="same", **d), L.Activation("relu", **d), L.BatchNormalization(axis=-1, **d),
-        L.Conv2D(64, (3, 3), padding="same", **d), L.Activation("relu", **d), L.BatchNormalization(axis=-1, **d),
-        L.MaxPooling2D(pool_size=(2, 2), **d),
-        L.Flatten(**d), L.Dense(512, **d), L.Activation("relu", **d), L.BatchNormalization(**d),
-        L.Dropout(0.0, **d), L.Dense(10, **d), L.Activation("softmax", **d),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1), dtype=dtype),
+            L.Conv2D(32, (3, 3), padding="same", **d),
+            L.Activation("relu", **d),
+            L.BatchNormalization(axis=-1, **d),
+            L.Conv2D(32, (3, 3), padding="same", **d),
+            L.Activation("relu", **d),
+            L.BatchNormalization(axis=-1, **d),
+            L.MaxPooling2D(pool_size=(2, 2), **d),
+            L.Conv2D(64, (3, 3), padding="same", **d),
+            L.Activation("relu", **d),
+            L.BatchNormalization(axis=-1, **d),
+            L.Conv2D(64, (3, 3), padding="same", **d),
+            L.Activation("relu", **d),
+            L.BatchNormalization(axis=-1, **d),
+            L.MaxPooling2D(pool_size=(2, 2), **d),
+            L.Flatten(**d),
+            L.Dense(512, **d),
+            L.Activation("relu", **d),
+            L.BatchNormalization(**d),
+            L.Dropout(0.0, **d),
+            L.Dense(10, **d),
+            L.Activation("softmax", **d),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -481,8 +545,9 @@ def test_course_cnn_predictions(tfk, course):
     kmodel.set_weights(w0)
     tmodel = course_cnn_tinycnn()
     tmodel.set_weights(w0)
-    assert_close(tmodel.predict(x, batch_size=32), kmodel(x, training=False).numpy(), RTOL_OUTPUT,
-                 "course CNN: predictions")
+    assert_close(
+        tmodel.predict(x, batch_size=32), kmodel(x, training=False).numpy(), RTOL_OUTPUT, "course CNN: predictions"
+    )
 
 
 RTOL_FLOAT64 = 1e-6  # Keras keeps the learning rate in float32 (0.01 -> 0.0099999998): ~2e-8 relative
@@ -516,8 +581,9 @@ def test_course_cnn_training_step(tfk, course):
     kmodel.set_weights(w0)
     k32_grads = [g.numpy() for g in _keras_gradients(tf, keras, kmodel, x, y)[1]]
     kmodel.set_weights(w0)
-    kmodel.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy",
-                   jit_compile=False)
+    kmodel.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy", jit_compile=False
+    )
     k32_loss = float(kmodel.train_on_batch(x, y))
     k32 = kmodel.get_weights()
     kmodel.set_weights(w0)
@@ -565,8 +631,9 @@ def test_weights_round_trip(tfk, course):
     set_random_seed(3)
     source = course_cnn_tinycnn()  # tinycnn's own initializers
     kmodel.set_weights(source.get_weights())
-    assert_close(source.predict(x), kmodel(x, training=False).numpy(), RTOL_OUTPUT,
-                 "tinycnn weights in Keras: predictions")
+    assert_close(
+        source.predict(x), kmodel(x, training=False).numpy(), RTOL_OUTPUT, "tinycnn weights in Keras: predictions"
+    )
     back = course_cnn_tinycnn()
     back.set_weights(kmodel.get_weights())
     for a, b in zip(source.get_weights(), back.get_weights()):
@@ -575,8 +642,9 @@ def test_weights_round_trip(tfk, course):
     kmodel.set_weights(w0)
     middle = course_cnn_tinycnn()
     middle.set_weights(kmodel.get_weights())
-    assert_close(middle.predict(x), kmodel(x, training=False).numpy(), RTOL_OUTPUT,
-                 "Keras weights in tinycnn: predictions")
+    assert_close(
+        middle.predict(x), kmodel(x, training=False).numpy(), RTOL_OUTPUT, "Keras weights in tinycnn: predictions"
+    )
     kmodel.set_weights([w * 0 for w in w0])
     kmodel.set_weights(middle.get_weights())
     for a, b in zip(kmodel.get_weights(), w0):

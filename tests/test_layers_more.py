@@ -2,6 +2,7 @@
 and activations of issue 14: Conv1D, 1-D pooling, global pooling, LeakyReLU, Normalization, Rescaling,
 Reshape, ZeroPadding2D, UpSampling2D, the new activation functions, ``tinycnn.nn``, and the Keras weight
 attributes (``layer.kernel`` ...)."""
+
 import functools
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_conv1d_causal_never_sees_the_future():
     x = np.random.default_rng(0).normal(size=(1, 10, 1))
     y = layer.forward(x)
     x2 = x.copy()
-    x2[0, 6:] += 5.0                  # change the future from t = 6 on
+    x2[0, 6:] += 5.0  # change the future from t = 6 on
     y2 = layer.forward(x2)
     np.testing.assert_array_equal(y[0, :6], y2[0, :6])
     assert not np.allclose(y[0, 6:], y2[0, 6:])
@@ -83,8 +84,9 @@ def test_conv1d_output_shapes_and_errors():
 
 # ------------------------------------------------------------------------------------------ pooling
 @pytest.mark.parametrize("cls", [tl.MaxPooling1D, tl.AveragePooling1D])
-@pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "same"), (3, 1, "valid"),
-                                                    (2, None, "same")])
+@pytest.mark.parametrize(
+    "pool, strides, padding", [(2, None, "valid"), (3, 2, "same"), (3, 1, "valid"), (2, None, "same")]
+)
 def test_pooling1d_gradients(backend, cls, pool, strides, padding):
     check(cls(pool, strides, padding, dtype="float64"), (2, 7, 3))
 
@@ -95,10 +97,15 @@ def test_pooling1d_by_hand():
     assert tl.AveragePooling1D(padding="same").forward(x)[0, :, 0].tolist() == [2.0, 3.5, 4.0]
 
 
-@pytest.mark.parametrize("cls, shape", [(tl.GlobalAveragePooling2D, (2, 3, 4, 3)),
-                                        (tl.GlobalMaxPooling2D, (2, 3, 4, 3)),
-                                        (tl.GlobalAveragePooling1D, (2, 5, 3)),
-                                        (tl.GlobalMaxPooling1D, (2, 5, 3))])
+@pytest.mark.parametrize(
+    "cls, shape",
+    [
+        (tl.GlobalAveragePooling2D, (2, 3, 4, 3)),
+        (tl.GlobalMaxPooling2D, (2, 3, 4, 3)),
+        (tl.GlobalAveragePooling1D, (2, 5, 3)),
+        (tl.GlobalMaxPooling1D, (2, 5, 3)),
+    ],
+)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_pooling_gradients(cls, shape, keepdims):
     layer = cls(keepdims=keepdims, dtype="float64")
@@ -108,7 +115,7 @@ def test_global_pooling_gradients(cls, shape, keepdims):
 
 
 def test_global_max_pooling_splits_ties_equally():
-    x = np.array([[[1.0], [3.0], [3.0]]])          # (1, 3, 1): two tied maxima
+    x = np.array([[[1.0], [3.0], [3.0]]])  # (1, 3, 1): two tied maxima
     layer = tl.GlobalMaxPooling1D()
     assert layer.forward(x).tolist() == [[3.0]]
     assert layer.backward(np.array([[1.0]]))[0, :, 0].tolist() == [0.0, 0.5, 0.5]
@@ -119,7 +126,7 @@ def test_global_max_pooling_splits_ties_equally():
 def test_leaky_relu_layer(kwargs):
     layer = tl.LeakyReLU(dtype="float64", **kwargs)
     x = np.random.default_rng(0).normal(size=(4, 6))
-    x[np.abs(x) < 1e-3] = 0.5                            # keep away from the kink
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kink
     check(layer, x.shape, x=x)
     assert layer.negative_slope == kwargs.get("alpha", kwargs.get("negative_slope", 0.3))
 
@@ -129,15 +136,25 @@ def test_leaky_relu_refuses_negative_slope():
         tl.LeakyReLU(-0.1)
 
 
-NEW_ACTIVATIONS = ["elu", "selu", "gelu", "softplus", "softsign", "swish", "silu", "leaky_relu", "exponential",
-                   "hard_sigmoid"]
+NEW_ACTIVATIONS = [
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "swish",
+    "silu",
+    "leaky_relu",
+    "exponential",
+    "hard_sigmoid",
+]
 
 
 @pytest.mark.parametrize("name", NEW_ACTIVATIONS)
 def test_activation_gradients(name):
     x = np.random.default_rng(1).normal(size=(3, 7)) * 2
     x[np.abs(x) < 1e-3] = 0.5
-    x[np.abs(np.abs(x) - 3) < 1e-3] = 1.0                   # hard_sigmoid's kinks
+    x[np.abs(np.abs(x) - 3) < 1e-3] = 1.0  # hard_sigmoid's kinks
     check(tl.Activation(name, dtype="float64"), x.shape, x=x)
     check(tl.Dense(4, activation=name, dtype="float64"), (3, 5))
 
@@ -148,8 +165,10 @@ def test_gelu_approximate_gradient():
     assert layer.activation.params == {"approximate": True}
 
 
-@pytest.mark.parametrize("fn", [nn.relu, nn.sigmoid, nn.tanh, nn.softmax, nn.leaky_relu, nn.elu, nn.gelu,
-                                nn.silu, nn.swish, nn.softplus, nn.selu])
+@pytest.mark.parametrize(
+    "fn",
+    [nn.relu, nn.sigmoid, nn.tanh, nn.softmax, nn.leaky_relu, nn.elu, nn.gelu, nn.silu, nn.swish, nn.softplus, nn.selu],
+)
 def test_nn_functions_as_activation(fn):
     layer = tl.Dense(4, activation=fn, dtype="float64")
     check(layer, (3, 5))
@@ -169,9 +188,9 @@ def test_activation_values_by_hand():
     np.testing.assert_allclose(activations.hard_sigmoid(np.array([-4.0, 0.0, 1.5, 4.0])), [0.0, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(activations.gelu(np.array([0.0, 1.0])), [0.0, 0.8413447460685429])
     np.testing.assert_allclose(activations.selu(np.array([1.0])), [activations.SELU_SCALE])
-    assert activations.leaky_relu(np.array([-1.0])).tolist() == [-0.2]          # Keras 3 function default
-    assert nn.leaky_relu(np.array([-1.0])).tolist() == [-0.2]                   # tf.nn default alpha
-    assert activations.softplus(np.array([1000.0, -1000.0])).tolist() == [1000.0, 0.0]   # no overflow
+    assert activations.leaky_relu(np.array([-1.0])).tolist() == [-0.2]  # Keras 3 function default
+    assert nn.leaky_relu(np.array([-1.0])).tolist() == [-0.2]  # tf.nn default alpha
+    assert activations.softplus(np.array([1000.0, -1000.0])).tolist() == [1000.0, 0.0]  # no overflow
 
 
 def test_unknown_callable_refused_with_the_fix():
@@ -248,8 +267,9 @@ def test_zero_padding2d(padding):
     check(layer, (2, 3, 4, 2))
 
 
-@pytest.mark.parametrize("size, interpolation", [(2, "nearest"), ((2, 3), "nearest"), (2, "bilinear"),
-                                                 ((3, 2), "bilinear")])
+@pytest.mark.parametrize(
+    "size, interpolation", [(2, "nearest"), ((2, 3), "nearest"), (2, "bilinear"), ((3, 2), "bilinear")]
+)
 def test_upsampling2d(size, interpolation):
     layer = tl.UpSampling2D(size, interpolation=interpolation, dtype="float64")
     check(layer, (2, 3, 4, 2))

@@ -1,6 +1,7 @@
 """Keras parity for the layers and activations of issue 14: forward, input gradient and weight gradients for a
 random upstream gradient (Keras through ``tf.GradientTape``), weights copied with ``set_weights``, float32,
 tolerances and CI rule of :mod:`test_keras_parity` (whose helpers this file uses)."""
+
 import functools
 
 import numpy as np
@@ -45,17 +46,28 @@ def test_conv1d(tfk, backend, case):
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "same"), (3, 1, "valid"),
-                                                    (2, None, "same"), (4, 3, "same")])
+@pytest.mark.parametrize(
+    "pool, strides, padding", [(2, None, "valid"), (3, 2, "same"), (3, 1, "valid"), (2, None, "same"), (4, 3, "same")]
+)
 def test_pooling1d(tfk, backend, kind, pool, strides, padding):
     tf, keras = tfk
-    tiny_cls, keras_cls = ((tl.MaxPooling1D, keras.layers.MaxPooling1D) if kind == "max"
-                           else (tl.AveragePooling1D, keras.layers.AveragePooling1D))
+    tiny_cls, keras_cls = (
+        (tl.MaxPooling1D, keras.layers.MaxPooling1D)
+        if kind == "max"
+        else (tl.AveragePooling1D, keras.layers.AveragePooling1D)
+    )
     kp.check_layer(tf, tiny_cls(pool, strides, padding), keras_cls(pool, strides, padding), (9, 3))
 
 
-@pytest.mark.parametrize("name, shape", [("GlobalAveragePooling2D", (4, 5, 3)), ("GlobalMaxPooling2D", (4, 5, 3)),
-                                         ("GlobalAveragePooling1D", (6, 3)), ("GlobalMaxPooling1D", (6, 3))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("GlobalAveragePooling2D", (4, 5, 3)),
+        ("GlobalMaxPooling2D", (4, 5, 3)),
+        ("GlobalAveragePooling1D", (6, 3)),
+        ("GlobalMaxPooling1D", (6, 3)),
+    ],
+)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_pooling(tfk, name, shape, keepdims):
     tf, keras = tfk
@@ -66,14 +78,25 @@ def test_global_pooling(tfk, name, shape, keepdims):
 def test_leaky_relu(tfk, kwargs):
     tf, keras = tfk
     import warnings
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # Keras 3 warns that alpha is deprecated
+        warnings.simplefilter("ignore")  # Keras 3 warns that alpha is deprecated
         klayer = keras.layers.LeakyReLU(**kwargs)
     kp.check_layer(tf, tl.LeakyReLU(**kwargs), klayer, (6, 5))
 
 
-ACTIVATIONS = ["elu", "selu", "gelu", "softplus", "softsign", "swish", "silu", "leaky_relu", "exponential",
-               "hard_sigmoid"]
+ACTIVATIONS = [
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "swish",
+    "silu",
+    "leaky_relu",
+    "exponential",
+    "hard_sigmoid",
+]
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -87,16 +110,26 @@ def test_activation_by_name(tfk, name):
 def test_gelu_approximate(tfk):
     tf, keras = tfk
     x = 2.0 * np.random.default_rng(5).standard_normal((4, 6))
-    kp.check_layer(tf, tl.Activation(functools.partial(activations.gelu, approximate=True)),
-                   keras.layers.Activation(functools.partial(keras.activations.gelu, approximate=True)), (6,), x=x)
+    kp.check_layer(
+        tf,
+        tl.Activation(functools.partial(activations.gelu, approximate=True)),
+        keras.layers.Activation(functools.partial(keras.activations.gelu, approximate=True)),
+        (6,),
+        x=x,
+    )
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "gelu", "silu"])
 def test_nn_functions(tfk, name):
     """``activation=tinycnn.nn.X`` gives what ``activation=tf.nn.X`` gives in Keras."""
     tf, keras = tfk
-    kp.check_layer(tf, tl.Dense(5, activation=getattr(nn, name)),
-                   keras.layers.Dense(5, activation=getattr(tf.nn, name)), (4,), batch=3)
+    kp.check_layer(
+        tf,
+        tl.Dense(5, activation=getattr(nn, name)),
+        keras.layers.Dense(5, activation=getattr(tf.nn, name)),
+        (4,),
+        batch=3,
+    )
 
 
 def test_normalization_adapt(tfk):
@@ -159,12 +192,17 @@ def test_zero_padding2d(tfk, padding):
     kp.check_layer(tf, tl.ZeroPadding2D(padding), keras.layers.ZeroPadding2D(padding), (3, 4, 2))
 
 
-@pytest.mark.parametrize("size, interpolation", [(2, "nearest"), ((2, 3), "nearest"), (2, "bilinear"),
-                                                 ((3, 2), "bilinear")])
+@pytest.mark.parametrize(
+    "size, interpolation", [(2, "nearest"), ((2, 3), "nearest"), (2, "bilinear"), ((3, 2), "bilinear")]
+)
 def test_upsampling2d(tfk, size, interpolation):
     tf, keras = tfk
-    kp.check_layer(tf, tl.UpSampling2D(size, interpolation=interpolation),
-                   keras.layers.UpSampling2D(size, interpolation=interpolation), (3, 4, 2))
+    kp.check_layer(
+        tf,
+        tl.UpSampling2D(size, interpolation=interpolation),
+        keras.layers.UpSampling2D(size, interpolation=interpolation),
+        (3, 4, 2),
+    )
 
 
 def test_weight_attributes_match_keras(tfk):
@@ -173,10 +211,18 @@ def test_weight_attributes_match_keras(tfk):
         (tl.Dense(3), keras.layers.Dense(3), (4,), ["kernel", "bias"]),
         (tl.Conv2D(2, 3), keras.layers.Conv2D(2, 3), (5, 5, 2), ["kernel", "bias"]),
         (tl.Conv1D(2, 3), keras.layers.Conv1D(2, 3), (6, 2), ["kernel", "bias"]),
-        (tl.BatchNormalization(), keras.layers.BatchNormalization(), (3,),
-         ["gamma", "beta", "moving_mean", "moving_variance"]),
+        (
+            tl.BatchNormalization(),
+            keras.layers.BatchNormalization(),
+            (3,),
+            ["gamma", "beta", "moving_mean", "moving_variance"],
+        ),
     ]:
         kp.check_layer(tf, tiny, klayer, shape)
         for name in names:
-            kp.assert_close(getattr(tiny, name).numpy(), getattr(klayer, name).numpy(), kp.RTOL_OUTPUT,
-                            f"{type(tiny).__name__}.{name}")
+            kp.assert_close(
+                getattr(tiny, name).numpy(),
+                getattr(klayer, name).numpy(),
+                kp.RTOL_OUTPUT,
+                f"{type(tiny).__name__}.{name}",
+            )

@@ -1,5 +1,6 @@
 """Losses with ``from_logits`` / ``label_smoothing`` and the metrics of issue 14: gradient checks in float64,
 hand-computed values, and parity with Keras on random data (the CI rule of :mod:`test_keras_parity`)."""
+
 import numpy as np
 import pytest
 import test_keras_parity as kp
@@ -36,8 +37,11 @@ def check_loss_gradient(loss, y, z, rtol=TOL, atol=1e-11):
     np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol, err_msg=f"{loss!r}")
 
 
-LOSSES = [("categorical", losses.CategoricalCrossentropy), ("sparse", losses.SparseCategoricalCrossentropy),
-          ("binary", losses.BinaryCrossentropy)]
+LOSSES = [
+    ("categorical", losses.CategoricalCrossentropy),
+    ("sparse", losses.SparseCategoricalCrossentropy),
+    ("binary", losses.BinaryCrossentropy),
+]
 
 
 # Keras has no label smoothing for the sparse loss
@@ -53,15 +57,15 @@ def test_from_logits_gradient(kind, cls, smoothing):
     assert not loss.fuses_softmax
 
 
-@pytest.mark.parametrize("kind, cls", [("categorical", losses.CategoricalCrossentropy),
-                                       ("binary", losses.BinaryCrossentropy)])
+@pytest.mark.parametrize(
+    "kind, cls", [("categorical", losses.CategoricalCrossentropy), ("binary", losses.BinaryCrossentropy)]
+)
 def test_label_smoothing_gradient_from_probabilities(kind, cls):
     rng = np.random.default_rng(1)
     y, z = _data(kind, rng)
     p = 1 / (1 + np.exp(-z)) if kind == "binary" else np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     # probabilities kept away from 0 and 1, where the difference quotient of log p loses its accuracy
-    check_loss_gradient(cls(label_smoothing=0.1), y, np.clip(p, 0.05, 0.95), rtol=1e-6,
-                        atol=1e-8)
+    check_loss_gradient(cls(label_smoothing=0.1), y, np.clip(p, 0.05, 0.95), rtol=1e-6, atol=1e-8)
 
 
 def test_from_logits_is_stable_and_by_hand():
@@ -78,7 +82,7 @@ def test_fused_method_renamed_and_flag():
     loss = losses.CategoricalCrossentropy()
     y, z = _data("categorical", np.random.default_rng(2))
     new = loss.per_sample_and_gradient_from_logits(y, z)
-    old = loss.from_logits(y, z)                      # transitional alias of the same method
+    old = loss.from_logits(y, z)  # transitional alias of the same method
     np.testing.assert_array_equal(new[1], old[1])
     assert loss.fuses_softmax and not loss.from_logits and loss.from_logits == False  # noqa: E712
     assert losses.CategoricalCrossentropy(from_logits=True).get_config()["from_logits"] is True
@@ -93,7 +97,7 @@ def test_callable_loss_objects_and_get():
     value = loss(np.array([0, 1]), np.array([[0.0, 0.0], [0.0, 0.0]]))
     assert abs(value - np.log(2)) < 1e-12 and isinstance(value.numpy(), np.float32)
     weighted = loss(np.array([0, 1]), np.array([[5.0, 0.0], [0.0, 0.0]]), sample_weight=np.array([0.0, 1.0]))
-    assert abs(weighted - np.log(2) / 2) < 1e-12               # sum over the batch / batch size, as Keras
+    assert abs(weighted - np.log(2) / 2) < 1e-12  # sum over the batch / batch size, as Keras
     with pytest.raises(InvalidArgumentError, match="from_logits"):
         losses.CategoricalCrossentropy(from_logits="yes")
     with pytest.raises(InvalidArgumentError, match="label_smoothing"):
@@ -109,8 +113,11 @@ def test_losses_keras_parity(tfk, kind, cls, from_logits, smoothing):
     tf, keras = tfk
     rng = np.random.default_rng(3)
     y, z = _data(kind, rng, n=8, k=5)
-    pred = z if from_logits else (1 / (1 + np.exp(-z)) if kind == "binary"
-                                  else np.exp(z) / np.exp(z).sum(axis=1, keepdims=True))
+    pred = (
+        z
+        if from_logits
+        else (1 / (1 + np.exp(-z)) if kind == "binary" else np.exp(z) / np.exp(z).sum(axis=1, keepdims=True))
+    )
     pred = pred.astype(np.float32)
     kwargs = {"from_logits": from_logits, **({"label_smoothing": smoothing} if smoothing else {})}
     tiny = cls(**kwargs)
@@ -142,7 +149,7 @@ def test_accuracy_resolution_as_keras3():
 
 def test_top_k_ties_and_mape_by_hand():
     p = np.array([[0.5, 0.2, 0.2, 0.1]])
-    assert metrics.sparse_top_k_categorical_accuracy(np.array([2]), p, k=2).tolist() == [1.0]   # tie counts
+    assert metrics.sparse_top_k_categorical_accuracy(np.array([2]), p, k=2).tolist() == [1.0]  # tie counts
     assert metrics.sparse_top_k_categorical_accuracy(np.array([3]), p, k=3).tolist() == [0.0]
     assert metrics.mape(np.array([[2.0, 4.0]]), np.array([[1.0, 5.0]])).tolist() == [37.5]
 
@@ -159,18 +166,26 @@ def test_metric_objects():
     assert name == "top2" and fn(np.eye(3), np.eye(3)).tolist() == [1.0, 1.0, 1.0]
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("categorical_accuracy", "onehot"), ("sparse_categorical_accuracy", "sparse"),
-    ("binary_accuracy", "binary"), ("top_k_categorical_accuracy", "onehot"),
-    ("sparse_top_k_categorical_accuracy", "sparse"), ("mean_absolute_percentage_error", "regression"),
-    ("mean_squared_error", "regression"), ("mean_absolute_error", "regression")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("categorical_accuracy", "onehot"),
+        ("sparse_categorical_accuracy", "sparse"),
+        ("binary_accuracy", "binary"),
+        ("top_k_categorical_accuracy", "onehot"),
+        ("sparse_top_k_categorical_accuracy", "sparse"),
+        ("mean_absolute_percentage_error", "regression"),
+        ("mean_squared_error", "regression"),
+        ("mean_absolute_error", "regression"),
+    ],
+)
 def test_metrics_keras_parity(tfk, name, kind):
     tf, keras = tfk
     rng = np.random.default_rng(4)
     n, k = 64, 8
     if kind == "regression":
         y, p = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
-        y[0, 0] = 0.0                                   # MAPE's epsilon floor
+        y[0, 0] = 0.0  # MAPE's epsilon floor
     elif kind == "binary":
         y, p = rng.integers(0, 2, (n, 1)).astype(np.float64), rng.uniform(size=(n, 1))
     else:
@@ -181,11 +196,11 @@ def test_metrics_keras_parity(tfk, name, kind):
     kvalues = np.asarray(getattr(keras.metrics, name)(tf.constant(y), tf.constant(p)))
     tvalues = getattr(metrics, name)(y, p)
     kp.assert_close(tvalues, kvalues.reshape(tvalues.shape), kp.RTOL_OUTPUT, name)
-    cls_name = "".join(w.capitalize() for w in name.split("_"))      # top_k_... -> TopK...
+    cls_name = "".join(w.capitalize() for w in name.split("_"))  # top_k_... -> TopK...
     kobj, tobj = getattr(keras.metrics, cls_name)(), getattr(metrics, cls_name)()
     for i in range(0, n, 20):
-        kobj.update_state(y[i:i + 20], p[i:i + 20])
-        tobj.update_state(y[i:i + 20], p[i:i + 20])
+        kobj.update_state(y[i : i + 20], p[i : i + 20])
+        tobj.update_state(y[i : i + 20], p[i : i + 20])
     kp.assert_close(float(tobj.result()), float(kobj.result()), kp.RTOL_OUTPUT, f"{cls_name} running mean")
 
 

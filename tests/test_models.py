@@ -1,4 +1,5 @@
 """Sequential: building, compile/fit/evaluate/predict, History, summary, weights."""
+
 import contextlib
 import io
 
@@ -64,11 +65,13 @@ def test_softmax_crossentropy_is_fused_and_matches_unfused_gradient():
     set_random_seed(3)
     x, labels = blobs(32)
     y = to_categorical(labels)
-    fused = Sequential([Dense(4, input_shape=(2,), dtype="float64"), Dense(3, dtype="float64"),
-                        Softmax(dtype="float64")])
+    fused = Sequential(
+        [Dense(4, input_shape=(2,), dtype="float64"), Dense(3, dtype="float64"), Softmax(dtype="float64")]
+    )
     fused.compile(optimizer=SGD(0.1), loss="categorical_crossentropy")
-    plain = Sequential([Dense(4, input_shape=(2,), dtype="float64"), Dense(3, dtype="float64"),
-                        Softmax(dtype="float64")])
+    plain = Sequential(
+        [Dense(4, input_shape=(2,), dtype="float64"), Dense(3, dtype="float64"), Softmax(dtype="float64")]
+    )
     plain.compile(optimizer=SGD(0.1), loss="categorical_crossentropy")
     plain.set_weights(fused.get_weights())
     plain.layers[-1].ends_with_softmax = False  # force the generic loss.gradient -> softmax.backward path
@@ -150,8 +153,14 @@ def test_set_weights_checks_everything_before_changing_anything():
 
 
 def test_float64_end_to_end():
-    model = Sequential([Conv2D(2, 3, input_shape=(6, 6, 1), dtype="float64"), Activation("tanh", dtype="float64"),
-                        Flatten(dtype="float64"), Dense(1, dtype="float64")])
+    model = Sequential(
+        [
+            Conv2D(2, 3, input_shape=(6, 6, 1), dtype="float64"),
+            Activation("tanh", dtype="float64"),
+            Flatten(dtype="float64"),
+            Dense(1, dtype="float64"),
+        ]
+    )
     model.compile(optimizer=SGD(0.01), loss="mse")
     x = np.random.default_rng(0).normal(size=(4, 6, 6, 1))
     model.fit(x, np.ones((4, 1)), verbose=0)
@@ -191,12 +200,17 @@ def test_first_layer_skips_its_input_gradient_while_training(first):
     set_random_seed(5)
     rng = np.random.default_rng(5)
     if first == "conv":
-        layers = [Conv2D(16, 3, padding="same", input_shape=(6, 6, 2), dtype="float64"), Flatten(dtype="float64"),
-                  Dense(3, activation="softmax", dtype="float64")]
+        layers = [
+            Conv2D(16, 3, padding="same", input_shape=(6, 6, 2), dtype="float64"),
+            Flatten(dtype="float64"),
+            Dense(3, activation="softmax", dtype="float64"),
+        ]
         x = rng.standard_normal((4, 6, 6, 2))
     else:
-        layers = [Dense(16, activation="relu", input_shape=(2,), dtype="float64"),
-                  Dense(3, activation="softmax", dtype="float64")]
+        layers = [
+            Dense(16, activation="relu", input_shape=(2,), dtype="float64"),
+            Dense(3, activation="softmax", dtype="float64"),
+        ]
         x = rng.standard_normal((4, 2))
     y = to_categorical(rng.integers(0, 3, 4), 3)
     model = Sequential(layers)

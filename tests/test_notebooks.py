@@ -10,6 +10,7 @@ that the progress bar is one updating display per epoch in a notebook, not thous
 The notebook toolchain (jupytext, nbclient, ipykernel) is the ``docs`` extra: without it these tests skip,
 except with ``CI=true``, where they fail.
 """
+
 import importlib.util
 import json
 import os
@@ -62,8 +63,9 @@ def _toolchain():
         import nbformat  # noqa: F401
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but the notebook toolchain cannot be imported ({e}); install the 'docs' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but the notebook toolchain cannot be imported ({e}); install the 'docs' extra", pytrace=False
+            )
         pytest.skip(f"the notebook toolchain is not installed ({e}); pip install -e '.[docs]'")
 
 
@@ -81,8 +83,10 @@ def scripts():
 
 def test_every_example_has_a_notebook_run():
     missing = sorted(set(scripts()) - set(RUNS))
-    assert not missing, (f"examples without a notebook run: {missing}; add each to RUNS in "
-                         f"tests/test_notebooks.py with the arguments that make it run on small data")
+    assert not missing, (
+        f"examples without a notebook run: {missing}; add each to RUNS in "
+        f"tests/test_notebooks.py with the arguments that make it run on small data"
+    )
 
 
 @pytest.mark.parametrize("name", scripts())
@@ -100,7 +104,7 @@ def test_notebook_is_the_script(name):
     notebook.cells = [c for c in notebook.cells if c not in setup]
     assert any(c.cell_type == "code" and c.source.strip() for c in notebook.cells), "the notebook has no code"
     back = jupytext.writes(notebook, fmt="py:percent")
-    body = lambda text: text[text.index("# %%"):].strip()  # noqa: E731  (jupytext may add a YAML header)
+    body = lambda text: text[text.index("# %%") :].strip()  # noqa: E731  (jupytext may add a YAML header)
     assert body(back) == body(script.read_text(encoding="utf-8"))
 
 
@@ -119,22 +123,23 @@ def test_notebook_executes_on_small_data(name, tmp_path, monkeypatch):
             importlib.import_module(module)
         except ImportError as e:
             if os.environ.get("CI", "").strip().lower() == "true":
-                pytest.fail(f"CI=true but {module} cannot be imported ({e}); install the '{extra}' extra",
-                            pytrace=False)
+                pytest.fail(
+                    f"CI=true but {module} cannot be imported ({e}); install the '{extra}' extra", pytrace=False
+                )
             pytest.skip(f"examples/{name}.py needs the '{extra}' extra ({e})")
     out = tmp_path / "out"
     argv = [f"{name}.py", *args, "--out", str(out)]
-    first = [f"import sys\nsys.argv = {argv!r}  # the test's arguments: small data, figures into a temporary "
-             f"folder"]
+    first = [f"import sys\nsys.argv = {argv!r}  # the test's arguments: small data, figures into a temporary folder"]
     if small:
         first.append(SMALL_FASHION)
     notebook = nbformat.reads(_hooks().script_to_notebook(EXAMPLES / f"{name}.py", first), as_version=4)
 
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-    client = NotebookClient(notebook, timeout=240, kernel_name="python3",
-                            resources={"metadata": {"path": str(EXAMPLES)}})
-    client.execute()      # raises CellExecutionError, with the cell and its traceback, if a cell fails
+    client = NotebookClient(
+        notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}}
+    )
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
 
     pngs = sorted(out.rglob("*.png"))
     assert pngs, f"the {name} notebook wrote no figure into {out}"
@@ -150,8 +155,12 @@ def _check_progress_bar(notebook, epochs):
     """In a notebook, ``fit(verbose=1)`` leaves one display per epoch holding that epoch's final bar, and no
     stream output with carriage returns or partial bars."""
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    bars = [o for o in outputs if o.output_type in ("display_data", "update_display_data")
-            and "[====" in o.get("data", {}).get("text/plain", "")]
+    bars = [
+        o
+        for o in outputs
+        if o.output_type in ("display_data", "update_display_data")
+        and "[====" in o.get("data", {}).get("text/plain", "")
+    ]
     streams = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert len(bars) == epochs, f"expected {epochs} progress-bar display(s), got {len(bars)}: {bars}"
     final = bars[0]["data"]["text/plain"]

@@ -13,6 +13,7 @@ Tolerances: the two sides sum the same products in different orders (BLAS blocki
 differ by rounding only. We allow ``rtol`` plus an ``atol`` relative to the largest value of the result
 (an element that cancels to ~0 carries the rounding error of its large terms).
 """
+
 import os
 import subprocess
 import sys
@@ -124,12 +125,21 @@ def test_conv2d_course_shapes_match_reference(path, dtype, c, f):
     dy = rng.standard_normal((3, 10, 10, f)).astype(dtype)
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
     with route(path):
-        assert_close(numba_kernels.conv2d_forward(x, kernel, bias, *args),
-                     reference.conv2d_forward(x, kernel, bias, *args), dtype)
-        assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
-                     reference.conv2d_backward_input(dy, kernel, x.shape, *args), dtype)
-        assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
-                     reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), dtype)
+        assert_close(
+            numba_kernels.conv2d_forward(x, kernel, bias, *args),
+            reference.conv2d_forward(x, kernel, bias, *args),
+            dtype,
+        )
+        assert_close(
+            numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+            reference.conv2d_backward_input(dy, kernel, x.shape, *args),
+            dtype,
+        )
+        assert_close(
+            numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+            reference.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+            dtype,
+        )
 
 
 @needs_jit
@@ -154,10 +164,12 @@ def test_course_convolutions_take_the_direct_route(dtype):
 
 def test_direct_route_is_off_without_the_jit_or_when_switched_off():
     """``TINYCNN_DIRECT=0`` selects im2col everywhere (a fresh interpreter reads it at import)."""
-    script = ("import numpy as np; from tinycnn.kernels import numba_kernels as nk; assert not nk.DIRECT; "
-              "x = np.ones((1, 4, 4, 16), np.float32); k = np.ones((3, 3, 16, 16), np.float32); "
-              "nk.conv2d_forward(x, k, None, (1, 1), (1, 1, 1, 1), (1, 1)); "
-              "assert nk.buffer_info()['route'] == 'im2col'")
+    script = (
+        "import numpy as np; from tinycnn.kernels import numba_kernels as nk; assert not nk.DIRECT; "
+        "x = np.ones((1, 4, 4, 16), np.float32); k = np.ones((3, 3, 16, 16), np.float32); "
+        "nk.conv2d_forward(x, k, None, (1, 1), (1, 1, 1, 1), (1, 1)); "
+        "assert nk.buffer_info()['route'] == 'im2col'"
+    )
     env = {**os.environ, "TINYCNN_DIRECT": "0"}
     subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=REPO)
 
@@ -168,12 +180,21 @@ def test_conv2d_accepts_non_contiguous_inputs():
     kernel = rng.standard_normal((3, 3, 9, 8))[::-1]
     dy = rng.standard_normal((2, 5, 6, 8))[..., ::-1]
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
-    assert_close(numba_kernels.conv2d_forward(x, kernel, None, *args),
-                 reference.conv2d_forward(x, kernel, None, *args), np.float64)
-    assert_close(numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
-                 reference.conv2d_backward_input(dy, kernel, x.shape, *args), np.float64)
-    assert_close(numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
-                 reference.conv2d_backward_kernel(dy, x, kernel.shape, *args), np.float64)
+    assert_close(
+        numba_kernels.conv2d_forward(x, kernel, None, *args),
+        reference.conv2d_forward(x, kernel, None, *args),
+        np.float64,
+    )
+    assert_close(
+        numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+        reference.conv2d_backward_input(dy, kernel, x.shape, *args),
+        np.float64,
+    )
+    assert_close(
+        numba_kernels.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+        reference.conv2d_backward_kernel(dy, x, kernel.shape, *args),
+        np.float64,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -214,8 +235,9 @@ def test_max_pool_ties_go_to_the_first_maximum_like_the_reference():
     args = ("max", (3, 3), (2, 2), (0, 0, 0, 0))
     y = reference.pool2d_forward(x, *args)
     np.testing.assert_array_equal(numba_kernels.pool2d_forward(x, *args), y)
-    np.testing.assert_array_equal(numba_kernels.pool2d_backward(dy, x, y, *args),
-                                  reference.pool2d_backward(dy, x, y, *args))
+    np.testing.assert_array_equal(
+        numba_kernels.pool2d_backward(dy, x, y, *args), reference.pool2d_backward(dy, x, y, *args)
+    )
 
 
 def test_l2_pool_gradient_is_zero_where_the_window_is_zero():
@@ -298,8 +320,7 @@ def test_direct_route_pads_in_bounded_chunks(strides):
         "conv2d_backward_kernel": lambda m: m.conv2d_backward_kernel(dy, x, kernel.shape, strides, pads, (1, 1)),
     }
     if strides == (1, 1):
-        calls["conv2d_backward_input"] = lambda m: m.conv2d_backward_input(dy, kernel, x.shape, strides, pads,
-                                                                           (1, 1))
+        calls["conv2d_backward_input"] = lambda m: m.conv2d_backward_input(dy, kernel, x.shape, strides, pads, (1, 1))
     for name, call in calls.items():
         with route("direct", scratch_bytes=3 * padded_image):
             actual = call(numba_kernels)
@@ -358,8 +379,9 @@ _PURE_PYTHON_SCRIPT = textwrap.dedent("""
 
 def test_kernels_run_as_plain_python_with_jit_disabled():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", _PURE_PYTHON_SCRIPT], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _PURE_PYTHON_SCRIPT], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "ok"
 
@@ -372,15 +394,18 @@ def test_output_dtypes_follow_the_reference_for_mixed_inputs():
     args = ((1, 1), (1, 1, 1, 1), (1, 1))
     pairs = [
         (numba_kernels.conv2d_forward(x, kernel, None, *args), reference.conv2d_forward(x, kernel, None, *args)),
-        (numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
-         reference.conv2d_backward_input(dy, kernel, x.shape, *args)),
-        (numba_kernels.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args),
-         reference.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args)),
+        (
+            numba_kernels.conv2d_backward_input(dy, kernel, x.shape, *args),
+            reference.conv2d_backward_input(dy, kernel, x.shape, *args),
+        ),
+        (
+            numba_kernels.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args),
+            reference.conv2d_backward_kernel(dy, x.astype(np.float64), kernel.shape, *args),
+        ),
     ]
     for actual, expected in pairs:
         assert actual.dtype == expected.dtype
         np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -402,8 +427,7 @@ def test_blas_info_reports_the_openblas_kernels_in_use(coretype, expected):
     pytest.importorskip("threadpoolctl")
     code = "import json, tinycnn.kernels as k; print(json.dumps(k.blas_info()))"
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                         cwd=REPO)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     assert out.returncode == 0, out.stderr
     import json
 
@@ -489,6 +513,11 @@ def test_tiles_are_right_with_narrower_vectors(tmp_path):
     reference -- including F = 8 and 24, which take the direct route only with 8-float vectors."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     env.pop("TINYCNN_DIRECT", None)
-    out = subprocess.run([sys.executable, "-c", _NARROW_VECTORS_SCRIPT, str(REPO / "tinycnn" / "kernels" / "simd.py")],
-                         capture_output=True, text=True, env=env, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", _NARROW_VECTORS_SCRIPT, str(REPO / "tinycnn" / "kernels" / "simd.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

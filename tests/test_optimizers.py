@@ -1,4 +1,5 @@
 """SGD: the Keras 2 update rule, checked against the formulas written out by hand."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -95,17 +96,36 @@ def _kernel_calls(rng, n, dtype):
     u_product = 0.9 * 0.8
     return [
         ("sgd_update", ["v"], lambda k, w, g, s, t: k.sgd_update(w, g, s["v"], lr, mom, nesterov, wd)),
-        ("adam_update", ["m", "v", "vh"], lambda k, w, g, s, t: k.adam_update(
-            w, g, s["m"], s["v"], s["vh"] if amsgrad else None, lr, b1, b2, eps, t, wd)),
-        ("adamax_update", ["m", "u"], lambda k, w, g, s, t: k.adamax_update(w, g, s["m"], s["u"], lr, b1, b2, eps,
-                                                                           t, wd)),
-        ("nadam_update", ["m", "v"], lambda k, w, g, s, t: k.nadam_update(w, g, s["m"], s["v"], lr, b1, b2, eps, t,
-                                                                         u_product, wd)),
-        ("rmsprop_update", ["v", "mom", "a"], lambda k, w, g, s, t: k.rmsprop_update(
-            w, g, s["v"], s["mom"] if mom else None, s["a"] if centered else None, lr, rho, mom, eps, wd)),
+        (
+            "adam_update",
+            ["m", "v", "vh"],
+            lambda k, w, g, s, t: k.adam_update(
+                w, g, s["m"], s["v"], s["vh"] if amsgrad else None, lr, b1, b2, eps, t, wd
+            ),
+        ),
+        (
+            "adamax_update",
+            ["m", "u"],
+            lambda k, w, g, s, t: k.adamax_update(w, g, s["m"], s["u"], lr, b1, b2, eps, t, wd),
+        ),
+        (
+            "nadam_update",
+            ["m", "v"],
+            lambda k, w, g, s, t: k.nadam_update(w, g, s["m"], s["v"], lr, b1, b2, eps, t, u_product, wd),
+        ),
+        (
+            "rmsprop_update",
+            ["v", "mom", "a"],
+            lambda k, w, g, s, t: k.rmsprop_update(
+                w, g, s["v"], s["mom"] if mom else None, s["a"] if centered else None, lr, rho, mom, eps, wd
+            ),
+        ),
         ("adagrad_update", ["acc"], lambda k, w, g, s, t: k.adagrad_update(w, g, s["acc"], lr, eps, wd)),
-        ("adadelta_update", ["ag", "ad"], lambda k, w, g, s, t: k.adadelta_update(w, g, s["ag"], s["ad"], lr, rho,
-                                                                                 eps, wd)),
+        (
+            "adadelta_update",
+            ["ag", "ad"],
+            lambda k, w, g, s, t: k.adadelta_update(w, g, s["ag"], s["ad"], lr, rho, eps, wd),
+        ),
     ]
 
 
@@ -142,6 +162,7 @@ def test_first_steps_by_hand(backend):
     """The first step of each rule, worked out on paper (float64, one weight, g = 2)."""
     previous = kernels.set_backend(backend)
     try:
+
         def step(opt, g=2.0, w=1.0):
             w = np.array([w])
             opt.apply_gradients([(np.array([g]), w)])
@@ -152,7 +173,8 @@ def test_first_steps_by_hand(backend):
         assert step(optimizers.Adam(0.1)) == pytest.approx(1 - alpha * 0.2 / (np.sqrt(0.004) + 1e-7), rel=1e-12)
         # AdamW: the same after w *= 1 - lr * weight_decay
         assert step(optimizers.AdamW(0.1, weight_decay=0.5)) == pytest.approx(
-            0.95 - alpha * 0.2 / (np.sqrt(0.004) + 1e-7), rel=1e-12)
+            0.95 - alpha * 0.2 / (np.sqrt(0.004) + 1e-7), rel=1e-12
+        )
         # RMSprop: v = 0.1 * 4; w -= lr g / sqrt(v + eps)
         assert step(optimizers.RMSprop(0.1)) == pytest.approx(1 - 0.1 * 2 / np.sqrt(0.4 + 1e-7), rel=1e-12)
         # Adagrad: acc = 0.1 + 4
@@ -175,9 +197,11 @@ def test_first_steps_by_hand(backend):
 
 def test_clipping_by_hand():
     g = np.array([3.0, 4.0])  # norm 5
-    for opt, expected in [(optimizers.SGD(1.0, clipnorm=1.0), -g / 5), (optimizers.SGD(1.0, clipvalue=3.5),
-                                                                          -np.array([3.0, 3.5])),
-                          (optimizers.SGD(1.0, global_clipnorm=10.0), -g)]:  # norm 5 < 10: unclipped
+    for opt, expected in [
+        (optimizers.SGD(1.0, clipnorm=1.0), -g / 5),
+        (optimizers.SGD(1.0, clipvalue=3.5), -np.array([3.0, 3.5])),
+        (optimizers.SGD(1.0, global_clipnorm=10.0), -g),
+    ]:  # norm 5 < 10: unclipped
         w = np.zeros(2)
         opt.apply_gradients([(g, w)])
         np.testing.assert_allclose(w, expected, rtol=1e-12)
@@ -274,20 +298,23 @@ def test_learning_rate_property_as_keras():
     assert opt.learning_rate == 0.2
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
-    (lambda: optimizers.Adam(learning_rate=-1.0), "learning_rate"),
-    (lambda: optimizers.Adam(learning_rate="fast"), "learning_rate"),
-    (lambda: optimizers.RMSprop(rho=1.5), "rho"),
-    (lambda: optimizers.Adagrad(initial_accumulator_value=-0.1), "initial_accumulator_value"),
-    (lambda: optimizers.Adam(clipnorm=1.0, clipvalue=1.0), "at most one"),
-    (lambda: optimizers.AdamW(weight_decay=None), "weight_decay"),
-    (lambda: optimizers.Nadam(use_ema=True), "use_ema"),
-    (lambda: optimizers.Adamax(gradient_accumulation_steps=4), "gradient_accumulation_steps"),
-    (lambda: optimizers.Adadelta(beta_1=0.9), "unexpected arguments"),
-    (lambda: optimizers.get({"class_name": "Lion", "config": {}}), "unknown optimizer class"),
-    (lambda: optimizers.get("adamax_typo"), "valid names"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: optimizers.Adam(beta_1=1.0), "beta_1"),
+        (lambda: optimizers.Adam(learning_rate=-1.0), "learning_rate"),
+        (lambda: optimizers.Adam(learning_rate="fast"), "learning_rate"),
+        (lambda: optimizers.RMSprop(rho=1.5), "rho"),
+        (lambda: optimizers.Adagrad(initial_accumulator_value=-0.1), "initial_accumulator_value"),
+        (lambda: optimizers.Adam(clipnorm=1.0, clipvalue=1.0), "at most one"),
+        (lambda: optimizers.AdamW(weight_decay=None), "weight_decay"),
+        (lambda: optimizers.Nadam(use_ema=True), "use_ema"),
+        (lambda: optimizers.Adamax(gradient_accumulation_steps=4), "gradient_accumulation_steps"),
+        (lambda: optimizers.Adadelta(beta_1=0.9), "unexpected arguments"),
+        (lambda: optimizers.get({"class_name": "Lion", "config": {}}), "unknown optimizer class"),
+        (lambda: optimizers.get("adamax_typo"), "valid names"),
+    ],
+)
 def test_bad_arguments_are_named(bad, match):
     with pytest.raises(InvalidArgumentError, match=match):
         bad()
@@ -297,15 +324,28 @@ def test_variables_for_order_and_set_variables_refuses_bad_shapes():
     w = [np.zeros((2, 3)), np.zeros(3)]
     opt = optimizers.RMSprop(momentum=0.5, centered=True)
     names = [n for n, _ in opt.variables_for(w, ["dense/kernel", "dense/bias"])]
-    assert names == ["iteration", "learning_rate", "dense_kernel_velocity", "dense_bias_velocity",
-                     "dense_kernel_momentum", "dense_bias_momentum", "dense_kernel_average_gradient",
-                     "dense_bias_average_gradient"]
+    assert names == [
+        "iteration",
+        "learning_rate",
+        "dense_kernel_velocity",
+        "dense_bias_velocity",
+        "dense_kernel_momentum",
+        "dense_bias_momentum",
+        "dense_kernel_average_gradient",
+        "dense_bias_average_gradient",
+    ]
     adam = optimizers.Adam(amsgrad=True)
     assert [n for n, _ in adam.variables_for(w, ["k", "b"])] == [
-        "iteration", "learning_rate", "k_momentum", "k_velocity", "b_momentum", "b_velocity", "k_velocity_hat",
-        "b_velocity_hat"]
-    values = [np.array(7), np.array(0.5, np.float32)] + [np.full(a.shape, 2.0) for _, a in
-                                                         opt.variables_for(w)[2:]]
+        "iteration",
+        "learning_rate",
+        "k_momentum",
+        "k_velocity",
+        "b_momentum",
+        "b_velocity",
+        "k_velocity_hat",
+        "b_velocity_hat",
+    ]
+    values = [np.array(7), np.array(0.5, np.float32)] + [np.full(a.shape, 2.0) for _, a in opt.variables_for(w)[2:]]
     bad = values[:-1] + [np.zeros(4)]
     with pytest.raises(InvalidArgumentError, match="shape"):
         opt.set_variables(w, bad)
@@ -317,6 +357,7 @@ def test_variables_for_order_and_set_variables_refuses_bad_shapes():
 
 def test_every_real_number_type_is_a_learning_rate():
     from fractions import Fraction
+
     for value in (0.5, np.float32(0.5), np.int64(1) / 2, Fraction(1, 2), np.array(0.5)):
         assert optimizers.SGD(value).learning_rate == 0.5
         assert optimizers.Adam(learning_rate=value).learning_rate == 0.5

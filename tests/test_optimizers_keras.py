@@ -17,6 +17,7 @@ same order and the same values. Every optimizer is also built by its Keras strin
 
 Keras is optional locally (the tests skip without TensorFlow) but required in CI (``CI=true``).
 """
+
 import os
 import re
 
@@ -40,8 +41,9 @@ def _import_keras():
         import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra", pytrace=False
+            )
         pytest.skip(f"TensorFlow/Keras not installed ({e})")
     return tf, keras
 
@@ -108,8 +110,11 @@ CASES = [
     ("Adam", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-3), None),
     ("Adam", dict(learning_rate=0.01, clipnorm=0.5), None),
     ("Adam", dict(), ("ExponentialDecay", dict(initial_learning_rate=0.02, decay_steps=10, decay_rate=0.7))),
-    ("Adam", dict(), ("ExponentialDecay", dict(initial_learning_rate=0.02, decay_steps=10, decay_rate=0.7,
-                                               staircase=True))),
+    (
+        "Adam",
+        dict(),
+        ("ExponentialDecay", dict(initial_learning_rate=0.02, decay_steps=10, decay_rate=0.7, staircase=True)),
+    ),
     ("AdamW", dict(learning_rate=0.01), None),
     ("AdamW", dict(learning_rate=0.01, weight_decay=0.2, amsgrad=True), None),
     ("AdamW", dict(), ("CosineDecay", dict(initial_learning_rate=0.01, decay_steps=40, alpha=0.1))),
@@ -118,12 +123,14 @@ CASES = [
     ("RMSprop", dict(learning_rate=0.01, centered=True), None),
     ("RMSprop", dict(learning_rate=0.005, momentum=0.5, centered=True, rho=0.8), None),
     ("RMSprop", dict(learning_rate=0.01, clipvalue=0.5), None),
-    ("RMSprop", dict(), ("CosineDecay", dict(initial_learning_rate=0.001, decay_steps=30, warmup_target=0.01,
-                                             warmup_steps=10))),
+    (
+        "RMSprop",
+        dict(),
+        ("CosineDecay", dict(initial_learning_rate=0.001, decay_steps=30, warmup_target=0.01, warmup_steps=10)),
+    ),
     ("Adagrad", dict(learning_rate=0.05), None),
     ("Adagrad", dict(learning_rate=0.05, initial_accumulator_value=0.5, weight_decay=0.05), None),
-    ("Adagrad", dict(), ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=15, power=2.0,
-                                                  cycle=True))),
+    ("Adagrad", dict(), ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=15, power=2.0, cycle=True))),
     ("Adadelta", dict(learning_rate=1.0), None),
     ("Adadelta", dict(learning_rate=1.0, rho=0.9, epsilon=1e-4, global_clipnorm=2.0), None),
     ("Adadelta", dict(), ("PolynomialDecay", dict(initial_learning_rate=2.0, decay_steps=30, end_learning_rate=0.5))),
@@ -132,10 +139,16 @@ CASES = [
     ("Nadam", dict(), ("InverseTimeDecay", dict(initial_learning_rate=0.02, decay_steps=5, decay_rate=0.5))),
     ("Adamax", dict(learning_rate=0.01), None),
     ("Adamax", dict(learning_rate=0.01, clipnorm=1.0, beta_2=0.9), None),
-    ("Adamax", dict(), ("CosineDecayRestarts", dict(initial_learning_rate=0.02, first_decay_steps=8, t_mul=1.5,
-                                                    m_mul=0.8))),
-    ("Adamax", dict(), ("InverseTimeDecay", dict(initial_learning_rate=0.02, decay_steps=4, decay_rate=0.5,
-                                                 staircase=True))),
+    (
+        "Adamax",
+        dict(),
+        ("CosineDecayRestarts", dict(initial_learning_rate=0.02, first_decay_steps=8, t_mul=1.5, m_mul=0.8)),
+    ),
+    (
+        "Adamax",
+        dict(),
+        ("InverseTimeDecay", dict(initial_learning_rate=0.02, decay_steps=4, decay_rate=0.5, staircase=True)),
+    ),
 ]
 
 

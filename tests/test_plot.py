@@ -1,4 +1,5 @@
 """tinycnn.plot: every function returns a labelled Figure, saves a PNG when asked, and needs no display."""
+
 import os
 import subprocess
 import sys
@@ -44,9 +45,19 @@ def image_axes(fig):
 
 def tiny_model(seed=0):
     set_random_seed(seed)
-    return Sequential([Conv2D(4, 3, padding="same", input_shape=(8, 8, 1)), Activation("relu"),
-                       BatchNormalization(), MaxPooling2D(2), Conv2D(3, 3, activation="relu"), Dropout(0.5),
-                       Flatten(), Dense(3), Activation("softmax")])
+    return Sequential(
+        [
+            Conv2D(4, 3, padding="same", input_shape=(8, 8, 1)),
+            Activation("relu"),
+            BatchNormalization(),
+            MaxPooling2D(2),
+            Conv2D(3, 3, activation="relu"),
+            Dropout(0.5),
+            Flatten(),
+            Dense(3),
+            Activation("softmax"),
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ history
@@ -135,7 +146,7 @@ def test_plot_confusion_matrix_counts_labels_and_file(tmp_path):
 
 
 def test_plot_confusion_matrix_normalized_rows_and_probabilities():
-    y_true = np.eye(3)[[0, 0, 1, 2]]                       # one-hot
+    y_true = np.eye(3)[[0, 0, 1, 2]]  # one-hot
     probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
     fig = plot.plot_confusion_matrix(y_true, probs, normalize=True)
     ax = image_axes(fig)[0]
@@ -209,7 +220,7 @@ def test_plot_filters_one_panel_per_filter(tmp_path):
 
 def test_plot_filters_channel_and_errors():
     model = tiny_model()
-    second = model.layers[4]                                       # kernel (3, 3, 4, 3)
+    second = model.layers[4]  # kernel (3, 3, 4, 3)
     fig = plot.plot_filters(second, channel=3)
     np.testing.assert_allclose(image_axes(fig)[1].get_images()[0].get_array(), second.params["kernel"][:, :, 3, 1])
     with pytest.raises(InvalidArgumentError, match="channel"):
@@ -217,7 +228,7 @@ def test_plot_filters_channel_and_errors():
     with pytest.raises(InvalidArgumentError, match="built Conv2D"):
         plot.plot_filters(Conv2D(2, 3))
     with pytest.raises(InvalidArgumentError, match=r"Conv2D kernel of shape \(KH, KW, C, F\)"):
-        plot.plot_filters(model.layers[-2])                        # a Dense layer has a 2-D kernel
+        plot.plot_filters(model.layers[-2])  # a Dense layer has a 2-D kernel
 
 
 # ------------------------------------------------------------------------------------------------ feature maps
@@ -228,7 +239,7 @@ def test_plot_feature_maps_rows_per_conv_layer(tmp_path):
     before = [w.copy() for w in bn.get_weights()]
     fig = plot.plot_feature_maps(model, image, path=tmp_path / "maps.png", max_maps=2)
     axes = image_axes(fig)
-    assert len(axes) == 1 + 2 + 2                       # input + 2 maps for each of the 2 Conv2D layers
+    assert len(axes) == 1 + 2 + 2  # input + 2 maps for each of the 2 Conv2D layers
     ylabels = [ax.get_ylabel() for ax in axes if ax.get_ylabel()]
     assert ylabels == ["input\n8x8x1", f"{model.layers[0].name}\n8x8x4", f"{model.layers[4].name}\n2x2x3"]
     assert [ax.get_title() for ax in axes[1:]] == ["map 0", "map 1", "map 0", "map 1"]
@@ -272,14 +283,20 @@ def formula(layers):
     return sizes
 
 
-@pytest.mark.parametrize("layers, shape", [
-    ([Conv2D(2, 3, padding="same") for _ in range(3)], (15, 15)),
-    ([Conv2D(2, 3), MaxPooling2D(2), Conv2D(2, 3), MaxPooling2D(2), Conv2D(2, 3)], (28, 28)),
-    ([Conv2D(2, 5, strides=2), Activation("relu"), Conv2D(2, 3, strides=2), BatchNormalization(), Conv2D(2, 3)],
-     (32, 32)),
-    ([Conv2D(2, 3, padding="same", dilation_rate=d) for d in (1, 2, 4)], (21, 21)),
-    ([Conv2D(2, 3), MaxPooling2D(3, strides=1), Conv2D(2, 3)], (16, 16)),
-], ids=["3x3-stack", "conv-pool", "strided", "dilated", "overlapping-pool"])
+@pytest.mark.parametrize(
+    "layers, shape",
+    [
+        ([Conv2D(2, 3, padding="same") for _ in range(3)], (15, 15)),
+        ([Conv2D(2, 3), MaxPooling2D(2), Conv2D(2, 3), MaxPooling2D(2), Conv2D(2, 3)], (28, 28)),
+        (
+            [Conv2D(2, 5, strides=2), Activation("relu"), Conv2D(2, 3, strides=2), BatchNormalization(), Conv2D(2, 3)],
+            (32, 32),
+        ),
+        ([Conv2D(2, 3, padding="same", dilation_rate=d) for d in (1, 2, 4)], (21, 21)),
+        ([Conv2D(2, 3), MaxPooling2D(3, strides=1), Conv2D(2, 3)], (16, 16)),
+    ],
+    ids=["3x3-stack", "conv-pool", "strided", "dilated", "overlapping-pool"],
+)
 def test_receptive_field_sizes_match_the_formula(layers, shape):
     fields = plot.receptive_field(layers, shape)
     assert [f["size"] for f in fields] == [(r, r) for r in formula(layers)]
@@ -290,8 +307,14 @@ def test_receptive_field_is_exactly_what_the_real_model_depends_on():
     """Perturb one input pixel at a time in the *real* model (ReLU, max pooling, random weights): the chosen
     unit never moves for a pixel outside the field, and moves for pixels inside it."""
     set_random_seed(3)
-    model = Sequential([Conv2D(3, 3, input_shape=(12, 12, 1), dtype="float64"), Activation("relu"),
-                        MaxPooling2D(2), Conv2D(2, 3, dtype="float64")])
+    model = Sequential(
+        [
+            Conv2D(3, 3, input_shape=(12, 12, 1), dtype="float64"),
+            Activation("relu"),
+            MaxPooling2D(2),
+            Conv2D(2, 3, dtype="float64"),
+        ]
+    )
     field = plot.receptive_field(model, (12, 12), unit=(1, 2))[-1]
     assert field["unit"] == (1, 2) and field["size"] == (8, 8)
     x = np.random.default_rng(0).random((1, 12, 12, 1)) + 0.1
@@ -303,15 +326,15 @@ def test_receptive_field_is_exactly_what_the_real_model_depends_on():
             x2[0, p, q, 0] += 1.0
             moved[p, q] = abs(model.predict(x2)[0, 1, 2, 0] - base) > 1e-12
     inside = field["gradient"] > 0
-    assert not np.any(moved & ~inside)              # outside the field: no effect, ever
-    assert moved.sum() > inside.sum() // 4          # inside: most pixels do matter (ReLU/max may hide some)
+    assert not np.any(moved & ~inside)  # outside the field: no effect, ever
+    assert moved.sum() > inside.sum() // 4  # inside: most pixels do matter (ReLU/max may hide some)
 
 
 def test_receptive_field_units_and_gradient_map():
     stack = [Conv2D(1, 3, padding="same"), Conv2D(1, 3, padding="same")]
     fields = plot.receptive_field(stack, (9, 9), unit=(0, 8))
     assert [f["unit"] for f in fields] == [(0, 8), (0, 8)]
-    assert fields[1]["rows"] == (0, 2) and fields[1]["cols"] == (6, 8)     # clipped by the border
+    assert fields[1]["rows"] == (0, 2) and fields[1]["cols"] == (6, 8)  # clipped by the border
     centre = plot.receptive_field(stack, (9, 9))[1]["gradient"]
     # two all-ones 3x3 kernels: the path counts are the 2-D "triangle" [1 2 3 2 1] x [1 2 3 2 1]
     tri = np.array([1, 2, 3, 2, 1.0])
@@ -372,7 +395,7 @@ def test_plotting_needs_no_display_and_never_loads_pyplot(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    env["MPLBACKEND"] = "TkAgg"                      # even an interactive backend setting is harmless
+    env["MPLBACKEND"] = "TkAgg"  # even an interactive backend setting is harmless
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

@@ -10,6 +10,7 @@ the parent has trained.
 
 Every scenario runs in a fresh interpreter, under a time limit, so a hang fails the test instead of the run.
 """
+
 import os
 import subprocess
 import sys
@@ -29,8 +30,9 @@ def _run(script, tmp_path, timeout=300, **env):
     environ["PYTHONPATH"] = str(REPO) + os.pathsep + environ.get("PYTHONPATH", "")
     path = tmp_path / "scenario.py"
     path.write_text(textwrap.dedent(script))
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env=environ)
+    done = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=environ
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -76,13 +78,17 @@ def test_import_tinycnn_starts_no_thread_and_changes_nothing(tmp_path):
 
 
 def test_a_users_threading_layer_is_kept(tmp_path):
-    out = _run("""
+    out = _run(
+        """
         import numpy as np, numba, tinycnn
         from tinycnn.kernels import threads
         x = np.ones((1, 4, 4, 16), np.float32)
         tinycnn.kernels.conv2d_forward(x, np.ones((3, 3, 16, 16), np.float32), None, (1, 1), (1, 1, 1, 1), (1, 1))
         print(numba.threading_layer(), threads.info()["chosen_by"].split()[0])
-    """, tmp_path, NUMBA_THREADING_LAYER="workqueue")
+    """,
+        tmp_path,
+        NUMBA_THREADING_LAYER="workqueue",
+    )
     assert out.split() == ["workqueue", "user"]
 
 
@@ -114,7 +120,9 @@ _TRAIN_THEN = """
 
 
 def test_fork_after_training_then_predict_in_the_child(tmp_path):
-    _run(_TRAIN_THEN + """
+    _run(
+        _TRAIN_THEN
+        + """
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -135,14 +143,21 @@ def test_fork_after_training_then_predict_in_the_child(tmp_path):
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
         assert os.read(read, 16) == b"same"
         model.train_on_batch(x, y)         # and the parent goes on training
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_pool_after_training(method, tmp_path):
-    _run(_TRAIN_THEN + f"""
+    _run(
+        _TRAIN_THEN
+        + f"""
         with multiprocessing.get_context("{method}").Pool(2) as pool:
             sums = pool.map_async(predict_fresh, [0, 1]).get(timeout=240)
         assert len(sums) == 2 and all(np.isfinite(sums))
         model.train_on_batch(x, y)
-    """, tmp_path, timeout=400)
+    """,
+        tmp_path,
+        timeout=400,
+    )

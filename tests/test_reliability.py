@@ -17,6 +17,7 @@ answer, a raw error or a hang. Each test names the mechanism it holds in place:
 
 The fork / fork-pool / spawn-pool tests of the issue belong to the engine-redesign work (threads), not here.
 """
+
 import contextlib
 import io
 import os
@@ -64,9 +65,15 @@ def conv_classifier(seed=0):
     """16x16x1 images -> Conv2D(8) -> pool -> Conv2D(8) -> Flatten -> 4-way softmax: enough work per step that
     two threads really interleave."""
     set_random_seed(seed)
-    model = Sequential([layers.Conv2D(8, 3, activation="relu", input_shape=(16, 16, 1)), layers.MaxPooling2D(),
-                        layers.Conv2D(8, 3, activation="relu"), layers.Flatten(),
-                        layers.Dense(4, activation="softmax")])
+    model = Sequential(
+        [
+            layers.Conv2D(8, 3, activation="relu", input_shape=(16, 16, 1)),
+            layers.MaxPooling2D(),
+            layers.Conv2D(8, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4, activation="softmax"),
+        ]
+    )
     model.compile(optimizer=SGD(0.05), loss="categorical_crossentropy")
     return model
 
@@ -179,11 +186,13 @@ def test_every_activation_bearing_layer_honours_backward_logits(layer_kind):
     """The loop hands dL/dz to ``backward_logits`` of whatever layer produced a last-axis softmax; each layer's
     ``backward(dy)`` must equal ``backward_logits(softmax'(z) dy)``."""
     rng = np.random.default_rng(0)
-    make = {"Conv2D": (lambda: layers.Conv2D(3, 2, activation="softmax"), (4, 5, 5, 2)),
-            "Conv1D": (lambda: layers.Conv1D(3, 2, activation="softmax"), (4, 6, 2)),
-            "Dense": (lambda: layers.Dense(3, activation="softmax"), (4, 5)),
-            "Activation": (lambda: layers.Activation("softmax"), (4, 3)),
-            "Softmax": (lambda: layers.Softmax(), (4, 3))}
+    make = {
+        "Conv2D": (lambda: layers.Conv2D(3, 2, activation="softmax"), (4, 5, 5, 2)),
+        "Conv1D": (lambda: layers.Conv1D(3, 2, activation="softmax"), (4, 6, 2)),
+        "Dense": (lambda: layers.Dense(3, activation="softmax"), (4, 5)),
+        "Activation": (lambda: layers.Activation("softmax"), (4, 3)),
+        "Softmax": (lambda: layers.Softmax(), (4, 3)),
+    }
     factory, shape = make[layer_kind]
     layer = factory()
     x = rng.normal(size=shape).astype(np.float32)
@@ -357,8 +366,7 @@ def test_ctrl_c_during_the_first_fit_of_a_process_while_numba_compiles(tmp_path)
         print("REFIT", len(model.fit(x, y, epochs=1, verbose=0).history["loss"]))
     """)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=ROOT)
-    out = subprocess.run([sys.executable, "-c", script, "0.3"], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", script, "0.3"], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
     assert lines["WARNED"] == "True" and int(lines["EPOCHS"]) < 100000
@@ -458,6 +466,7 @@ def test_a_model_holding_nan_is_never_written(tmp_path, name):
 
 def test_float64_weights_beyond_float32_range_are_refused_on_load(tmp_path):
     import h5py
+
     model = dense_model()
     before = model.get_weights()
     model.save_weights(tmp_path / "w.npz")
@@ -530,8 +539,9 @@ def test_write_errors_name_the_users_path(tmp_path, monkeypatch):
 
 def test_stale_temporaries_of_killed_saves_are_swept_and_live_ones_kept(tmp_path):
     target = tmp_path / "w.npz"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / f".w.npz.{dead}.k2j4.tmp"
     stale.write_bytes(b"PK half an archive")
     live = tmp_path / f".w.npz.{os.getppid()}.x9z1.tmp"  # a save still running in another process
@@ -565,8 +575,9 @@ def test_an_npz_member_with_a_long_header_is_not_called_pickled(tmp_path):
         members = {n: z.read(n) for n in z.namelist()}
     kernel = model.layers[0].params["kernel"]
     header = repr({"descr": "<f4", "fortran_order": False, "shape": kernel.shape}) + " " * 20000 + "\n"
-    members["000/kernel.npy"] = (b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header.encode()
-                                 + kernel.tobytes())
+    members["000/kernel.npy"] = (
+        b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header.encode() + kernel.tobytes()
+    )
     with zipfile.ZipFile(tmp_path / "long.npz", "w") as z:
         for n, data in members.items():
             z.writestr(n, data)
@@ -619,20 +630,26 @@ def test_saves_killed_at_random_moments_always_leave_one_complete_version(tmp_pa
 
 
 # ============================================================================================ arguments
-@pytest.mark.parametrize("call, error, words", [
-    (lambda m: m.load_weights(None), TypeError, ["load_weights", "file path", "NoneType"]),
-    (lambda m: m.save_weights(""), ValueError, ["save_weights", "file path is empty"]),
-    (lambda m: m.save(None), TypeError, ["save", "file path"]),
-    (lambda m: layers.Softmax(axis=5)(np.ones((2, 3))), ValueError, ["Softmax(axis=5)", "(None, 3)", "-2..1"]),
-    (lambda m: layers.Softmax(axis="last"), ValueError, ["axis must be an int", "'last'"]),
-    (lambda m: to_categorical([0, 1], num_classes=2.5), ValueError, ["num_classes must be a positive int", "2.5"]),
-    (lambda m: to_categorical([1e20]), ValueError, ["1e+20", "too large"]),
-    (lambda m: to_categorical([[0, 1], [1]]), ValueError, ["to_categorical"]),
-    (lambda m: m.fit(np.ones((4, 3)), np.ones((4, 1)), initial_epoch=1.0, verbose=0), ValueError,
-     ["initial_epoch", "write 1"]),
-    (lambda m: m.fit(np.ones((4, 3)), np.ones((4, 1)), epochs="3", verbose=0), ValueError, ["epochs", "'3'"]),
-    (lambda m: m.predict(np.ones((4, 3)), batch_size=2.0), ValueError, ["batch_size", "2.0"]),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda m: m.load_weights(None), TypeError, ["load_weights", "file path", "NoneType"]),
+        (lambda m: m.save_weights(""), ValueError, ["save_weights", "file path is empty"]),
+        (lambda m: m.save(None), TypeError, ["save", "file path"]),
+        (lambda m: layers.Softmax(axis=5)(np.ones((2, 3))), ValueError, ["Softmax(axis=5)", "(None, 3)", "-2..1"]),
+        (lambda m: layers.Softmax(axis="last"), ValueError, ["axis must be an int", "'last'"]),
+        (lambda m: to_categorical([0, 1], num_classes=2.5), ValueError, ["num_classes must be a positive int", "2.5"]),
+        (lambda m: to_categorical([1e20]), ValueError, ["1e+20", "too large"]),
+        (lambda m: to_categorical([[0, 1], [1]]), ValueError, ["to_categorical"]),
+        (
+            lambda m: m.fit(np.ones((4, 3)), np.ones((4, 1)), initial_epoch=1.0, verbose=0),
+            ValueError,
+            ["initial_epoch", "write 1"],
+        ),
+        (lambda m: m.fit(np.ones((4, 3)), np.ones((4, 1)), epochs="3", verbose=0), ValueError, ["epochs", "'3'"]),
+        (lambda m: m.predict(np.ones((4, 3)), batch_size=2.0), ValueError, ["batch_size", "2.0"]),
+    ],
+)
 def test_no_raw_errors_for_bad_arguments(call, error, words):
     model = dense_model()
     with pytest.raises(TinyCNNError) as info:
@@ -645,33 +662,74 @@ def test_no_raw_errors_for_bad_arguments(call, error, words):
 def test_every_real_number_type_is_accepted_where_python_numbers_are():
     x, y = regression(16)
     results = []
-    for lr, split, batch, epochs in ((0.5, 0.25, 4, 2), (np.float32(0.5), np.float32(0.25), np.int32(4), np.uint8(2)),
-                                     (np.array(0.5), Fraction(1, 4), np.int64(4), np.array(2))):
+    for lr, split, batch, epochs in (
+        (0.5, 0.25, 4, 2),
+        (np.float32(0.5), np.float32(0.25), np.int32(4), np.uint8(2)),
+        (np.array(0.5), Fraction(1, 4), np.int64(4), np.array(2)),
+    ):
         model = dense_model()
         model.compile(optimizer=SGD(lr), loss="mse")
-        results.append(model.fit(x, y, validation_split=split, batch_size=batch, epochs=epochs, shuffle=False,
-                                 verbose=0).history["val_loss"])
+        results.append(
+            model.fit(x, y, validation_split=split, batch_size=batch, epochs=epochs, shuffle=False, verbose=0).history[
+                "val_loss"
+            ]
+        )
         layers.Dropout(np.float32(0.25)), layers.Dropout(np.int64(0)), layers.Softmax(axis=np.int64(-1))
         to_categorical([0, 1], num_classes=np.int64(3))
     assert results[0] == results[1] == results[2]
 
 
-_NUMBERS = st.one_of(st.integers(-3, 40), st.floats(allow_nan=True, allow_infinity=True, width=32),
-                     st.sampled_from([None, "2", b"1", True, [2], (3,), np.int64(2), np.float32(0.5),
-                                      np.array(2), Fraction(1, 2), {"a": 1}, object()]))
+_NUMBERS = st.one_of(
+    st.integers(-3, 40),
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.sampled_from(
+        [
+            None,
+            "2",
+            b"1",
+            True,
+            [2],
+            (3,),
+            np.int64(2),
+            np.float32(0.5),
+            np.array(2),
+            Fraction(1, 2),
+            {"a": 1},
+            object(),
+        ]
+    ),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(["Dense", "Conv2D", "Dropout", "BatchNormalization", "Softmax", "MaxPooling2D",
-                             "Reshape", "LeakyReLU", "to_categorical"]),
-       value=_NUMBERS)
+@given(
+    kind=st.sampled_from(
+        [
+            "Dense",
+            "Conv2D",
+            "Dropout",
+            "BatchNormalization",
+            "Softmax",
+            "MaxPooling2D",
+            "Reshape",
+            "LeakyReLU",
+            "to_categorical",
+        ]
+    ),
+    value=_NUMBERS,
+)
 def test_fuzzed_constructor_arguments_succeed_or_raise_tinycnn_errors(kind, value):
-    build = {"Dense": lambda v: layers.Dense(v), "Conv2D": lambda v: layers.Conv2D(v, 3),
-             "Dropout": lambda v: layers.Dropout(v), "BatchNormalization": lambda v: layers.BatchNormalization(
-                 momentum=v), "Softmax": lambda v: layers.Softmax(axis=v),
-             "MaxPooling2D": lambda v: layers.MaxPooling2D(pool_size=v), "Reshape": lambda v: layers.Reshape(v),
-             "LeakyReLU": lambda v: layers.LeakyReLU(v),
-             "to_categorical": lambda v: to_categorical([0, 1], num_classes=v)}[kind]
+    build = {
+        "Dense": lambda v: layers.Dense(v),
+        "Conv2D": lambda v: layers.Conv2D(v, 3),
+        "Dropout": lambda v: layers.Dropout(v),
+        "BatchNormalization": lambda v: layers.BatchNormalization(momentum=v),
+        "Softmax": lambda v: layers.Softmax(axis=v),
+        "MaxPooling2D": lambda v: layers.MaxPooling2D(pool_size=v),
+        "Reshape": lambda v: layers.Reshape(v),
+        "LeakyReLU": lambda v: layers.LeakyReLU(v),
+        "to_categorical": lambda v: to_categorical([0, 1], num_classes=v),
+    }[kind]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -683,11 +741,14 @@ def test_fuzzed_constructor_arguments_succeed_or_raise_tinycnn_errors(kind, valu
 _FIT_MODEL = {}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(method=st.sampled_from(["fit", "predict", "evaluate"]),
-       arg=st.sampled_from(["batch_size", "epochs", "verbose", "validation_split", "initial_epoch", "steps"]),
-       value=_NUMBERS)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["fit", "predict", "evaluate"]),
+    arg=st.sampled_from(["batch_size", "epochs", "verbose", "validation_split", "initial_epoch", "steps"]),
+    value=_NUMBERS,
+)
 def test_fuzzed_fit_predict_evaluate_arguments_succeed_or_raise_tinycnn_errors(method, arg, value):
     if "model" not in _FIT_MODEL:
         _FIT_MODEL["model"] = dense_model()

@@ -10,6 +10,7 @@ tf.keras (Keras 2) are in ``tests/data`` (made by ``tests/data/make_keras2_files
 Keras is optional locally (the tests skip without TensorFlow) but required in CI: with ``CI=true`` a missing
 TensorFlow fails every test here.
 """
+
 import os
 import pathlib
 import sys
@@ -36,8 +37,9 @@ def _import_keras():
         import tensorflow as tf
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra", pytrace=False
+            )
         pytest.skip(f"TensorFlow/Keras not installed ({e})")
     return tf, keras
 
@@ -61,6 +63,7 @@ def _assert_close(mine, theirs, what, rtol=RTOL):
 # ------------------------------------------------------------------------------------------ the models
 def _tiny_cnn():
     from fashion_mnist_cnn import build
+
     set_random_seed(0)
     return build()
 
@@ -68,29 +71,45 @@ def _tiny_cnn():
 def _keras_cnn(keras):
     L = keras.layers
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(32, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.Conv2D(64, (3, 3), padding="same"), L.Activation("relu"), L.BatchNormalization(axis=-1),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(), L.Dense(512), L.Activation("relu"), L.BatchNormalization(), L.Dropout(0.5),
-        L.Dense(10), L.Activation("softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(32, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.Conv2D(32, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Conv2D(64, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.Conv2D(64, (3, 3), padding="same"),
+            L.Activation("relu"),
+            L.BatchNormalization(axis=-1),
+            L.MaxPooling2D(pool_size=(2, 2)),
+            L.Flatten(),
+            L.Dense(512),
+            L.Activation("relu"),
+            L.BatchNormalization(),
+            L.Dropout(0.5),
+            L.Dense(10),
+            L.Activation("softmax"),
+        ]
+    )
 
 
 def _tiny_dense():
     set_random_seed(1)
-    return Sequential([tl.Dense(16, activation="relu", input_shape=(5,)), tl.Dense(8, activation="tanh"),
-                       tl.Dense(3)])
+    return Sequential([tl.Dense(16, activation="relu", input_shape=(5,)), tl.Dense(8, activation="tanh"), tl.Dense(3)])
 
 
 def _keras_dense(keras):
     keras.utils.set_random_seed(1)
     L = keras.layers
-    return keras.Sequential([keras.Input((5,)), L.Dense(16, activation="relu"), L.Dense(8, activation="tanh"),
-                             L.Dense(3)])
+    return keras.Sequential(
+        [keras.Input((5,)), L.Dense(16, activation="relu"), L.Dense(8, activation="tanh"), L.Dense(3)]
+    )
 
 
 def _tiny_residual():
@@ -117,8 +136,11 @@ def _keras_residual(keras):
     return keras.Model(inputs, L.Dense(3, activation="softmax")(x), name="residual")
 
 
-CASES = {"cnn": (_tiny_cnn, _keras_cnn, (28, 28, 1), 10), "dense": (_tiny_dense, _keras_dense, (5,), 3),
-         "residual": (_tiny_residual, _keras_residual, (8, 8, 3), 3)}
+CASES = {
+    "cnn": (_tiny_cnn, _keras_cnn, (28, 28, 1), 10),
+    "dense": (_tiny_dense, _keras_dense, (5,), 3),
+    "residual": (_tiny_residual, _keras_residual, (8, 8, 3), 3),
+}
 
 
 def _data(shape, classes, n=24, seed=0):
@@ -149,8 +171,9 @@ def test_tinycnn_model_file_opens_in_keras(keras, tmp_path, case, ext):
     model.save(path)
     theirs = keras.models.load_model(path)
     _assert_close(model.predict(x), theirs.predict(x, verbose=0), f"{case}{ext} tinycnn -> Keras")
-    assert [l.name for l in theirs.layers if type(l).__name__ != "InputLayer"] == \
-        [l.name for l in model.layers if type(l).__name__ != "InputLayer"]
+    assert [l.name for l in theirs.layers if type(l).__name__ != "InputLayer"] == [
+        l.name for l in model.layers if type(l).__name__ != "InputLayer"
+    ]
     assert type(theirs.optimizer).__name__ == "SGD" and abs(float(theirs.optimizer.momentum) - 0.9) < 1e-7
 
 
@@ -172,8 +195,9 @@ def test_tinycnn_weights_file_opens_in_keras(keras, tmp_path, case):
 def test_keras_file_opens_in_tinycnn(keras, tmp_path, case, ext):
     make_tiny, make_keras, shape, classes = CASES[case]
     theirs = make_keras(keras)
-    theirs.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy",
-                   metrics=["accuracy"])
+    theirs.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     x, y = _data(shape, classes)
     theirs.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)  # moving statistics and momentum move
     path = tmp_path / f"m{ext}"
@@ -226,15 +250,15 @@ def test_resumed_training_matches_keras(keras, tmp_path, kind, ext, case):
     theirs.compile(optimizer=_keras_optimizer(keras, kind), loss="categorical_crossentropy")
     x, y = _data(shape, classes, n=48)
     for i in range(3):  # k = 3 steps
-        theirs.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        theirs.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
     path = tmp_path / f"m{ext}"
     theirs.save(path)
     resumed_keras = keras.models.load_model(path) if ext == ".keras" else theirs
     mine = load_model(path)
     assert mine.optimizer.iterations == 3
     for i in range(3, 6):  # n = 3 more steps, same batches
-        resumed_keras.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
-        mine.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        resumed_keras.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
+        mine.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
     for a, b, layer in zip(mine.get_weights(), resumed_keras.get_weights(), range(1000)):
         _assert_close(a, b, f"{case} {kind}{ext} resumed weight {layer}", rtol=1e-5)
 
@@ -243,17 +267,16 @@ def test_resumed_training_matches_keras(keras, tmp_path, kind, ext, case):
 def test_tinycnn_resume_file_resumes_in_keras(keras, tmp_path, kind):
     """The reverse: tinycnn trains and saves; both reload and train the same batches."""
     model = _tiny_dense()
-    model.compile(optimizer=SGD(0.05, momentum=0.9) if kind == "sgd" else Adam(0.01),
-                  loss="categorical_crossentropy")
+    model.compile(optimizer=SGD(0.05, momentum=0.9) if kind == "sgd" else Adam(0.01), loss="categorical_crossentropy")
     x, y = _data((5,), 3, n=48)
     for i in range(3):
-        model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        model.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
     model.save(tmp_path / "m.keras")
     theirs = keras.models.load_model(tmp_path / "m.keras")
     assert int(theirs.optimizer.iterations.numpy()) == 3
     for i in range(3, 6):
-        theirs.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
-        model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        theirs.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
+        model.train_on_batch(x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8])
     for k, (a, b) in enumerate(zip(model.get_weights(), theirs.get_weights())):
         _assert_close(a, b, f"dense {kind} tinycnn -> Keras resumed weight {k}")
 

@@ -5,6 +5,7 @@ problem, never a raw ``zipfile``/``h5py``/``KeyError`` traceback; where a model 
 its optimizer's state are unchanged afterwards. The hostile archives are made by rewriting a ``.keras`` file
 tinycnn wrote: the JSON through ``json``, the HDF5 through ``h5py``.
 """
+
 import io
 import json
 import os
@@ -24,15 +25,22 @@ from tinycnn.utils import set_random_seed
 
 def _model(units=4, seed=0):
     set_random_seed(seed)
-    model = Sequential([Conv2D(3, 3, padding="same", input_shape=(6, 6, 1)), Activation("relu"),
-                        BatchNormalization(), MaxPooling2D(), Flatten(), Dense(units, activation="softmax")])
+    model = Sequential(
+        [
+            Conv2D(3, 3, padding="same", input_shape=(6, 6, 1)),
+            Activation("relu"),
+            BatchNormalization(),
+            MaxPooling2D(),
+            Flatten(),
+            Dense(units, activation="softmax"),
+        ]
+    )
     return model
 
 
 def _trained(optimizer=None, seed=0):
     model = _model(seed=seed)
-    model.compile(optimizer=optimizer or SGD(0.05, momentum=0.9), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=optimizer or SGD(0.05, momentum=0.9), loss="categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(seed)
     x = rng.random((16, 6, 6, 1), dtype=np.float32)
     y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
@@ -46,6 +54,7 @@ def _snapshot(model):
     state = None
     if opt is not None:
         from tinycnn.saving.h5_weights import optimizer_variables
+
         state = [v.copy() for _, v in optimizer_variables(model)]
     return weights, state
 
@@ -182,9 +191,12 @@ def _refused(path, match):
 
 def test_lambda_layer_is_refused(saved, tmp_path):
     path, config = saved
-    config = _edit_layer(config, 2, class_name="Lambda",
-                         config={"name": "lambda", "function": {"class_name": "__lambda__",
-                                                                "config": {"code": "4wEAAAAAAAAA"}}})
+    config = _edit_layer(
+        config,
+        2,
+        class_name="Lambda",
+        config={"name": "lambda", "function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}},
+    )
     _rewrite_archive(path, tmp_path / "bad.keras", config=config)
     _refused(tmp_path / "bad.keras", "Lambda")
 
@@ -196,10 +208,13 @@ def test_unknown_class_is_refused_by_name(saved, tmp_path):
     _refused(tmp_path / "bad.keras", "MultiHeadAttention")
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"module": "my_package.layers", "registered_name": "MyDense"}, "custom object"),
-    ({"registered_name": "Custom>Dense"}, "custom object"),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"module": "my_package.layers", "registered_name": "MyDense"}, "custom object"),
+        ({"registered_name": "Custom>Dense"}, "custom object"),
+    ],
+)
 def test_custom_objects_are_refused(saved, tmp_path, changes, match):
     path, config = saved
     config = _edit_layer(config, 6, **changes)
@@ -223,8 +238,12 @@ def test_unknown_config_keys_and_unsupported_values_are_refused(saved, tmp_path)
 def test_custom_optimizer_and_subclassed_model_are_refused(saved, tmp_path):
     path, config = saved
     bad = json.loads(json.dumps(config))
-    bad["compile_config"]["optimizer"] = {"module": "my_opts", "class_name": "Lion", "config": {},
-                                          "registered_name": "my>Lion"}
+    bad["compile_config"]["optimizer"] = {
+        "module": "my_opts",
+        "class_name": "Lion",
+        "config": {},
+        "registered_name": "my>Lion",
+    }
     _rewrite_archive(path, tmp_path / "a.keras", config=bad)
     _refused(tmp_path / "a.keras", "Lion")
     bad = {**config, "class_name": "MyModel", "module": "__main__", "registered_name": "MyModel"}
@@ -286,8 +305,16 @@ def test_bad_json_is_refused(saved, tmp_path):
 def test_wrong_shapes_are_refused_with_the_model_untouched(tmp_path, name):
     big, _, _ = _trained()
     set_random_seed(3)
-    small = Sequential([Conv2D(3, 3, padding="same", input_shape=(6, 6, 1)), Activation("relu"),
-                        BatchNormalization(), MaxPooling2D(), Flatten(), Dense(5, activation="softmax")])
+    small = Sequential(
+        [
+            Conv2D(3, 3, padding="same", input_shape=(6, 6, 1)),
+            Activation("relu"),
+            BatchNormalization(),
+            MaxPooling2D(),
+            Flatten(),
+            Dense(5, activation="softmax"),
+        ]
+    )
     small.compile(optimizer=SGD(0.1, momentum=0.9), loss="categorical_crossentropy")
     big.save_weights(tmp_path / name)
     before = _snapshot(small)

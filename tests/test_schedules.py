@@ -3,6 +3,7 @@
 Keras computes its schedules in float32; tinycnn in float64. Values must agree to relative 1e-5 at every
 step 0..200 (float32 rounding of the arguments and of powers/cosines is about 1e-6 there).
 """
+
 import os
 
 import numpy as np
@@ -19,14 +20,12 @@ SPECS = [
     ("PiecewiseConstantDecay", dict(boundaries=[10, 50, 120], values=[1.0, 0.5, 0.1, 0.01])),
     ("PiecewiseConstantDecay", dict(boundaries=[0], values=[0.3, 0.2])),
     ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=100)),
-    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=30, end_learning_rate=0.01, power=0.5,
-                             cycle=True)),
+    ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=30, end_learning_rate=0.01, power=0.5, cycle=True)),
     ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=150)),
     ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=80, alpha=0.2)),
     ("CosineDecay", dict(initial_learning_rate=0.0, decay_steps=100, warmup_target=0.1, warmup_steps=40)),
     ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=20)),
-    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=15, t_mul=1.0, m_mul=0.7,
-                                 alpha=0.1)),
+    ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=15, t_mul=1.0, m_mul=0.7, alpha=0.1)),
 ]
 
 
@@ -38,8 +37,9 @@ def _import_keras():
         import tensorflow  # noqa: F401
     except ImportError as e:
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra",
-                        pytrace=False)
+            pytest.fail(
+                f"CI=true but TensorFlow/Keras cannot be imported ({e}); install the 'keras' extra", pytrace=False
+            )
         pytest.skip(f"TensorFlow/Keras not installed ({e})")
     return keras
 
@@ -78,13 +78,16 @@ def test_by_hand():
     assert schedules.CosineDecayRestarts(1.0, 10, t_mul=1.0)(10) == pytest.approx(1.0)  # a restart
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
-    (lambda: schedules.PiecewiseConstantDecay([1, 2], [0.1]), "one entry fewer"),
-    (lambda: schedules.PiecewiseConstantDecay([5, 2], [0.1, 0.2, 0.3]), "increasing"),
-    (lambda: schedules.CosineDecay(0.1, 10, warmup_steps=-1), "warmup_steps"),
-    (lambda: schedules.deserialize({"class_name": "OneCycle", "config": {}}), "unknown"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps"),
+        (lambda: schedules.PiecewiseConstantDecay([1, 2], [0.1]), "one entry fewer"),
+        (lambda: schedules.PiecewiseConstantDecay([5, 2], [0.1, 0.2, 0.3]), "increasing"),
+        (lambda: schedules.CosineDecay(0.1, 10, warmup_steps=-1), "warmup_steps"),
+        (lambda: schedules.deserialize({"class_name": "OneCycle", "config": {}}), "unknown"),
+    ],
+)
 def test_bad_arguments_are_named(make, match):
     with pytest.raises(InvalidArgumentError, match=match):
         make()

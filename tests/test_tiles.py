@@ -8,6 +8,7 @@
   the reference's convolution: the tile is that loop nest and nothing else;
 * a tile shape that was not compiled raises, in the twin and in compiled code (it used to do nothing).
 """
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,9 @@ TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @pytest.mark.parametrize("tile_rows", [1, 4, 14, 100])
-@pytest.mark.parametrize("strides, dilation, padding", [((1, 1), (1, 1), "same"), ((2, 1), (1, 2), "valid"),
-                                                        ((2, 2), (2, 1), "same")])
+@pytest.mark.parametrize(
+    "strides, dilation, padding", [((1, 1), (1, 1), "same"), ((2, 1), (1, 2), "valid"), ((2, 2), (2, 1), "same")]
+)
 def test_direct_loops_compute_the_im2col_convolution(tile_rows, strides, dilation, padding):
     rng = np.random.default_rng(tile_rows)
     x = rng.standard_normal((2, 9, 11, 3))
@@ -31,9 +33,12 @@ def test_direct_loops_compute_the_im2col_convolution(tile_rows, strides, dilatio
     actual = reference.conv2d_forward_direct(x, kernel, bias, strides, pads, dilation, tile_rows=tile_rows)
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(reference.conv2d_forward_direct(x, kernel, None, strides, pads, dilation),
-                               reference.conv2d_forward(x, kernel, None, strides, pads, dilation), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        reference.conv2d_forward_direct(x, kernel, None, strides, pads, dilation),
+        reference.conv2d_forward(x, kernel, None, strides, pads, dilation),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def _random_walk(rng, rows, vectors, vl):
@@ -45,9 +50,23 @@ def _random_walk(rng, rows, vectors, vl):
     a_size = a_steps[0] * counts[0] + a_row * rows + 8
     b_size = b_steps[0] * counts[0] + 3 * vl
     c_row = 3 * vl
-    walk = dict(a_start=2, a_row=a_row, a_step1=a_steps[0], a_step2=a_steps[1], a_step3=a_steps[2],
-                count1=counts[0], count2=counts[1], count3=counts[2], b_start=vl, b_step1=b_steps[0],
-                b_step2=b_steps[1], b_step3=b_steps[2], c_start=c_row + vl // 2, c_row=c_row, bias_start=vl)
+    walk = dict(
+        a_start=2,
+        a_row=a_row,
+        a_step1=a_steps[0],
+        a_step2=a_steps[1],
+        a_step3=a_steps[2],
+        count1=counts[0],
+        count2=counts[1],
+        count3=counts[2],
+        b_start=vl,
+        b_step1=b_steps[0],
+        b_step2=b_steps[1],
+        b_step3=b_steps[2],
+        c_start=c_row + vl // 2,
+        c_row=c_row,
+        bias_start=vl,
+    )
     return walk, a_size, b_size, c_row * (rows + 2)
 
 
@@ -67,8 +86,13 @@ def test_numpy_twin_matches_the_compiled_tile(dtype, init):
             compiled, twin = c_start.copy(), c_start.copy()
             simd.run_tile(rows, vectors, a, b, compiled, bias, walk)
             simd.tile_numpy(rows, vectors, a, b, twin, bias, walk)
-            np.testing.assert_allclose(compiled, twin, rtol=TOL[dtype], atol=TOL[dtype] * np.abs(twin).max(),
-                                       err_msg=f"rows={rows} vectors={vectors}")
+            np.testing.assert_allclose(
+                compiled,
+                twin,
+                rtol=TOL[dtype],
+                atol=TOL[dtype] * np.abs(twin).max(),
+                err_msg=f"rows={rows} vectors={vectors}",
+            )
             assert not np.array_equal(twin, c_start)  # the tile wrote something
 
 
@@ -87,11 +111,24 @@ def _conv_by_numpy_tiles(xp, kernel, strides, dilation, out_hw, vl):
                 f0 = 0
                 while f0 < f:
                     nv = 2 if f - f0 >= 2 * vl else 1
-                    walk = TileWalk(a_start=((m * hp + i * sh) * wp + j0 * sw) * c, a_row=sw * c,
-                                    a_step1=dh * wp * c, a_step2=dw * c, a_step3=1, count1=kh, count2=kw, count3=c,
-                                    b_start=f0, b_step1=kw * c * f, b_step2=c * f, b_step3=f,
-                                    c_start=((m * oh + i) * ow + j0) * f + f0, c_row=f, init=INIT_ZERO,
-                                    bias_start=0)
+                    walk = TileWalk(
+                        a_start=((m * hp + i * sh) * wp + j0 * sw) * c,
+                        a_row=sw * c,
+                        a_step1=dh * wp * c,
+                        a_step2=dw * c,
+                        a_step3=1,
+                        count1=kh,
+                        count2=kw,
+                        count3=c,
+                        b_start=f0,
+                        b_step1=kw * c * f,
+                        b_step2=c * f,
+                        b_step3=f,
+                        c_start=((m * oh + i) * ow + j0) * f + f0,
+                        c_row=f,
+                        init=INIT_ZERO,
+                        bias_start=0,
+                    )
                     simd.tile_numpy(mr, nv, xf, kf, y, kf, walk, vector_length=vl)
                     f0 += nv * vl
                 j0 += mr
@@ -106,8 +143,9 @@ def test_numpy_tiles_walked_like_the_engine_compute_the_convolution(strides, dil
     kernel = rng.standard_normal((3, 3, 3, 3 * vl))  # two vectors, then one: both tile widths
     (oh, ow), pads = reference.conv_geometry((7, 30), (3, 3), strides, dilation, "same")
     y = _conv_by_numpy_tiles(reference.pad_nhwc(x, pads), kernel, strides, dilation, (oh, ow), vl)
-    np.testing.assert_allclose(y, reference.conv2d_forward_direct(x, kernel, None, strides, pads, dilation),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y, reference.conv2d_forward_direct(x, kernel, None, strides, pads, dilation), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_unsupported_tile_shape_raises_in_the_twin():

@@ -5,6 +5,7 @@ in the loss, and a callback that stops training after a batch.
 Keras parity where Keras has the same rule: a PyDataset trains exactly as the same batches given one by one
 to ``train_on_batch``; L2 penalties against Keras (same weights, same batches).
 """
+
 import os
 
 import numpy as np
@@ -70,12 +71,13 @@ def test_generators_need_steps_and_fit_generator_is_keras_2s_spelling():
     def forever():
         while True:
             for i in range(0, 40, 10):
-                yield x[i:i + 10], y[i:i + 10]
+                yield x[i : i + 10], y[i : i + 10]
 
     with pytest.raises(InvalidArgumentError, match="steps_per_epoch"):
         m.fit(forever(), epochs=1, verbose=0)
-    h = m.fit_generator(forever(), steps_per_epoch=4, epochs=2, verbose=0, validation_data=forever(),
-                        validation_steps=2)
+    h = m.fit_generator(
+        forever(), steps_per_epoch=4, epochs=2, verbose=0, validation_data=forever(), validation_steps=2
+    )
     assert len(h.history["loss"]) == 2 and "val_loss" in h.history
     assert m.predict_generator((xb for xb, _ in forever()), steps=3).shape == (30, 1)
     assert np.all(np.isfinite(m.evaluate_generator(forever(), steps=2)))
@@ -88,12 +90,14 @@ def test_generators_need_steps_and_fit_generator_is_keras_2s_spelling():
 
 def test_image_data_generator_flow_feeds_fit():
     from tinycnn.preprocessing.image import ImageDataGenerator
+
     rng = np.random.default_rng(0)
     x = rng.random((24, 8, 8, 1)).astype("float32")
     y = np.eye(3, dtype="float32")[np.arange(24) % 3]
     set_random_seed(0)
-    m = Sequential([layers.Conv2D(2, 3, input_shape=(8, 8, 1)), layers.Flatten(),
-                    layers.Dense(3, activation="softmax")])
+    m = Sequential(
+        [layers.Conv2D(2, 3, input_shape=(8, 8, 1)), layers.Flatten(), layers.Dense(3, activation="softmax")]
+    )
     m.compile(SGD(0.1), "categorical_crossentropy", metrics=["accuracy"])
     gen = ImageDataGenerator(horizontal_flip=True, width_shift_range=0.1).flow(x, y, batch_size=8, seed=1)
     h = m.fit(gen, epochs=2, verbose=0)
@@ -156,9 +160,14 @@ def test_weight_penalties_match_keras_over_sgd_steps(reg):
     def build(K):
         def r():
             return K.regularizers.L1L2(l1=0.01, l2=0.02) if reg == "L1L2" else reg
-        return K.Sequential([K.Input((3,)), K.layers.Dense(4, activation="tanh", kernel_regularizer=r(),
-                                                           bias_regularizer="l2"),
-                             K.layers.Dense(1, kernel_regularizer=r())])
+
+        return K.Sequential(
+            [
+                K.Input((3,)),
+                K.layers.Dense(4, activation="tanh", kernel_regularizer=r(), bias_regularizer="l2"),
+                K.layers.Dense(1, kernel_regularizer=r()),
+            ]
+        )
 
     km, tm = build(keras), build(tinycnn)
     tm.set_weights(km.get_weights())
@@ -166,8 +175,8 @@ def test_weight_penalties_match_keras_over_sgd_steps(reg):
     tm.compile(SGD(0.05, momentum=0.9), "mse")
     x, y = data(64, seed=3)
     for i in range(0, 64, 8):
-        k_loss = float(km.train_on_batch(x[i:i + 8], y[i:i + 8]))
-        t_loss = tm.train_on_batch(x[i:i + 8], y[i:i + 8])
+        k_loss = float(km.train_on_batch(x[i : i + 8], y[i : i + 8]))
+        t_loss = tm.train_on_batch(x[i : i + 8], y[i : i + 8])
         assert t_loss == pytest.approx(k_loss, rel=1e-5)
     for a, b in zip(tm.get_weights(), km.get_weights()):
         assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 2e-4
@@ -182,6 +191,6 @@ def test_history_answers_acc_and_accuracy(asked, other):
     m = Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
     m.compile(SGD(0.1), "categorical_crossentropy", metrics=[asked])
     h = m.fit(x, y, epochs=2, verbose=0, validation_split=0.25)
-    assert asked in h.history and f"val_{asked}" in h.history      # logged under the name asked for
+    assert asked in h.history and f"val_{asked}" in h.history  # logged under the name asked for
     assert h.history[other] == h.history[asked] and h.history[f"val_{other}"] == h.history[f"val_{asked}"]
-    assert other not in list(h.history)                           # ... and the alias is not a second curve
+    assert other not in list(h.history)  # ... and the alias is not a second curve

@@ -14,6 +14,7 @@ itself before the sweep: the trials must not care (they run in Ray's own worker 
 
 Without Ray the tests skip; with ``CI=true`` they fail instead (``make test`` installs the ``tune`` extra).
 """
+
 import json
 import math
 import os
@@ -48,9 +49,16 @@ def _import_ray():
 
 def build(config):
     """The trials' model: small enough that an epoch on 256 images takes well under a second."""
-    return Sequential([Conv2D(config["filters"], 3, input_shape=(SIDE, SIDE, 1)), Activation("relu"),
-                       BatchNormalization(), Flatten(), Dropout(config["dropout"]),
-                       Dense(CLASSES, activation="softmax")])
+    return Sequential(
+        [
+            Conv2D(config["filters"], 3, input_shape=(SIDE, SIDE, 1)),
+            Activation("relu"),
+            BatchNormalization(),
+            Flatten(),
+            Dropout(config["dropout"]),
+            Dense(CLASSES, activation="softmax"),
+        ]
+    )
 
 
 def synthetic(n, seed):
@@ -72,8 +80,16 @@ def sweep(tmp_path_factory):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(*data[0], epochs=1, batch_size=64, verbose=0)
     space = dict(SPACE, optimizer=ray_tune.grid_search(["sgd", "adam"]))
-    result = tune.sweep(build, space, data, cpus_per_trial=1, num_cpus=2, seed=0, storage_path=folder / "ray",
-                        best_weights=folder / "best.weights.h5")
+    result = tune.sweep(
+        build,
+        space,
+        data,
+        cpus_per_trial=1,
+        num_cpus=2,
+        seed=0,
+        storage_path=folder / "ray",
+        best_weights=folder / "best.weights.h5",
+    )
     return result, data, folder
 
 
@@ -115,12 +131,13 @@ def test_best_weights_reproduce_the_best_validation_accuracy(sweep):
     with open(folder / "best.config.json") as f:
         assert json.load(f) == config
     model = build(config)
-    model.compile(optimizer=tune.optimizer_from_config(config), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=tune.optimizer_from_config(config), loss="categorical_crossentropy", metrics=["accuracy"])
     model.load_weights(str(folder / "best.weights.h5"))
     loss, accuracy = model.evaluate(x_val, y_val, batch_size=32, verbose=0)
-    print(f"reloaded: loss {loss:.6f} accuracy {accuracy:.6f}; the trial: {best['val_loss']:.6f} "
-          f"{best['val_accuracy']:.6f}")
+    print(
+        f"reloaded: loss {loss:.6f} accuracy {accuracy:.6f}; the trial: {best['val_loss']:.6f} "
+        f"{best['val_accuracy']:.6f}"
+    )
     assert accuracy == pytest.approx(best["val_accuracy"], abs=1e-9)
     assert loss == pytest.approx(best["val_loss"], rel=1e-5)
     # The whole model as a .keras file: the same predictions.
@@ -196,8 +213,23 @@ runpy.run_path(sys.argv[0], run_name="__main__")
     env = dict(os.environ, MPLBACKEND="Agg")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     out = tmp_path / "out"
-    args = [sys.executable, "-c", runner, str(ROOT / "examples" / "sweep_course.py"), "--quick", "--samples", "1",
-            "--epochs", "1", "--limit", "64", "--val-limit", "32", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-c",
+        runner,
+        str(ROOT / "examples" / "sweep_course.py"),
+        "--quick",
+        "--samples",
+        "1",
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--val-limit",
+        "32",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "best" in done.stdout

@@ -1,5 +1,6 @@
 """save_weights / load_weights: nothing a user saved is lost, nothing a file holds is executed, and a file
 that does not fit is refused before a single weight changes."""
+
 import io
 import os
 import pickle
@@ -17,8 +18,13 @@ from tinycnn.utils import set_random_seed
 def model(units=3, seed=0, extra=False):
     """Conv2D + BatchNorm + Dense on 8x8x1 images: every kind of weight (trainable and moving statistics)."""
     set_random_seed(seed)
-    layers = [Conv2D(2, 3, input_shape=(8, 8, 1)), BatchNormalization(), MaxPooling2D(), Flatten(),
-              Dense(units, activation="softmax")]
+    layers = [
+        Conv2D(2, 3, input_shape=(8, 8, 1)),
+        BatchNormalization(),
+        MaxPooling2D(),
+        Flatten(),
+        Dense(units, activation="softmax"),
+    ]
     if extra:
         layers.append(Dense(2))
     m = Sequential(layers)
@@ -100,9 +106,14 @@ def test_save_writes_a_temp_file_in_the_same_folder_flushes_it_then_replaces(tmp
     calls = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(os, "replace", lambda src, dst: (calls.append(("replace", os.path.dirname(src),
-                                                                       os.path.basename(src), dst)),
-                                                         real_replace(src, dst))[1])
+    monkeypatch.setattr(
+        os,
+        "replace",
+        lambda src, dst: (
+            calls.append(("replace", os.path.dirname(src), os.path.basename(src), dst)),
+            real_replace(src, dst),
+        )[1],
+    )
     model().save_weights(str(tmp_path / "w.npz"))
     assert calls[0] == "fsync" and calls[1][0] == "replace"
     _, folder, temp_name, dst = calls[1]
@@ -204,22 +215,30 @@ def test_a_shape_mismatch_names_the_layer_and_changes_nothing(tmp_path):
 def test_a_layer_count_or_type_mismatch_names_the_first_layer_that_differs(tmp_path):
     model().save_weights(tmp_path / "w.npz")
     bigger = model(extra=True)
-    refuse(bigger, tmp_path / "w.npz", "holds weights for 5 layers, the model has 6",
-           "first layer that differs is layer 5", repr(bigger.layers[5].name), "the file has no layer")
+    refuse(
+        bigger,
+        tmp_path / "w.npz",
+        "holds weights for 5 layers, the model has 6",
+        "first layer that differs is layer 5",
+        repr(bigger.layers[5].name),
+        "the file has no layer",
+    )
     set_random_seed(0)
-    other = Sequential([Conv2D(2, 3, input_shape=(8, 8, 1)), MaxPooling2D(), BatchNormalization(), Flatten(),
-                        Dense(3)])
+    other = Sequential([Conv2D(2, 3, input_shape=(8, 8, 1)), MaxPooling2D(), BatchNormalization(), Flatten(), Dense(3)])
     refuse(other, tmp_path / "w.npz", "layer 1", repr(other.layers[1].name), "MaxPooling2D", "BatchNormalization")
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda a: a.update({"004/kernel": a["004/kernel"].astype(np.int32)}), ["layer 4", "int32", "float"]),
-    (lambda a: a["004/bias"].__setitem__(0, np.nan), ["layer 4", "'bias'", "NaN"]),
-    (lambda a: a.pop("001/moving_variance"), ["layer 1", "lacks weight 'moving_variance'"]),
-    (lambda a: a.update({"004/extra": np.zeros(3)}), ["layer 4", "unexpected", "004/extra"]),
-    (lambda a: a.update({"__format__": np.array("tinycnn-weights-v0")}), ["not written by tinycnn"]),
-    (lambda a: a.update({"__layers__": a["__layers__"][:-1]}), ["4 layers", "layer 4"]),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda a: a.update({"004/kernel": a["004/kernel"].astype(np.int32)}), ["layer 4", "int32", "float"]),
+        (lambda a: a["004/bias"].__setitem__(0, np.nan), ["layer 4", "'bias'", "NaN"]),
+        (lambda a: a.pop("001/moving_variance"), ["layer 1", "lacks weight 'moving_variance'"]),
+        (lambda a: a.update({"004/extra": np.zeros(3)}), ["layer 4", "unexpected", "004/extra"]),
+        (lambda a: a.update({"__format__": np.array("tinycnn-weights-v0")}), ["not written by tinycnn"]),
+        (lambda a: a.update({"__layers__": a["__layers__"][:-1]}), ["4 layers", "layer 4"]),
+    ],
+)
 def test_every_check_runs_before_any_weight_changes(tmp_path, edit, words):
     """Each broken file is broken at a *late* layer: the earlier layers would load, but must not."""
     model().save_weights(tmp_path / "w.npz")
@@ -232,8 +251,9 @@ def test_every_check_runs_before_any_weight_changes(tmp_path, edit, words):
 def test_float64_weights_load_into_a_float32_model(tmp_path):
     m = model()
     arrays = arrays_of(_saved(m, tmp_path))
-    np.savez(tmp_path / "f64.npz", **{k: v.astype(np.float64) if v.dtype == np.float32 else v
-                                      for k, v in arrays.items()})
+    np.savez(
+        tmp_path / "f64.npz", **{k: v.astype(np.float64) if v.dtype == np.float32 else v for k, v in arrays.items()}
+    )
     other = model(seed=4)
     other.load_weights(tmp_path / "f64.npz")
     assert unchanged(other, snapshot(m)) and other.get_weights()[0].dtype == np.float32

@@ -16,6 +16,7 @@ tinycnn itself, so ``import tinycnn as tf`` serves scripts written against ``tf.
 >>> tf.keras.layers.Dense is tf.layers.Dense
 True
 """
+
 import importlib
 import sys
 
@@ -55,6 +56,28 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["activations", "backend", "callbacks", "errors", "initializers", "kernels", "layers", "losses",
-           "metrics", "models", "optimizers", "utils", "datasets", "nn", "regularizers", "preprocessing",
-           "Input", "InputLayer", "Layer", "Model", "Sequential", "keras", "__version__"]
+__all__ = [
+    "activations",
+    "backend",
+    "callbacks",
+    "errors",
+    "initializers",
+    "kernels",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "utils",
+    "datasets",
+    "nn",
+    "regularizers",
+    "preprocessing",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "Model",
+    "Sequential",
+    "keras",
+    "__version__",
+]

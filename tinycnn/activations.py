@@ -52,6 +52,7 @@ array([-0.4,  0. ,  2. ])
 >>> get("swish") is silu
 True
 """
+
 import functools
 import math
 
@@ -104,6 +105,7 @@ class ActivationFunction:
     def __call__(self, z, **params):
         """Called by a user (``tf.nn.softmax(logits)``): the values, as an array with Keras's ``.numpy()``."""
         from .utils import as_eager
+
         z = np.asarray(z)
         if not np.issubdtype(z.dtype, np.floating):
             z = z.astype(np.float32)
@@ -121,8 +123,9 @@ class ActivationFunction:
         """The same activation with other default parameters (used for ``functools.partial``)."""
         unknown = sorted(set(params) - set(self.params))
         if unknown:
-            raise InvalidArgumentError(f"activation {self.name!r} has no parameters {unknown}; "
-                                       f"it takes {sorted(self.params) or 'none'}")
+            raise InvalidArgumentError(
+                f"activation {self.name!r} has no parameters {unknown}; it takes {sorted(self.params) or 'none'}"
+            )
         return ActivationFunction(self.name, self._forward, self._backward, **{**self.params, **params})
 
     def __repr__(self):
@@ -132,9 +135,15 @@ class ActivationFunction:
 
 def _def(name, backward, **params):
     """Decorator: turn ``forward`` into an :class:`ActivationFunction` named ``name``."""
+
     def wrap(forward):
-        return functools.update_wrapper(ActivationFunction(name, forward, backward, **params), forward,
-                                        assigned=("__doc__", "__module__", "__qualname__"), updated=())
+        return functools.update_wrapper(
+            ActivationFunction(name, forward, backward, **params),
+            forward,
+            assigned=("__doc__", "__module__", "__qualname__"),
+            updated=(),
+        )
+
     return wrap
 
 
@@ -249,8 +258,8 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 def _gelu_backward(dy, z, a, approximate=False):
     z64 = z.astype(np.float64)
     if approximate:
-        t = np.tanh(_GELU_C * (z64 + 0.044715 * z64 ** 3))
-        d = 0.5 * (1 + t) + 0.5 * z64 * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * z64 ** 2)
+        t = np.tanh(_GELU_C * (z64 + 0.044715 * z64**3))
+        d = 0.5 * (1 + t) + 0.5 * z64 * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * z64**2)
     else:
         d = 0.5 * (1 + _erf(z64 / math.sqrt(2))) + z64 * np.exp(-0.5 * z64 * z64) / math.sqrt(2 * math.pi)
     return dy * d.astype(dy.dtype)
@@ -262,7 +271,7 @@ def gelu(z, approximate=False):
     tanh form. Keras 3's default is the exact form."""
     z64 = z.astype(np.float64)
     if approximate:
-        a = 0.5 * z64 * (1 + np.tanh(_GELU_C * (z64 + 0.044715 * z64 ** 3)))
+        a = 0.5 * z64 * (1 + np.tanh(_GELU_C * (z64 + 0.044715 * z64**3)))
     else:
         a = 0.5 * z64 * (1 + _erf(z64 / math.sqrt(2)))
     return a.astype(z.dtype)
@@ -306,8 +315,25 @@ def hard_sigmoid(z):
     return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype, copy=False)
 
 
-ACTIVATIONS = {f.name: f for f in (linear, relu, sigmoid, tanh, softmax, leaky_relu, elu, selu, gelu, softplus,
-                                   softsign, silu, exponential, hard_sigmoid)}
+ACTIVATIONS = {
+    f.name: f
+    for f in (
+        linear,
+        relu,
+        sigmoid,
+        tanh,
+        softmax,
+        leaky_relu,
+        elu,
+        selu,
+        gelu,
+        softplus,
+        softsign,
+        silu,
+        exponential,
+        hard_sigmoid,
+    )
+}
 ACTIVATIONS["swish"] = silu
 
 
@@ -328,9 +354,11 @@ def get(identifier):
         return ACTIVATIONS[key]
     if isinstance(identifier, functools.partial) and isinstance(identifier.func, ActivationFunction):
         if identifier.args:
-            raise InvalidArgumentError(f"activation partial({identifier.func.name}, ...): give the parameters by "
-                                       f"keyword, e.g. partial({identifier.func.name}, "
-                                       f"{next(iter(identifier.func.params), 'param')}=...)")
+            raise InvalidArgumentError(
+                f"activation partial({identifier.func.name}, ...): give the parameters by "
+                f"keyword, e.g. partial({identifier.func.name}, "
+                f"{next(iter(identifier.func.params), 'param')}=...)"
+            )
         return identifier.func.with_params(**identifier.keywords)
     if callable(identifier):
         name = getattr(identifier, "__name__", type(identifier).__name__)
@@ -339,5 +367,6 @@ def get(identifier):
             f"through it. Use a name ({', '.join(sorted(ACTIVATIONS))}), a function of tinycnn.activations or "
             f"tinycnn.nn, or wrap yours with its derivative: "
             f"tinycnn.activations.ActivationFunction({name!r}, forward, backward) where "
-            f"backward(dy, z, a) returns dy * f'(z)")
+            f"backward(dy, z, a) returns dy * f'(z)"
+        )
     raise InvalidArgumentError(f"activation must be a name, None or an activation function, got {identifier!r}")

@@ -1,4 +1,5 @@
 """The few ``keras.backend`` functions course scripts call (``K.image_data_format()`` ...)."""
+
 from .utils import floatx, set_floatx  # noqa: F401
 
 

@@ -12,6 +12,7 @@ given the same ``logs`` dict.
 ``on_train_batch_begin/end(batch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
 A callback stops training by setting ``self.model.stop_training = True``.
 """
+
 import csv
 import math
 import os
@@ -63,7 +64,8 @@ class HistoryDict(dict):
 
     def __contains__(self, key):
         return dict.__contains__(self, key) or (
-            isinstance(key, str) and dict.__contains__(self, self._ALIASES.get(key, "\0")))
+            isinstance(key, str) and dict.__contains__(self, self._ALIASES.get(key, "\0"))
+        )
 
     def get(self, key, default=None):
         return self[key] if key in self else default
@@ -128,6 +130,7 @@ class ProgbarLogger(Callback):
             self._write(f"\r{line}")
             return
         from IPython.display import display
+
         if self._handle is None:
             self._handle = display({"text/plain": line}, raw=True, display_id=True)
         else:
@@ -161,15 +164,18 @@ class ProgbarLogger(Callback):
         elapsed = time.perf_counter() - self._start
         per_step = 1000 * elapsed / max(self._steps, 1)
         if self.verbose == 1:
-            line = (f"{self._steps}/{self._steps} [{'=' * 30}] - {_fmt_time(elapsed)} {per_step:.0f}ms/step"
-                    f"{_fmt_logs(logs or {})}")
+            line = (
+                f"{self._steps}/{self._steps} [{'=' * 30}] - {_fmt_time(elapsed)} {per_step:.0f}ms/step"
+                f"{_fmt_logs(logs or {})}"
+            )
             if self._notebook:
                 self._bar(line)
             else:
                 self._write(f"\r{line}\n" if self._live else f"{line}\n")
         elif self.verbose == 2:
-            self._write(f"{self._steps}/{self._steps} - {_fmt_time(elapsed)} - {per_step:.0f}ms/step"
-                        f"{_fmt_logs(logs or {})}\n")
+            self._write(
+                f"{self._steps}/{self._steps} - {_fmt_time(elapsed)} - {per_step:.0f}ms/step{_fmt_logs(logs or {})}\n"
+            )
 
 
 class TerminateOnNaN(Callback):
@@ -192,13 +198,25 @@ class EarlyStopping(Callback):
     ``restore_best_weights=True`` puts back the weights of the best epoch when training stops (or ends).
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0.0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
             raise InvalidArgumentError(f"EarlyStopping patience must be an int >= 0, got {patience!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(min_delta):
+        if (
+            isinstance(min_delta, bool)
+            or not isinstance(min_delta, (int, float, np.integer, np.floating))
+            or not np.isfinite(min_delta)
+        ):
             raise InvalidArgumentError(f"EarlyStopping min_delta must be a finite number, got {min_delta!r}")
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
         self.verbose, self.baseline, self.restore_best_weights = verbose, baseline, restore_best_weights
@@ -222,8 +240,10 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
         if current is None:
-            warnings.warn(f"EarlyStopping: metric {self.monitor!r} is not available; available: "
-                          f"{sorted(logs or {})}", stacklevel=2)
+            warnings.warn(
+                f"EarlyStopping: metric {self.monitor!r} is not available; available: {sorted(logs or {})}",
+                stacklevel=2,
+            )
             return
         if epoch < self.start_from_epoch:
             return
@@ -258,8 +278,16 @@ class ModelCheckpoint(Callback):
     tinycnn saves weights only, so ``save_weights_only`` must stay ``True`` (the default here).
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=True,
-                 mode="auto", save_freq="epoch"):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=True,
+        mode="auto",
+        save_freq="epoch",
+    ):
         super().__init__()
         if not save_weights_only:
             raise InvalidArgumentError("ModelCheckpoint: tinycnn saves weights only; use save_weights_only=True")
@@ -275,21 +303,26 @@ class ModelCheckpoint(Callback):
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)
         except (KeyError, IndexError, ValueError) as e:
-            raise InvalidArgumentError(f"ModelCheckpoint: cannot fill in filepath {self.filepath!r} "
-                                       f"({type(e).__name__}: {e}); it may use {{epoch}} and the logged values "
-                                       f"{sorted(logs)}") from None
+            raise InvalidArgumentError(
+                f"ModelCheckpoint: cannot fill in filepath {self.filepath!r} "
+                f"({type(e).__name__}: {e}); it may use {{epoch}} and the logged values "
+                f"{sorted(logs)}"
+            ) from None
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None or not np.isfinite(current):
-                warnings.warn(f"ModelCheckpoint: {self.monitor!r} is not available or not finite; not saving",
-                              stacklevel=2)
+                warnings.warn(
+                    f"ModelCheckpoint: {self.monitor!r} is not available or not finite; not saving", stacklevel=2
+                )
                 return
             improved = current < self.best if self.mode == "min" else current > self.best
             if not improved:
                 return
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
-                      f"saving model to {path}")
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                    f"saving model to {path}"
+                )
             self.best = current
         self.model.save_weights(path)
 
@@ -298,8 +331,9 @@ class ModelCheckpoint(Callback):
 def _optimizer_lr(model, who):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "learning_rate"):
-        raise InvalidArgumentError(f"{who}: the model has no optimizer with a learning_rate; call "
-                                   f"model.compile(optimizer=...) first")
+        raise InvalidArgumentError(
+            f"{who}: the model has no optimizer with a learning_rate; call model.compile(optimizer=...) first"
+        )
     return optimizer
 
 
@@ -317,8 +351,10 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose=0):
         super().__init__()
         if not callable(schedule):
-            raise InvalidArgumentError(f"LearningRateScheduler: schedule must be a function (epoch, lr) -> float, "
-                                       f"got {type(schedule).__name__}")
+            raise InvalidArgumentError(
+                f"LearningRateScheduler: schedule must be a function (epoch, lr) -> float, "
+                f"got {type(schedule).__name__}"
+            )
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -328,8 +364,10 @@ class LearningRateScheduler(Callback):
         except TypeError:  # the old one-argument form, as Keras falls back
             lr = self.schedule(epoch)
         if not isinstance(lr, (float, np.float32, np.float64)) or not np.isfinite(lr):
-            raise InvalidArgumentError(f"LearningRateScheduler: the schedule must return a finite float, got {lr!r} "
-                                       f"for epoch {epoch} (write 0.01, not 1e-2 as an int or a tensor)")
+            raise InvalidArgumentError(
+                f"LearningRateScheduler: the schedule must return a finite float, got {lr!r} "
+                f"for epoch {epoch} (write 0.01, not 1e-2 as an int or a tensor)"
+            )
         optimizer.learning_rate = float(lr)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
@@ -357,20 +395,34 @@ class ReduceLROnPlateau(Callback):
     ``min_delta``.
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0, **kwargs):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
         super().__init__()
         if "epsilon" in kwargs:  # Keras 2's name for min_delta
             min_delta = kwargs.pop("epsilon")
         if kwargs:
             raise InvalidArgumentError(f"ReduceLROnPlateau got unexpected arguments {sorted(kwargs)}")
         for arg, value in (("factor", factor), ("min_delta", min_delta), ("min_lr", min_lr)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not np.isfinite(value)
+            ):
                 raise InvalidArgumentError(f"ReduceLROnPlateau {arg} must be a finite number, got {value!r}")
         if factor >= 1.0:
-            raise InvalidArgumentError(f"ReduceLROnPlateau factor must be < 1 (the learning rate is multiplied by "
-                                       f"it), got {factor!r}")
+            raise InvalidArgumentError(
+                f"ReduceLROnPlateau factor must be < 1 (the learning rate is multiplied by it), got {factor!r}"
+            )
         for arg, value in (("patience", patience), ("cooldown", cooldown)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise InvalidArgumentError(f"ReduceLROnPlateau {arg} must be an int >= 0, got {value!r}")
@@ -401,8 +453,10 @@ class ReduceLROnPlateau(Callback):
         logs["learning_rate"] = float(optimizer.learning_rate)
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"ReduceLROnPlateau: metric {self.monitor!r} is not available; available: "
-                          f"{','.join(logs)}", stacklevel=2)
+            warnings.warn(
+                f"ReduceLROnPlateau: metric {self.monitor!r} is not available; available: {','.join(logs)}",
+                stacklevel=2,
+            )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1
@@ -464,6 +518,7 @@ class CSVLogger(Callback):
             if self.keys and not any(k.startswith("val_") for k in self.keys):
                 self.keys.extend([f"val_{k}" for k in self.keys])
         if self.writer is None:
+
             class Dialect(csv.excel):
                 delimiter = self.sep
 
@@ -490,15 +545,28 @@ class LambdaCallback(Callback):
     >>> print_epochs = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
         on_train_batch_begin = on_train_batch_begin or kwargs.pop("on_batch_begin", None)
         on_train_batch_end = on_train_batch_end or kwargs.pop("on_batch_end", None)
         self.__dict__.update(kwargs)  # Keras keeps any other keyword as an attribute
-        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin,
-                 "on_train_end": on_train_end, "on_train_batch_begin": on_train_batch_begin,
-                 "on_train_batch_end": on_train_batch_end}
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
         for name, fn in hooks.items():
             if fn is not None and not callable(fn):
                 raise InvalidArgumentError(f"LambdaCallback {name} must be a function, got {type(fn).__name__}")

@@ -16,6 +16,7 @@ Run it in float64: in float32 the rounding error of the difference quotient swam
 >>> report.max_error < 1e-7
 True
 """
+
 import dataclasses
 
 import numpy as np
@@ -32,8 +33,10 @@ class GradError:
     numeric: float
 
     def __str__(self):
-        return (f"{self.name}: max relative error {self.max_error:.3e} at {self.index} "
-                f"(analytic {self.analytic:.10g}, numeric {self.numeric:.10g})")
+        return (
+            f"{self.name}: max relative error {self.max_error:.3e} at {self.index} "
+            f"(analytic {self.analytic:.10g}, numeric {self.numeric:.10g})"
+        )
 
 
 @dataclasses.dataclass
@@ -82,8 +85,13 @@ def numeric_gradient(f, array, dy=None, h=1e-5):
 def _compare(name, analytic, numeric):
     err = relative_error(np.asarray(analytic, dtype=np.float64), numeric)
     idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
-    return GradError(name, float(err.max()) if err.size else 0.0, tuple(int(i) for i in idx),
-                     float(np.asarray(analytic)[idx]) if err.size else 0.0, float(numeric[idx]) if err.size else 0.0)
+    return GradError(
+        name,
+        float(err.max()) if err.size else 0.0,
+        tuple(int(i) for i in idx),
+        float(np.asarray(analytic)[idx]) if err.size else 0.0,
+        float(numeric[idx]) if err.size else 0.0,
+    )
 
 
 def check_layer(layer, x, training=True, dy=None, h=1e-5, seed=0):
@@ -145,26 +153,35 @@ def check_graph(layer, xs, training=True, dy=None, h=1e-5, seed=0):
 
     outs = run()
     rng = np.random.default_rng(seed)
-    dys = [rng.normal(size=o.shape) for o in outs] if dy is None else \
-        [np.asarray(d, dtype=np.float64) for d in (dy if isinstance(dy, list) else [dy])]
+    dys = (
+        [rng.normal(size=o.shape) for o in outs]
+        if dy is None
+        else [np.asarray(d, dtype=np.float64) for d in (dy if isinstance(dy, list) else [dy])]
+    )
     run()
     for leaf in leaves:
         leaf.grads.clear()
     dx = layer.backward(dys if len(dys) > 1 else dys[0])
     dxs = list(dx) if several else [dx]
-    grads = {(id(leaf), name): np.array(leaf.grads[name], copy=True) for leaf in leaves for name in leaf.params
-             if name in leaf.grads}
+    grads = {
+        (id(leaf), name): np.array(leaf.grads[name], copy=True)
+        for leaf in leaves
+        for name in leaf.params
+        if name in leaf.grads
+    }
 
     def flat_outputs():  # every output in one vector, so the differences are taken element-wise
         return np.concatenate([np.asarray(o, dtype=np.float64).ravel() for o in run()])
 
     flat_dy = np.concatenate([d.ravel() for d in dys])
-    errors = [_compare(f"dx[{i}]", dxs[i], numeric_gradient(flat_outputs, xs[i], flat_dy, h))
-              for i in range(len(xs))]
+    errors = [_compare(f"dx[{i}]", dxs[i], numeric_gradient(flat_outputs, xs[i], flat_dy, h)) for i in range(len(xs))]
     for leaf in leaves:
         for name, param in leaf.params.items():
-            errors.append(_compare(f"{leaf.name}.{name}", grads[(id(leaf), name)],
-                                   numeric_gradient(flat_outputs, param, flat_dy, h)))
+            errors.append(
+                _compare(
+                    f"{leaf.name}.{name}", grads[(id(leaf), name)], numeric_gradient(flat_outputs, param, flat_dy, h)
+                )
+            )
     return GradReport(errors)
 
 

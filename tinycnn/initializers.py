@@ -7,6 +7,7 @@ For a Dense kernel ``(in, out)``: ``fan_in = in``, ``fan_out = out``. For a Conv
   (Glorot & Bengio 2010).
 * ``he_normal``: ``N(0, 2 / fan_in)`` truncated at two standard deviations (He et al. 2015).
 """
+
 import numpy as np
 
 from .errors import InvalidArgumentError

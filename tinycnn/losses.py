@@ -53,6 +53,7 @@ array([1., 0.])
 >>> round(float(loss_fn(np.array([1]), np.array([[0.0, 0.0]]))), 6)      # log 2
 0.693147
 """
+
 import numpy as np
 
 from .errors import InvalidArgumentError, InvalidInputError
@@ -63,8 +64,9 @@ EPSILON = 1e-7
 def _onehot_from_sparse(y_true, num_classes):
     labels = np.asarray(y_true).reshape(-1).astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise InvalidInputError(f"sparse labels must be in 0..{num_classes - 1}, got values "
-                                f"{labels.min()}..{labels.max()}")
+        raise InvalidInputError(
+            f"sparse labels must be in 0..{num_classes - 1}, got values {labels.min()}..{labels.max()}"
+        )
     onehot = np.zeros((labels.size, num_classes))
     onehot[np.arange(labels.size), labels] = 1.0
     return onehot
@@ -133,8 +135,10 @@ class Loss:
 
     def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
         if reduction not in ("sum_over_batch_size", "auto", "mean"):
-            raise InvalidArgumentError(f"{type(self).__name__}: tinycnn computes the batch mean only; reduction must "
-                                       f"be 'sum_over_batch_size' (the default), got {reduction!r}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: tinycnn computes the batch mean only; reduction must "
+                f"be 'sum_over_batch_size' (the default), got {reduction!r}"
+            )
         if name is not None:
             self.name = name
         self.reduction = "sum_over_batch_size"
@@ -171,19 +175,25 @@ class Loss:
 class _Crossentropy(Loss):
     """``from_logits`` and ``label_smoothing``, shared by the three cross-entropies."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None,
-                 dtype=None):
+    def __init__(
+        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None, dtype=None
+    ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         if axis not in (-1,):
-            raise InvalidArgumentError(f"{type(self).__name__}: tinycnn computes along the last axis only; axis "
-                                       f"must be -1, got {axis!r}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: tinycnn computes along the last axis only; axis must be -1, got {axis!r}"
+            )
         self.axis = -1
         self.from_logits = _FromLogitsFlag(_check_flag(from_logits, "from_logits"), self)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": bool(self.from_logits),
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+        return {
+            **super().get_config(),
+            "from_logits": bool(self.from_logits),
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
 
 
 class CategoricalCrossentropy(_Crossentropy):
@@ -245,8 +255,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", name=None, dtype=None):
         if ignore_class is not None:
-            raise InvalidArgumentError("SparseCategoricalCrossentropy: ignore_class is not supported by tinycnn; "
-                                       "remove those samples from the data instead")
+            raise InvalidArgumentError(
+                "SparseCategoricalCrossentropy: ignore_class is not supported by tinycnn; "
+                "remove those samples from the data instead"
+            )
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
     def prepare_targets(self, y_true, y_pred):
@@ -323,6 +335,7 @@ class BinaryCrossentropy(_Crossentropy):
         y = self.prepare_targets(y_true, y_pred)
         if self.from_logits:
             from .activations import sigmoid
+
             return ((sigmoid(y_pred) - y) / y_pred.size).astype(y_pred.dtype)
         inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
@@ -349,8 +362,10 @@ def _fn(cls):
         return cls(**kwargs).per_sample(y_true, y_pred)
 
     loss.__name__ = cls.name
-    loss.__doc__ = (f"Per-sample {cls.name} (``{cls.__name__}(**kwargs).per_sample``); keyword arguments as the "
-                    f"class (``from_logits=``, ``label_smoothing=`` where it has them).")
+    loss.__doc__ = (
+        f"Per-sample {cls.name} (``{cls.__name__}(**kwargs).per_sample``); keyword arguments as the "
+        f"class (``from_logits=``, ``label_smoothing=`` where it has them)."
+    )
     loss._loss_class = cls
     return loss
 
@@ -375,8 +390,10 @@ def get(identifier):
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
         cls = _CLASSES.get(identifier["class_name"].lower())
         if cls is None:
-            raise InvalidArgumentError(f"unknown loss class {identifier['class_name']!r}; valid: "
-                                       f"{sorted(c.__name__ for c in set(_CLASSES.values()))}")
+            raise InvalidArgumentError(
+                f"unknown loss class {identifier['class_name']!r}; valid: "
+                f"{sorted(c.__name__ for c in set(_CLASSES.values()))}"
+            )
         config = {k: v for k, v in (identifier.get("config") or {}).items() if k != "dtype"}
         try:
             return cls(**config)
@@ -388,5 +405,6 @@ def get(identifier):
         raise InvalidArgumentError(
             f"loss {getattr(identifier, '__name__', identifier)!r} is a function whose gradient tinycnn does not "
             f"know; use a name such as 'categorical_crossentropy', a tinycnn.losses class, or subclass "
-            f"tinycnn.losses.Loss with per_sample(y_true, y_pred) and gradient(y_true, y_pred)")
+            f"tinycnn.losses.Loss with per_sample(y_true, y_pred) and gradient(y_true, y_pred)"
+        )
     raise InvalidArgumentError(f"unknown loss {identifier!r}; valid names: {sorted(_CLASSES)}")

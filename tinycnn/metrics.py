@@ -37,6 +37,7 @@ array([1., 1.])
 >>> float(m.result())
 0.5
 """
+
 import numpy as np
 
 from . import losses
@@ -77,8 +78,9 @@ def _in_top_k(labels, y_pred, k):
     rows = y_pred.reshape(-1, y_pred.shape[-1])
     flat = labels.reshape(-1)
     if flat.size and (flat.min() < 0 or flat.max() >= rows.shape[1]):
-        raise InvalidInputError(f"top-k accuracy: labels must be in 0..{rows.shape[1] - 1}, got "
-                                f"{flat.min()}..{flat.max()}")
+        raise InvalidInputError(
+            f"top-k accuracy: labels must be in 0..{rows.shape[1] - 1}, got {flat.min()}..{flat.max()}"
+        )
     target = rows[np.arange(len(flat)), flat]
     higher = (rows > target[:, None]).sum(axis=1)
     hit = (higher < k) & np.isfinite(target)
@@ -161,8 +163,13 @@ class MeanMetricWrapper:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values = np.asarray(self.per_sample(y_true, y_pred), dtype=np.float64)
-        w = np.ones_like(values) if sample_weight is None else np.broadcast_to(
-            np.asarray(sample_weight, dtype=np.float64).reshape((-1,) + (1,) * (values.ndim - 1)), values.shape)
+        w = (
+            np.ones_like(values)
+            if sample_weight is None
+            else np.broadcast_to(
+                np.asarray(sample_weight, dtype=np.float64).reshape((-1,) + (1,) * (values.ndim - 1)), values.shape
+            )
+        )
         self._total += float((values * w).sum())
         self._count += float(w.sum())
 
@@ -192,25 +199,45 @@ def _metric_class(class_name, fn, default_name, **defaults):
             raise InvalidArgumentError(f"{class_name} got unexpected arguments {unknown}")
         MeanMetricWrapper.__init__(self, fn, name=name, **{**defaults, **kwargs})
 
-    return type(class_name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__":
-                f"``keras.metrics.{class_name}``: the running mean of :func:`{fn.__name__}`."})
+    return type(
+        class_name,
+        (MeanMetricWrapper,),
+        {
+            "__init__": __init__,
+            "__doc__": f"``keras.metrics.{class_name}``: the running mean of :func:`{fn.__name__}`.",
+        },
+    )
 
 
 CategoricalAccuracy = _metric_class("CategoricalAccuracy", categorical_accuracy, "categorical_accuracy")
-SparseCategoricalAccuracy = _metric_class("SparseCategoricalAccuracy", sparse_categorical_accuracy,
-                                          "sparse_categorical_accuracy")
+SparseCategoricalAccuracy = _metric_class(
+    "SparseCategoricalAccuracy", sparse_categorical_accuracy, "sparse_categorical_accuracy"
+)
 BinaryAccuracy = _metric_class("BinaryAccuracy", binary_accuracy, "binary_accuracy", threshold=0.5)
-TopKCategoricalAccuracy = _metric_class("TopKCategoricalAccuracy", top_k_categorical_accuracy,
-                                        "top_k_categorical_accuracy", k=5)
-SparseTopKCategoricalAccuracy = _metric_class("SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy,
-                                              "sparse_top_k_categorical_accuracy", k=5)
-MeanAbsolutePercentageError = _metric_class("MeanAbsolutePercentageError", mean_absolute_percentage_error,
-                                            "mean_absolute_percentage_error")
+TopKCategoricalAccuracy = _metric_class(
+    "TopKCategoricalAccuracy", top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5
+)
+SparseTopKCategoricalAccuracy = _metric_class(
+    "SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy, "sparse_top_k_categorical_accuracy", k=5
+)
+MeanAbsolutePercentageError = _metric_class(
+    "MeanAbsolutePercentageError", mean_absolute_percentage_error, "mean_absolute_percentage_error"
+)
 MeanSquaredError = _metric_class("MeanSquaredError", mean_squared_error, "mean_squared_error")
 MeanAbsoluteError = _metric_class("MeanAbsoluteError", mean_absolute_error, "mean_absolute_error")
-_CLASSES = {cls.__name__: cls for cls in (CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
-                                         TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-                                         MeanAbsolutePercentageError, MeanSquaredError, MeanAbsoluteError)}
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        CategoricalAccuracy,
+        SparseCategoricalAccuracy,
+        BinaryAccuracy,
+        TopKCategoricalAccuracy,
+        SparseTopKCategoricalAccuracy,
+        MeanAbsolutePercentageError,
+        MeanSquaredError,
+        MeanAbsoluteError,
+    )
+}
 VALID_NAMES = sorted(set(_BY_NAME) | {"accuracy", "acc"} | set(_CLASSES))
 
 
@@ -234,7 +261,7 @@ def get(identifier, loss=None):
     key = identifier.lower()
     if key in ("accuracy", "acc"):
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
-            return identifier, sparse_categorical_accuracy   # what the shapes give with integer labels
+            return identifier, sparse_categorical_accuracy  # what the shapes give with integer labels
         return identifier, accuracy
     if identifier in _CLASSES:
         return identifier, _CLASSES[identifier]().per_sample

@@ -5,12 +5,14 @@ No Graphviz: students' installs break on it, and matplotlib is already here. The
 that reads: a layer's *level* is the length of the longest path from an input to it, levels are rows, and the
 layers of a row are spread evenly in the order the model lists them.
 """
+
 from .errors import InvalidArgumentError
 
 
 def _levels(model):
     """``{layer id: level}``: 0 for inputs, else 1 + the largest level among the layers feeding it."""
     from .layers.input_layer import InputLayer
+
     level = {id(layer): 0 for layer in model.layers if isinstance(layer, InputLayer)}
     if getattr(model, "_is_sequential", False) and model.inputs:
         level[id(model.inputs[0]._keras_history[0])] = 0
@@ -30,14 +32,16 @@ def _label(layer, show_shapes, show_layer_names, show_params):
     return "\n".join(lines)
 
 
-def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=True, show_params=True, dpi=100,
-               **kwargs):
+def plot_model(
+    model, to_file="model.png", show_shapes=True, show_layer_names=True, show_params=True, dpi=100, **kwargs
+):
     """Draw ``model``'s graph and save it to ``to_file`` (PNG, SVG or PDF by extension); returns the figure.
 
     Keras's ``show_dtype``, ``rankdir``, ``expand_nested`` and similar cosmetic options are accepted and
     ignored (the drawing is always top to bottom, a nested model one box).
     """
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -74,9 +78,17 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
             x = (fig_w - span) / 2 + i * (box_w + gap_x) + box_w / 2
             centre[id(layer)] = (x, y)
             colour = "#dbe9f6" if isinstance(layer, InputLayer) else ("#fde9c9" if layer.count_params() else "#eeeeee")
-            ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
-                                        boxstyle="round,pad=0.02,rounding_size=0.08", fc=colour, ec="#333333",
-                                        lw=1.0))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - box_w / 2, y - box_h / 2),
+                    box_w,
+                    box_h,
+                    boxstyle="round,pad=0.02,rounding_size=0.08",
+                    fc=colour,
+                    ec="#333333",
+                    lw=1.0,
+                )
+            )
             ax.text(x, y, labels[id(layer)], ha="center", va="center", fontsize=9, family="monospace")
     lane = {}  # skip connections run down the right-hand side, one lane each
     for node in model._nodes:
@@ -87,14 +99,25 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
             (x0, y0), (x1, y1) = centre[id(src)], centre[id(node.layer)]
             skip = level[id(node.layer)] - level.get(id(src), 0) > 1
             if not skip:
-                ax.add_patch(FancyArrowPatch((x0, y0 - box_h / 2), (x1, y1 + box_h / 2), arrowstyle="-|>",
-                                             mutation_scale=12, lw=1.0, color="#333333"))
+                ax.add_patch(
+                    FancyArrowPatch(
+                        (x0, y0 - box_h / 2),
+                        (x1, y1 + box_h / 2),
+                        arrowstyle="-|>",
+                        mutation_scale=12,
+                        lw=1.0,
+                        color="#333333",
+                    )
+                )
                 continue
             k = lane.setdefault((id(src), id(node.layer)), len(lane))
             xr = max(x0, x1) + box_w / 2 + 0.15 + 0.12 * k
             ax.plot([x0 + box_w / 2, xr, xr], [y0, y0, y1], color="#1f5fa8", lw=1.2)
-            ax.add_patch(FancyArrowPatch((xr, y1), (x1 + box_w / 2, y1), arrowstyle="-|>", mutation_scale=12,
-                                         lw=1.2, color="#1f5fa8"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    (xr, y1), (x1 + box_w / 2, y1), arrowstyle="-|>", mutation_scale=12, lw=1.2, color="#1f5fa8"
+                )
+            )
     if to_file:
         fig.savefig(to_file, dpi=dpi)
     return fig

@@ -15,6 +15,7 @@ array([-0.1,  2. ])
 >>> Dense(4, activation=relu).activation_name
 'relu'
 """
+
 import numpy as np
 
 from . import activations as _a
@@ -37,9 +38,21 @@ def _leaky_relu(features, alpha=0.2):
 
 
 leaky_relu = _a.ActivationFunction(
-    "leaky_relu", _leaky_relu,
-    lambda dy, z, a, alpha=0.2: dy * np.where(z > 0, 1.0, alpha).astype(dy.dtype), alpha=0.2)
+    "leaky_relu", _leaky_relu, lambda dy, z, a, alpha=0.2: dy * np.where(z > 0, 1.0, alpha).astype(dy.dtype), alpha=0.2
+)
 leaky_relu.__doc__ = _leaky_relu.__doc__
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus", "softsign", "silu",
-           "swish", "leaky_relu"]
+__all__ = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "silu",
+    "swish",
+    "leaky_relu",
+]

@@ -21,6 +21,7 @@ created).
 >>> fig.axes[0].get_xlabel(), fig.axes[0].get_title()
 ('epoch', 'Loss')
 """
+
 import contextlib
 import math
 import os
@@ -33,8 +34,16 @@ from matplotlib.ticker import MaxNLocator
 from . import kernels
 from .errors import InvalidArgumentError, InvalidInputError
 
-__all__ = ["plot_history", "plot_confusion_matrix", "plot_misclassified", "plot_filters", "plot_feature_maps",
-           "plot_receptive_field", "receptive_field", "save_figure"]
+__all__ = [
+    "plot_history",
+    "plot_confusion_matrix",
+    "plot_misclassified",
+    "plot_filters",
+    "plot_feature_maps",
+    "plot_receptive_field",
+    "receptive_field",
+    "save_figure",
+]
 
 DPI = 100
 
@@ -62,8 +71,9 @@ def _labels(y, what):
     if y.ndim == 2:
         return y.argmax(axis=1)
     if y.ndim != 1:
-        raise InvalidInputError(f"{what} must be integer labels (N,) or one-hot/probabilities (N, classes), "
-                                f"got shape {y.shape}")
+        raise InvalidInputError(
+            f"{what} must be integer labels (N,) or one-hot/probabilities (N, classes), got shape {y.shape}"
+        )
     if y.size and np.issubdtype(y.dtype, np.floating) and np.any(y != np.round(y)):
         raise InvalidInputError(f"{what} must hold integer class labels, got non-integer values")
     if y.size and y.min() < 0:
@@ -86,8 +96,9 @@ def _layers_of(model_or_layers):
     try:
         layers = list(layers)
     except TypeError:
-        raise InvalidArgumentError(f"expected a Sequential model or a list of layers, got "
-                                   f"{type(model_or_layers).__name__}") from None
+        raise InvalidArgumentError(
+            f"expected a Sequential model or a list of layers, got {type(model_or_layers).__name__}"
+        ) from None
     if not layers:
         raise InvalidArgumentError("the model has no layers")
     return layers
@@ -108,8 +119,9 @@ def _bare(ax):
 def _history_dict(history, what):
     h = getattr(history, "history", history)
     if not isinstance(h, dict):
-        raise InvalidArgumentError(f"{what} must be a History (what fit returns) or a dict of lists, "
-                                   f"got {type(history).__name__}")
+        raise InvalidArgumentError(
+            f"{what} must be a History (what fit returns) or a dict of lists, got {type(history).__name__}"
+        )
     if not h or not any(len(v) for v in h.values()):
         raise InvalidInputError(f"{what} is empty: nothing was trained (did fit run for at least one epoch?)")
     return h
@@ -155,21 +167,30 @@ def plot_history(history, path=None, other=None, labels=("tinycnn", "Keras"), me
     fig = Figure(figsize=(4.6 * len(metrics), 3.6), layout="constrained")
     if o is None:  # one run: train and validation in two colours
         runs = [(h, None, ("C0", "C1"))]
-    else:          # two runs: one colour per run, solid = train, dashed = validation
+    else:  # two runs: one colour per run, solid = train, dashed = validation
         runs = [(h, labels[0], ("C0", "C0")), (o, labels[1], ("C3", "C3"))]
     n_epochs = max(len(v) for run, _, _ in runs for v in run.values())
     for k, metric in enumerate(metrics):
         ax = fig.add_subplot(1, len(metrics), k + 1)
         for run, name, colors in runs:
-            for key, style, marker, split, color in ((metric, "-", "o", "train", colors[0]),
-                                                     (f"val_{metric}", "--", "s", "validation", colors[1])):
+            for key, style, marker, split, color in (
+                (metric, "-", "o", "train", colors[0]),
+                (f"val_{metric}", "--", "s", "validation", colors[1]),
+            ):
                 values = run.get(key)
                 if values is None or not len(values):
                     continue
                 label = split if name is None else f"{name} {split}"
                 epochs = np.arange(1, len(values) + 1)
-                ax.plot(epochs, values, linestyle=style, color=color, marker=marker if len(values) <= 30 else None,
-                        markersize=3.5, label=label)
+                ax.plot(
+                    epochs,
+                    values,
+                    linestyle=style,
+                    color=color,
+                    marker=marker if len(values) <= 30 else None,
+                    markersize=3.5,
+                    label=label,
+                )
         ax.set_title(_pretty(metric))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
@@ -235,15 +256,21 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, path=None, normalize
         for i in range(n):
             for j in range(n):
                 text = f"{shown[i, j]:.2f}" if normalize else str(cm[i, j])
-                ax.text(j, i, text, ha="center", va="center", fontsize=8 if n > 10 else 10,
-                        color="white" if shown[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8 if n > 10 else 10,
+                    color="white" if shown[i, j] > threshold else "black",
+                )
     names = class_names or [str(i) for i in range(n)]
     ax.set_xticks(range(n), names, rotation=45 if class_names else 0, ha="right" if class_names else "center")
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
-    ax.set_title(f"Confusion matrix{' (rows normalized)' if normalize else ''}: "
-                 f"accuracy {accuracy:.1%} of {len(t):,}")
+    ax.set_title(f"Confusion matrix{' (rows normalized)' if normalize else ''}: accuracy {accuracy:.1%} of {len(t):,}")
     return _finish(fig, path)
 
 
@@ -271,8 +298,9 @@ def plot_misclassified(x, y_true, y_pred, class_names=None, path=None, max_image
     probs = np.asarray(y_pred) if np.ndim(y_pred) == 2 and np.shape(y_pred)[1] > 1 else None
     p = _labels(y_pred, "y_pred")
     if not (len(images) == len(t) == len(p)):
-        raise InvalidInputError(f"x, y_true and y_pred must have the same length, got {len(images)}, {len(t)}, "
-                                f"{len(p)}")
+        raise InvalidInputError(
+            f"x, y_true and y_pred must have the same length, got {len(images)}, {len(t)}, {len(p)}"
+        )
     if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 1:
         raise InvalidArgumentError(f"max_images must be a positive int, got {max_images!r}")
 
@@ -290,8 +318,7 @@ def plot_misclassified(x, y_true, y_pred, class_names=None, path=None, max_image
         return _finish(fig, path)
     rows, cols = _grid(len(shown), max_cols=5)
     fig = Figure(figsize=(2.0 * cols, 2.25 * rows + 0.4), layout="constrained")
-    fig.suptitle(f"Misclassified: {len(wrong):,} of {len(t):,} ({len(wrong) / len(t):.1%}); "
-                 f"first {len(shown)} shown")
+    fig.suptitle(f"Misclassified: {len(wrong):,} of {len(t):,} ({len(wrong) / len(t):.1%}); first {len(shown)} shown")
     for k, i in enumerate(shown):
         ax = fig.add_subplot(rows, cols, k + 1)
         ax.imshow(images[i], cmap="gray" if images.ndim == 3 else None)
@@ -309,13 +336,16 @@ def _kernel_of(layer):
         name = "kernel"
     else:
         if not getattr(layer, "built", False) or "kernel" not in getattr(layer, "params", {}):
-            raise InvalidArgumentError(f"plot_filters needs a built Conv2D layer (or a kernel array), got "
-                                       f"{layer!r}; build the model first (input_shape= or model.build)")
+            raise InvalidArgumentError(
+                f"plot_filters needs a built Conv2D layer (or a kernel array), got "
+                f"{layer!r}; build the model first (input_shape= or model.build)"
+            )
         kernel = layer.params["kernel"]
         name = layer.name
     if kernel.ndim != 4:
-        raise InvalidArgumentError(f"plot_filters needs a Conv2D kernel of shape (KH, KW, C, F); {name} has "
-                                   f"shape {kernel.shape}")
+        raise InvalidArgumentError(
+            f"plot_filters needs a Conv2D kernel of shape (KH, KW, C, F); {name} has shape {kernel.shape}"
+        )
     return np.asarray(kernel), name
 
 
@@ -466,20 +496,38 @@ def _trace_layers(layers, input_shape):
     twins, depths = [], []
     for layer in layers:
         if isinstance(layer, Conv2D):
-            twins.append(Conv2D(1, layer.kernel_size, strides=layer.strides, padding=layer.padding,
-                                dilation_rate=layer.dilation_rate, use_bias=False, kernel_initializer="ones",
-                                dtype="float64", name=f"rf_{layer.name}"))
+            twins.append(
+                Conv2D(
+                    1,
+                    layer.kernel_size,
+                    strides=layer.strides,
+                    padding=layer.padding,
+                    dilation_rate=layer.dilation_rate,
+                    use_bias=False,
+                    kernel_initializer="ones",
+                    dtype="float64",
+                    name=f"rf_{layer.name}",
+                )
+            )
             depths.append((len(twins) - 1, layer.name))
         elif isinstance(layer, Pooling2D):
-            twins.append(AveragePooling2D(layer.pool_size, strides=layer.strides, padding=layer.padding,
-                                          dtype="float64", name=f"rf_{layer.name}"))
+            twins.append(
+                AveragePooling2D(
+                    layer.pool_size,
+                    strides=layer.strides,
+                    padding=layer.padding,
+                    dtype="float64",
+                    name=f"rf_{layer.name}",
+                )
+            )
         elif isinstance(layer, (Activation, ReLU, Softmax, BatchNormalization, Dropout)):
             continue
         elif isinstance(layer, (Flatten, Dense)):
             break
         else:
-            raise InvalidArgumentError(f"cannot trace a receptive field through {type(layer).__name__} "
-                                       f"({layer.name!r})")
+            raise InvalidArgumentError(
+                f"cannot trace a receptive field through {type(layer).__name__} ({layer.name!r})"
+            )
     if not depths:
         raise InvalidArgumentError("the model has no Conv2D layer before Flatten/Dense: no receptive field to show")
     _build_layers(twins, (None,) + tuple(input_shape[:2]) + (1,))
@@ -542,9 +590,12 @@ def receptive_field(model_or_layers, input_shape, unit=None):
     last_map = twins[depths[-1][0]].output_shape[1:3]
     if unit is None:
         unit = ((last_map[0] - 1) // 2, (last_map[1] - 1) // 2)
-    if (not isinstance(unit, (tuple, list)) or len(unit) != 2
-            or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in unit)
-            or not (0 <= unit[0] < last_map[0] and 0 <= unit[1] < last_map[1])):
+    if (
+        not isinstance(unit, (tuple, list))
+        or len(unit) != 2
+        or not all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in unit)
+        or not (0 <= unit[0] < last_map[0] and 0 <= unit[1] < last_map[1])
+    ):
         raise InvalidArgumentError(f"unit must be (i, j) inside the last conv map {last_map}, got {unit!r}")
     x = np.ones((1, h, w, 1))
     fields = []
@@ -557,14 +608,23 @@ def receptive_field(model_or_layers, input_shape, unit=None):
             i = min(max(round((unit[0] + 0.5) * oh / last_map[0] - 0.5), 0), oh - 1)
             j = min(max(round((unit[1] + 0.5) * ow / last_map[1] - 0.5), 0), ow - 1)
             d = np.zeros_like(a)
-            d[0, i, j, 0] = 1.0                      # one-hot dy at the unit ...
-            for twin in twins[t::-1]:                # ... sent back through every layer's backward
+            d[0, i, j, 0] = 1.0  # one-hot dy at the unit ...
+            for twin in twins[t::-1]:  # ... sent back through every layer's backward
                 d = twin.backward(d)
         g = d[0, :, :, 0]
         rows, cols = np.flatnonzero(g.any(axis=1)), np.flatnonzero(g.any(axis=0))
-        fields.append({"layer": name, "depth": depth, "unit": (int(i), int(j)), "map_shape": (int(oh), int(ow)),
-                       "gradient": g, "rows": (int(rows[0]), int(rows[-1])), "cols": (int(cols[0]), int(cols[-1])),
-                       "size": (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))})
+        fields.append(
+            {
+                "layer": name,
+                "depth": depth,
+                "unit": (int(i), int(j)),
+                "map_shape": (int(oh), int(ow)),
+                "gradient": g,
+                "rows": (int(rows[0]), int(rows[-1])),
+                "cols": (int(cols[0]), int(cols[-1])),
+                "size": (int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)),
+            }
+        )
     return fields
 
 
@@ -599,8 +659,9 @@ def plot_receptive_field(model_or_layers, input_shape, unit=None, path=None):
         im = ax.imshow(shown, cmap="Oranges", vmin=0, vmax=1, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
         ax.set_facecolor("white")
         (r0, r1), (c0, c1) = f["rows"], f["cols"]
-        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor="firebrick",
-                               linewidth=1.5))
+        ax.add_patch(
+            Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor="firebrick", linewidth=1.5)
+        )
         ax.plot([(c0 + c1) / 2], [(r0 + r1) / 2], "o", color="firebrick", markersize=3)
         if max(h, w) <= 40:  # pixel grid (two line collections: much cheaper than one tick per pixel)
             ax.vlines(np.arange(-0.5, w, 1), -0.5, h - 0.5, color="0.85", linewidth=0.4, zorder=0.5)
@@ -610,8 +671,10 @@ def plot_receptive_field(model_or_layers, input_shape, unit=None, path=None):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         s = "" if f["depth"] == 1 else "s"
-        ax.set_title(f"{f['depth']} conv layer{s} ({f['layer']})\nunit {f['unit']}: "
-                     f"{f['size'][0]}x{f['size'][1]} pixels", fontsize=9)
+        ax.set_title(
+            f"{f['depth']} conv layer{s} ({f['layer']})\nunit {f['unit']}: {f['size'][0]}x{f['size'][1]} pixels",
+            fontsize=9,
+        )
         ax.set_xlabel("input column")
         ax.set_ylabel("input row")
         axes.append(ax)

@@ -28,6 +28,7 @@ array([[ 1., -2.],
 >>> get("l1_l2").get_config()
 {'l1': 0.01, 'l2': 0.01}
 """
+
 import math
 
 import numpy as np
@@ -36,8 +37,12 @@ from .errors import InvalidArgumentError
 
 
 def _factor(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise InvalidArgumentError(f"regularizer {name} must be a non-negative finite number, got {value!r}")
     return float(value)
 
@@ -131,8 +136,10 @@ def get(identifier):
         return identifier()
     if isinstance(identifier, str):
         if identifier not in _BY_NAME and identifier.lower() not in _BY_NAME:
-            raise InvalidArgumentError(f"unknown regularizer {identifier!r}; valid names: 'l1', 'l2', 'l1_l2', "
-                                       f"or an instance such as tinycnn.regularizers.L2(0.001)")
+            raise InvalidArgumentError(
+                f"unknown regularizer {identifier!r}; valid names: 'l1', 'l2', 'l1_l2', "
+                f"or an instance such as tinycnn.regularizers.L2(0.001)"
+            )
         return _BY_NAME.get(identifier, _BY_NAME.get(identifier.lower()))()
     if isinstance(identifier, dict):
         if "class_name" in identifier:
@@ -147,7 +154,8 @@ def get(identifier):
     if callable(identifier):
         raise InvalidArgumentError(
             f"regularizer {identifier!r} is a callable whose gradient tinycnn does not know; subclass "
-            f"tinycnn.regularizers.Regularizer and define __call__(w) (the penalty) and gradient(w)")
+            f"tinycnn.regularizers.Regularizer and define __call__(w) (the penalty) and gradient(w)"
+        )
     raise InvalidArgumentError(f"cannot interpret regularizer {identifier!r}; use 'l1', 'l2', 'l1_l2' or L2(0.01)")
 
 

@@ -62,6 +62,7 @@ validation accuracy again (``result.save_best(path)``: ``.weights.h5``, or ``.ke
 
 Ray is an optional dependency (``pip install tinycnn[tune]``); this module imports it only when used.
 """
+
 import json
 import math
 import numbers
@@ -83,15 +84,46 @@ WEIGHTS_FILE = "model.weights.h5"
 TRAINING_KEYS = ("optimizer", "learning_rate", "momentum", "batch_size", "epochs")
 
 #: Columns of :attr:`SweepResult.table` besides the config's keys.
-RESULT_COLUMNS = ("trial_id", "epochs_run", "loss", "accuracy", "val_loss", "val_accuracy", "best_val_accuracy",
-                  "threads", "cpus", "time_s", "checkpoint", "error")
+RESULT_COLUMNS = (
+    "trial_id",
+    "epochs_run",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "best_val_accuracy",
+    "threads",
+    "cpus",
+    "time_s",
+    "checkpoint",
+    "error",
+)
 
 # Columns of Tune's per-report rows that say nothing about the model (left out of SweepResult.history).
-_TUNE_BOOKKEEPING = ("config", "checkpoint_dir_name", "timestamp", "should_checkpoint", "done", "date",
-                     "time_since_restore", "iterations_since_restore")
+_TUNE_BOOKKEEPING = (
+    "config",
+    "checkpoint_dir_name",
+    "timestamp",
+    "should_checkpoint",
+    "done",
+    "date",
+    "time_since_restore",
+    "iterations_since_restore",
+)
 
-_SAMPLERS = ("choice", "grid_search", "uniform", "quniform", "loguniform", "qloguniform", "randint", "qrandint",
-             "lograndint", "randn", "sample_from")
+_SAMPLERS = (
+    "choice",
+    "grid_search",
+    "uniform",
+    "quniform",
+    "loguniform",
+    "qloguniform",
+    "randint",
+    "qrandint",
+    "lograndint",
+    "randn",
+    "sample_from",
+)
 
 
 def __getattr__(name):
@@ -105,8 +137,7 @@ def _ray_tune():
     try:
         from ray import tune
     except ImportError as e:
-        raise ImportError(f"tinycnn.tune needs Ray Tune: pip install 'tinycnn[tune]' (or 'ray[tune]') ({e})") \
-            from None
+        raise ImportError(f"tinycnn.tune needs Ray Tune: pip install 'tinycnn[tune]' (or 'ray[tune]') ({e})") from None
     return tune
 
 
@@ -134,8 +165,9 @@ def _check_data(data):
         raise ValueError("data must be ((x, y), (x_val, y_val)) arrays, or None for Fashion-MNIST") from None
     for name, a, b in (("training", x, y), ("validation", x_val, y_val)):
         if len(a) != len(b) or len(a) == 0:
-            raise ValueError(f"the {name} data needs as many labels as images, and at least one "
-                             f"({len(a)} images, {len(b)} labels)")
+            raise ValueError(
+                f"the {name} data needs as many labels as images, and at least one ({len(a)} images, {len(b)} labels)"
+            )
     return (x, y), (x_val, y_val)
 
 
@@ -220,11 +252,17 @@ def _trial(config, build_fn, data, settings):
     config = dict(config)
     model = build_fn(config)
     if getattr(model, "optimizer", None) is None:
-        model.compile(optimizer=optimizer_from_config(config), loss=settings["loss"],
-                      metrics=list(settings["metrics"]))
-    model.fit(x, y, validation_data=(x_val, y_val), epochs=int(config.get("epochs", settings["epochs"])),
-              batch_size=int(config.get("batch_size", 32)), shuffle=True, verbose=0,
-              callbacks=[TuneReportCallback(cpus=cpus)])
+        model.compile(optimizer=optimizer_from_config(config), loss=settings["loss"], metrics=list(settings["metrics"]))
+    model.fit(
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        epochs=int(config.get("epochs", settings["epochs"])),
+        batch_size=int(config.get("batch_size", 32)),
+        shuffle=True,
+        verbose=0,
+        callbacks=[TuneReportCallback(cpus=cpus)],
+    )
 
 
 # -------------------------------------------------------------------------------------------- the sweep
@@ -269,8 +307,12 @@ def make_scheduler(scheduler, max_epochs, grace_period=1, reduction_factor=2):
     if scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
-        return ASHAScheduler(time_attr="training_iteration", max_t=max(1, int(max_epochs)),
-                             grace_period=grace_period, reduction_factor=reduction_factor)
+        return ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=max(1, int(max_epochs)),
+            grace_period=grace_period,
+            reduction_factor=reduction_factor,
+        )
     if isinstance(scheduler, str):
         raise ValueError(f"unknown scheduler {scheduler!r}; use None, 'fifo', 'asha' or a Tune scheduler")
     return scheduler
@@ -291,10 +333,31 @@ def _start_ray(address, num_cpus, ray_init):
     return True
 
 
-def sweep(build_fn, param_space, data=None, *, num_samples=1, scheduler=None, metric="val_accuracy", mode="max",
-          epochs=1, cpus_per_trial=1, loss="categorical_crossentropy", metrics=("accuracy",), seed=None,
-          address=None, num_cpus=None, ray_init=None, storage_path=None, name=None, best_weights=None,
-          max_concurrent_trials=None, grace_period=1, reduction_factor=2, verbose=0):
+def sweep(
+    build_fn,
+    param_space,
+    data=None,
+    *,
+    num_samples=1,
+    scheduler=None,
+    metric="val_accuracy",
+    mode="max",
+    epochs=1,
+    cpus_per_trial=1,
+    loss="categorical_crossentropy",
+    metrics=("accuracy",),
+    seed=None,
+    address=None,
+    num_cpus=None,
+    ray_init=None,
+    storage_path=None,
+    name=None,
+    best_weights=None,
+    max_concurrent_trials=None,
+    grace_period=1,
+    reduction_factor=2,
+    verbose=0,
+):
     """Train ``build_fn(config)`` for every config Tune draws from ``param_space``; see the module's text.
 
     Parameters
@@ -360,21 +423,33 @@ def sweep(build_fn, param_space, data=None, *, num_samples=1, scheduler=None, me
     started = _start_ray(address, num_cpus, ray_init)
     try:
         _ship_by_value(build_fn)
-        settings = {"cpus_per_trial": cpus_per_trial, "seed": seed, "loss": loss, "metrics": tuple(metrics),
-                    "epochs": int(epochs)}
-        trainable = tune.with_resources(tune.with_parameters(_trial, build_fn=build_fn, data=data,
-                                                             settings=settings),
-                                        {"cpu": cpus_per_trial})
+        settings = {
+            "cpus_per_trial": cpus_per_trial,
+            "seed": seed,
+            "loss": loss,
+            "metrics": tuple(metrics),
+            "epochs": int(epochs),
+        }
+        trainable = tune.with_resources(
+            tune.with_parameters(_trial, build_fn=build_fn, data=data, settings=settings), {"cpu": cpus_per_trial}
+        )
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                metric=metric, mode=mode, num_samples=num_samples, max_concurrent_trials=max_concurrent_trials,
+                metric=metric,
+                mode=mode,
+                num_samples=num_samples,
+                max_concurrent_trials=max_concurrent_trials,
                 search_alg=None if seed is None else BasicVariantGenerator(random_state=seed),
-                scheduler=make_scheduler(scheduler, _max_epochs(param_space, epochs), grace_period,
-                                         reduction_factor)),
-            run_config=tune.RunConfig(name=name, storage_path=storage_path, verbose=min(int(verbose), 1),
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                scheduler=make_scheduler(scheduler, _max_epochs(param_space, epochs), grace_period, reduction_factor),
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=storage_path,
+                verbose=min(int(verbose), 1),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
         )
         grid = tuner.fit()
         result = SweepResult.from_result_grid(grid, param_space, metric=metric, mode=mode, build_fn=build_fn)
@@ -427,8 +502,11 @@ class SweepResult:
             metrics = dict(result.metrics or {})
             trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
             frame = result.metrics_dataframe
-            epochs = (frame[[c for c in frame.columns if c not in _TUNE_BOOKKEEPING]].copy()
-                      if frame is not None and len(frame) else pd.DataFrame())
+            epochs = (
+                frame[[c for c in frame.columns if c not in _TUNE_BOOKKEEPING]].copy()
+                if frame is not None and len(frame)
+                else pd.DataFrame()
+            )
             if len(epochs):
                 epochs["trial_id"] = trial_id
                 histories.append(epochs[["trial_id"] + [c for c in epochs.columns if c != "trial_id"]])
@@ -439,10 +517,12 @@ class SweepResult:
                 epochs_run=int(metrics.get("epoch", 0) or 0),
                 **{k: float(metrics.get(k, math.nan)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
                 best_val_accuracy=float(val.max()) if len(val) else math.nan,
-                threads=metrics.get("threads"), cpus=metrics.get("cpus"),
+                threads=metrics.get("threads"),
+                cpus=metrics.get("cpus"),
                 time_s=float(metrics.get("time_total_s", math.nan)),
                 checkpoint=result.checkpoint.path if result.checkpoint is not None else None,
-                error=repr(result.error) if result.error is not None else "")
+                error=repr(result.error) if result.error is not None else "",
+            )
             if metric not in row:
                 row[metric] = float(metrics.get(metric, math.nan))
             rows.append(row)
@@ -453,8 +533,16 @@ class SweepResult:
             table = table.reset_index(drop=True)
         history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
         varied = [k for k in keys if k in table and table[k].map(repr).nunique() > 1]
-        return cls(table, history, configs, metric, mode, varied, build_fn=build_fn,
-                   path=getattr(grid, "experiment_path", None))
+        return cls(
+            table,
+            history,
+            configs,
+            metric,
+            mode,
+            varied,
+            build_fn=build_fn,
+            path=getattr(grid, "experiment_path", None),
+        )
 
     # -- the best trial
     @property
@@ -490,7 +578,7 @@ class SweepResult:
                 shutil.copyfile(weights, path)
             else:
                 raise ValueError(f"best weights go to a .weights.h5 (weights) or .keras (model) file, got {path!r}")
-        stem = path[:-len(".weights.h5")] if path.endswith(".weights.h5") else os.path.splitext(path)[0]
+        stem = path[: -len(".weights.h5")] if path.endswith(".weights.h5") else os.path.splitext(path)[0]
         with open(stem + ".config.json", "w") as f:  # best.weights.h5 -> best.config.json
             json.dump(self.best_config, f, indent=1, default=str)
         return path
@@ -503,8 +591,9 @@ class SweepResult:
         config = self.best_config
         model = build_fn(dict(config))
         if getattr(model, "optimizer", None) is None:
-            model.compile(optimizer=optimizer_from_config(config), loss="categorical_crossentropy",
-                          metrics=["accuracy"])
+            model.compile(
+                optimizer=optimizer_from_config(config), loss="categorical_crossentropy", metrics=["accuracy"]
+            )
         if weights is None:
             from ray.tune import Checkpoint
 
@@ -545,9 +634,17 @@ class SweepResult:
             if not len(rows) or metric not in rows:
                 continue
             best = trial_id == best_id
-            ax.plot(rows["epoch"], rows[metric], marker="o", markersize=3, linewidth=2.6 if best else 1.2,
-                    zorder=3 if best else 2, label=("best: " if best else "") + self._label(trial_id)
-                    + (f" (stopped after {len(rows)})" if stopped[trial_id] else ""))
+            ax.plot(
+                rows["epoch"],
+                rows[metric],
+                marker="o",
+                markersize=3,
+                linewidth=2.6 if best else 1.2,
+                zorder=3 if best else 2,
+                label=("best: " if best else "")
+                + self._label(trial_id)
+                + (f" (stopped after {len(rows)})" if stopped[trial_id] else ""),
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} of {len(self.table)} trials")
@@ -563,8 +660,9 @@ class SweepResult:
     def _stopped_early(self, table):
         """Which rows of ``table`` ran fewer epochs than their config asked for (a scheduler stopped them)."""
         asked = [self.configs.get(t, {}).get("epochs") for t in table["trial_id"]]
-        return np.array([isinstance(a, numbers.Real) and run < a for a, run in zip(asked, table["epochs_run"])],
-                        dtype=bool)
+        return np.array(
+            [isinstance(a, numbers.Real) and run < a for a, run in zip(asked, table["epochs_run"])], dtype=bool
+        )
 
     def plot_hyperparameters(self, path=None, metric=None):
         """The last epoch's ``metric`` of each trial against each hyperparameter the sweep varied (numbers on
@@ -580,8 +678,9 @@ class SweepResult:
 
         metric = metric or self.metric
         keys = self.hyperparameters or [k for k in self.table.columns if k in TRAINING_KEYS][:1]
-        fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 3.4), sharey=True,
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 3.4), sharey=True, squeeze=False
+        )
         table = self.table.dropna(subset=[metric])
         best_id = self.best["trial_id"] if len(table) else None
         for ax, key in zip(axes[0], keys):
@@ -602,11 +701,25 @@ class SweepResult:
             stopped = self._stopped_early(table)
             ax.scatter(x[~stopped], y[~stopped], s=28, alpha=0.8, color="tab:blue", label="all epochs")
             if stopped.any():
-                ax.scatter(x[stopped], y[stopped], s=28, alpha=0.8, facecolors="none", edgecolors="tab:blue",
-                           label="stopped early")
+                ax.scatter(
+                    x[stopped],
+                    y[stopped],
+                    s=28,
+                    alpha=0.8,
+                    facecolors="none",
+                    edgecolors="tab:blue",
+                    label="stopped early",
+                )
             is_best = np.asarray(table["trial_id"] == best_id)
-            ax.scatter(x[is_best], np.asarray(table[metric])[is_best], s=120, facecolors="none",
-                       edgecolors="crimson", linewidths=1.8, label="best")
+            ax.scatter(
+                x[is_best],
+                np.asarray(table[metric])[is_best],
+                s=120,
+                facecolors="none",
+                edgecolors="crimson",
+                linewidths=1.8,
+                label="best",
+            )
             ax.set_xlabel(key)
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel(f"{metric} (last epoch)")

@@ -1,5 +1,6 @@
 """Small utilities the course uses: ``to_categorical``, ``set_random_seed``, ``PyDataset`` (Keras 2: ``Sequence``);
 and atomic file writing."""
+
 import contextlib
 import os
 import random
@@ -36,6 +37,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
            [0., 1., 0.]], dtype=float32)
     """
     from .validation import check_int
+
     num_classes = check_int(num_classes, "num_classes", "to_categorical", low=1, allow_none=True)
     try:
         y = np.asarray(y)
@@ -44,9 +46,11 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     if y.size and not np.issubdtype(y.dtype, np.integer):
         if not np.issubdtype(y.dtype, np.floating) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise InvalidInputError(f"to_categorical expects integer class labels, got dtype {y.dtype}")
-        if np.max(np.abs(y)) >= 2 ** 53:  # beyond this a float is no longer an exact integer (nor fits int64)
-            raise InvalidInputError(f"to_categorical: label {np.max(np.abs(y)):g} is far too large to be a class "
-                                    f"index; labels must be 0..num_classes-1")
+        if np.max(np.abs(y)) >= 2**53:  # beyond this a float is no longer an exact integer (nor fits int64)
+            raise InvalidInputError(
+                f"to_categorical: label {np.max(np.abs(y)):g} is far too large to be a class "
+                f"index; labels must be 0..num_classes-1"
+            )
     y = y.astype(np.int64)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
@@ -59,9 +63,11 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     try:
         out = np.zeros(y.shape + (num_classes,), dtype=dtype)
     except MemoryError:
-        raise InvalidInputError(f"to_categorical: {y.size} labels x {num_classes} classes do not fit in memory "
-                                f"(the largest label is {int(y.max()) if y.size else 0}); are these class "
-                                f"labels?") from None
+        raise InvalidInputError(
+            f"to_categorical: {y.size} labels x {num_classes} classes do not fit in memory "
+            f"(the largest label is {int(y.max()) if y.size else 0}); are these class "
+            f"labels?"
+        ) from None
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
 
@@ -106,7 +112,7 @@ def _sweep_stale_temps(path):
     for name in names:
         if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
             continue
-        pid = name[len(prefix):-len(_TEMP_SUFFIX)].split(".")[0]
+        pid = name[len(prefix) : -len(_TEMP_SUFFIX)].split(".")[0]
         full = os.path.join(folder, name)
         if not pid.isdigit() or full in _active_temps:
             continue
@@ -148,10 +154,13 @@ def atomic_open(path, mode="wb"):
     folder as ``path`` is an :class:`~tinycnn.errors.InvalidArgumentError`.
     """
     from .validation import check_path
+
     path = check_path(path, "save")
     if os.path.isdir(path):
-        raise InvalidArgumentError(f"cannot write {path!r}: it is a folder; give a file name inside it, e.g. "
-                                   f"{os.path.join(path, 'model.weights.h5')!r}")
+        raise InvalidArgumentError(
+            f"cannot write {path!r}: it is a folder; give a file name inside it, e.g. "
+            f"{os.path.join(path, 'model.weights.h5')!r}"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -218,12 +227,13 @@ class PyDataset:
 
     def __getitem__(self, index):
         """Batch ``index``: ``(x, y)`` or ``(x, y, sample_weight)``."""
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(self, index), returning "
-                                  "batch number index as (x, y) or (x, y, sample_weight)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __getitem__(self, index), returning "
+            "batch number index as (x, y) or (x, y, sample_weight)"
+        )
 
     def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must define __len__(self), the number of batches "
-                                  "per epoch")
+        raise NotImplementedError(f"{type(self).__name__} must define __len__(self), the number of batches per epoch")
 
     @property
     def num_batches(self):
@@ -250,6 +260,7 @@ def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=Tr
     """A model's graph drawn with matplotlib (no Graphviz), as ``keras.utils.plot_model``; see
     :mod:`tinycnn.model_plot`."""
     from .model_plot import plot_model as _plot_model
+
     return _plot_model(model, to_file=to_file, show_shapes=show_shapes, show_layer_names=show_layer_names, **kwargs)
 
 

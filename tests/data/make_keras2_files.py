@@ -6,6 +6,7 @@ Needs ``tf_keras`` (the Keras 2 package for TensorFlow 2.16+: ``pip install tf-k
 connection) and ``keras2_inputs.npz`` (inputs to predict on). The tests compare tinycnn's predictions with
 Keras 3's on the same files, so nothing here is a stored answer.
 """
+
 import pathlib
 
 import numpy as np
@@ -16,11 +17,19 @@ L = keras.layers
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 
-cnn = keras.Sequential([L.Conv2D(4, 3, padding="same", input_shape=(8, 8, 1)), L.Activation("relu"),
-                        L.BatchNormalization(), L.MaxPooling2D(), L.Dropout(0.25), L.Flatten(),
-                        L.Dense(3), L.Activation("softmax")])
-cnn.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy",
-            metrics=["accuracy"])
+cnn = keras.Sequential(
+    [
+        L.Conv2D(4, 3, padding="same", input_shape=(8, 8, 1)),
+        L.Activation("relu"),
+        L.BatchNormalization(),
+        L.MaxPooling2D(),
+        L.Dropout(0.25),
+        L.Flatten(),
+        L.Dense(3),
+        L.Activation("softmax"),
+    ]
+)
+cnn.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy", metrics=["accuracy"])
 x_cnn = rng.random((16, 8, 8, 1), dtype=np.float32)
 cnn.fit(x_cnn, np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)], batch_size=8, epochs=2, verbose=0)
 cnn.save(HERE / "keras2_cnn.h5")

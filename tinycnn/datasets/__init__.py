@@ -12,6 +12,7 @@
 
 >>> from tinycnn.datasets import auto_mpg, cifar10, fashion_mnist, mnist
 """
+
 from . import auto_mpg, cifar10, download, fashion_mnist, idx, mnist, safe_pickle
 
 __all__ = ["auto_mpg", "cifar10", "download", "fashion_mnist", "idx", "mnist", "safe_pickle"]

@@ -27,6 +27,7 @@ per car. It was made by ``scripts/make_auto_mpg_tsv.py`` from the UCI rows in Py
 [18.0, 8.0, 307.0, 130.0, 3504.0, 12.0, 70.0, 1.0]
 >>> x, y = data[:, 1:], data[:, 0]
 """
+
 import math
 import os
 
@@ -81,16 +82,18 @@ def load_data(path=None):
     except UnicodeDecodeError as e:
         raise DataFileError(f"{path}: not a text file (UTF-8 decoding failed at byte {e.start})") from e
     if not lines:
-        raise DataFileError(f"{path}: the file is empty; expected a header line and then rows of "
-                            f"{len(COLUMNS)} numbers")
+        raise DataFileError(
+            f"{path}: the file is empty; expected a header line and then rows of {len(COLUMNS)} numbers"
+        )
     rows = []
     for number, line in enumerate(lines[1:], start=2):  # line 1 is the header
         fields = line.split()
         if not fields:
             continue
         if len(fields) != len(COLUMNS):
-            raise DataFileError(f"{path}, line {number}: {len(fields)} values, expected {len(COLUMNS)} "
-                                f"({', '.join(COLUMNS)})")
+            raise DataFileError(
+                f"{path}, line {number}: {len(fields)} values, expected {len(COLUMNS)} ({', '.join(COLUMNS)})"
+            )
         row = []
         for column, field in zip(COLUMNS, fields):
             try:

@@ -46,6 +46,7 @@ wrong file is refused with an error naming it.
 >>> cifar10.CLASS_NAMES[:3], cifar10.RECORD_BYTES
 (('airplane', 'automobile', 'bird'), 3073)
 """
+
 import os
 import tarfile
 import urllib.request
@@ -56,8 +57,19 @@ from ..errors import DataFileError
 from . import safe_pickle
 from .download import download, keras_dirs, tinycnn_dir
 
-__all__ = ["load_data", "CLASS_NAMES", "URL", "MD5", "ARCHIVE", "BIN_FILES", "PY_FILES", "search_dirs",
-           "cache_dir", "read_binary_batch", "read_python_batch"]
+__all__ = [
+    "load_data",
+    "CLASS_NAMES",
+    "URL",
+    "MD5",
+    "ARCHIVE",
+    "BIN_FILES",
+    "PY_FILES",
+    "search_dirs",
+    "cache_dir",
+    "read_binary_batch",
+    "read_python_batch",
+]
 
 #: Label ``i`` means ``CLASS_NAMES[i]``.
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -122,8 +134,10 @@ def read_binary_batch(content, name):
     y : uint8 array (n,)
     """
     if len(content) == 0 or len(content) % RECORD_BYTES:
-        raise DataFileError(f"{name}: {len(content)} bytes is not a whole number of CIFAR-10 records of "
-                            f"{RECORD_BYTES} bytes (1 label + 3072 pixels); is it the right file?")
+        raise DataFileError(
+            f"{name}: {len(content)} bytes is not a whole number of CIFAR-10 records of "
+            f"{RECORD_BYTES} bytes (1 label + 3072 pixels); is it the right file?"
+        )
     records = np.frombuffer(content, dtype=np.uint8).reshape(-1, RECORD_BYTES)
     x = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
     return x, records[:, 0].copy()
@@ -139,8 +153,10 @@ def read_python_batch(content, name):
         raise DataFileError(f"{name}: not a CIFAR batch: the pickle holds a {type(d).__name__}, not a dict")
     d = {k.decode("utf-8") if isinstance(k, bytes) else k: v for k, v in d.items()}
     if "data" not in d or "labels" not in d:
-        raise DataFileError(f"{name}: not a CIFAR-10 batch: it lacks 'data' or 'labels' (keys: "
-                            f"{', '.join(map(str, d)) or 'none'}); a CIFAR-100 file has 'fine_labels'")
+        raise DataFileError(
+            f"{name}: not a CIFAR-10 batch: it lacks 'data' or 'labels' (keys: "
+            f"{', '.join(map(str, d)) or 'none'}); a CIFAR-100 file has 'fine_labels'"
+        )
     data = d["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         what = f"{data.dtype} of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
@@ -163,7 +179,7 @@ class _Folder:
         self.folder, self.kind, self.where = folder, kind, folder
 
     def batches(self):
-        for name in (BIN_FILES if self.kind == "bin" else PY_FILES):
+        for name in BIN_FILES if self.kind == "bin" else PY_FILES:
             path = os.path.join(self.folder, name)
             try:
                 with open(path, "rb") as f:
@@ -186,15 +202,19 @@ class _Archive:
                     if f"{folder}/{files[0]}" in names:
                         break
                 else:
-                    raise DataFileError(f"{self.path}: not a CIFAR-10 archive: it has neither "
-                                        f"{BIN_DIR}/{BIN_FILES[0]} nor {PY_DIR}/{PY_FILES[0]}")
+                    raise DataFileError(
+                        f"{self.path}: not a CIFAR-10 archive: it has neither "
+                        f"{BIN_DIR}/{BIN_FILES[0]} nor {PY_DIR}/{PY_FILES[0]}"
+                    )
                 self.kind = kind
                 for name in files:
                     member = names.get(f"{folder}/{name}")
                     where = f"{self.path}:{folder}/{name}"
                     if member is None or not member.isfile():
-                        raise DataFileError(f"{where}: missing from the archive (or not a regular file); the "
-                                            "archive is incomplete: delete it and download it again")
+                        raise DataFileError(
+                            f"{where}: missing from the archive (or not a regular file); the "
+                            "archive is incomplete: delete it and download it again"
+                        )
                     yield where, tar.extractfile(member).read()
         except (tarfile.TarError, EOFError, OSError) as e:
             raise DataFileError(f"{self.path}: corrupted archive ({e}); delete it and download it again") from e
@@ -204,13 +224,22 @@ def _source_in(folder):
     """A readable CIFAR-10 source in ``folder``, or None."""
     if not os.path.isdir(folder):
         return None
-    for sub, kind, files in (("", "bin", BIN_FILES), (BIN_DIR, "bin", BIN_FILES),
-                             ("", "py", PY_FILES), (PY_DIR, "py", PY_FILES)):
+    for sub, kind, files in (
+        ("", "bin", BIN_FILES),
+        (BIN_DIR, "bin", BIN_FILES),
+        ("", "py", PY_FILES),
+        (PY_DIR, "py", PY_FILES),
+    ):
         d = os.path.join(folder, sub)
         if all(os.path.isfile(os.path.join(d, f)) for f in files):
             return _Folder(d, kind)
-    for name in (ARCHIVE, PY_ARCHIVE, "cifar-10-batches-py-target_archive", "cifar-10-batches-py.tar.gz",
-                 "cifar-10-batches-py_archive"):
+    for name in (
+        ARCHIVE,
+        PY_ARCHIVE,
+        "cifar-10-batches-py-target_archive",
+        "cifar-10-batches-py.tar.gz",
+        "cifar-10-batches-py_archive",
+    ):
         if os.path.isfile(os.path.join(folder, name)):
             return _Archive(os.path.join(folder, name))
     return None
@@ -224,8 +253,10 @@ def _load(source):
         if len(x) != BATCH_SIZE:
             raise DataFileError(f"{name}: {len(x)} images; a CIFAR-10 batch has {BATCH_SIZE}; is it the right file?")
         if y.max() >= NUM_CLASSES:
-            raise DataFileError(f"{name}: label {int(y.max())} is out of range; CIFAR-10 labels are "
-                                f"0..{NUM_CLASSES - 1} (a CIFAR-100 file?)")
+            raise DataFileError(
+                f"{name}: label {int(y.max())} is out of range; CIFAR-10 labels are "
+                f"0..{NUM_CLASSES - 1} (a CIFAR-100 file?)"
+            )
         xs.append(x)
         ys.append(y)
     x_train, y_train = np.concatenate(xs[:5]), np.concatenate(ys[:5]).reshape(-1, 1)
@@ -259,15 +290,23 @@ def load_data(path=None):
         path = os.fspath(path)
         source = _Archive(path) if os.path.isfile(path) else _source_in(path)
         if source is None:
-            raise DataFileError(f"{path}: no CIFAR-10 here: pass {ARCHIVE} or {PY_ARCHIVE}, or a folder holding "
-                                f"one of them, a {BIN_DIR} or {PY_DIR} folder, or the six batch files")
+            raise DataFileError(
+                f"{path}: no CIFAR-10 here: pass {ARCHIVE} or {PY_ARCHIVE}, or a folder holding "
+                f"one of them, a {BIN_DIR} or {PY_DIR} folder, or the six batch files"
+            )
         return _load(source)
     for folder in search_dirs():
         source = _source_in(folder)
         if source is not None:
             return _load(source)
     dest = os.path.join(cache_dir(), ARCHIVE)
-    download(URL, dest, "md5", MD5, _urlopen,
-             by_hand=f"put {ARCHIVE} (from {URL}) into {cache_dir()}, or Keras's {PY_ARCHIVE} (from {PY_URL}) "
-                     f"into {cache_dir()}, or pass path=")
+    download(
+        URL,
+        dest,
+        "md5",
+        MD5,
+        _urlopen,
+        by_hand=f"put {ARCHIVE} (from {URL}) into {cache_dir()}, or Keras's {PY_ARCHIVE} (from {PY_URL}) "
+        f"into {cache_dir()}, or pass path=",
+    )
     return _load(_Archive(dest))

@@ -14,6 +14,7 @@ own, older copy of the same logic).
 No Debian package ships MNIST or CIFAR-10 (``apt-cache search mnist`` / ``cifar`` find only
 ``dataset-fashion-mnist``), so unlike Fashion-MNIST these loaders have no system folder.
 """
+
 import hashlib
 import os
 import sys
@@ -87,9 +88,12 @@ def download(url, dest, algorithm, expected, urlopen, by_hand):
                 digest.update(chunk)
                 f.write(chunk)
             if digest.hexdigest() != expected:  # raised inside atomic_open: nothing is kept
-                raise DataFileError(f"{url}: checksum mismatch: {algorithm.upper()} {digest.hexdigest()}, "
-                                    f"expected {expected}; the download is corrupted (nothing was saved). "
-                                    "Try again later.")
+                raise DataFileError(
+                    f"{url}: checksum mismatch: {algorithm.upper()} {digest.hexdigest()}, "
+                    f"expected {expected}; the download is corrupted (nothing was saved). "
+                    "Try again later."
+                )
     except (urllib.error.URLError, OSError) as e:
-        raise DataFileError(f"could not download {url} ({e}); nothing was saved. Check the network, or "
-                            + by_hand) from e
+        raise DataFileError(
+            f"could not download {url} ({e}); nothing was saved. Check the network, or " + by_hand
+        ) from e

@@ -34,6 +34,7 @@ test set where the training set should be, is refused with an error naming the f
 'Ankle boot'
 >>> x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
 """
+
 import hashlib
 import os
 import sys
@@ -49,8 +50,7 @@ from .idx import read_idx
 __all__ = ["load_data", "CLASS_NAMES", "FILES", "MD5", "RAW_MD5", "BASE_URL", "search_dirs", "cache_dir"]
 
 #: Label ``i`` means ``CLASS_NAMES[i]``.
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 #: The four files, by the role they play.
 FILES = {
@@ -131,13 +131,17 @@ def _download(name, folder):
                 digest.update(chunk)
                 f.write(chunk)
             if digest.hexdigest() != MD5[name]:  # raised inside atomic_open: nothing is kept
-                raise DataFileError(f"{url}: checksum mismatch: MD5 {digest.hexdigest()}, expected "
-                                    f"{MD5[name]}; the download is corrupted (nothing was saved). "
-                                    "Try again later.")
+                raise DataFileError(
+                    f"{url}: checksum mismatch: MD5 {digest.hexdigest()}, expected "
+                    f"{MD5[name]}; the download is corrupted (nothing was saved). "
+                    "Try again later."
+                )
     except (urllib.error.URLError, OSError) as e:
-        raise DataFileError(f"could not download {url} ({e}); nothing was saved. Check the network, or put "
-                            f"the four files ({', '.join(FILES.values())}) into {folder} by hand, or "
-                            "install Debian's dataset-fashion-mnist, or pass path=") from e
+        raise DataFileError(
+            f"could not download {url} ({e}); nothing was saved. Check the network, or put "
+            f"the four files ({', '.join(FILES.values())}) into {folder} by hand, or "
+            "install Debian's dataset-fashion-mnist, or pass path="
+        ) from e
 
 
 def _check(x, y, split, folder):
@@ -146,14 +150,19 @@ def _check(x, y, split, folder):
     x_file = os.path.join(folder, FILES["x_" + split])
     y_file = os.path.join(folder, FILES["y_" + split])
     if x.dtype != np.uint8 or x.shape != (n,) + IMAGE_SHAPE:
-        raise DataFileError(f"{x_file}: expected the {split} images, uint8 of shape {(n,) + IMAGE_SHAPE}, "
-                            f"got {x.dtype} of shape {x.shape}; is it the right file?")
+        raise DataFileError(
+            f"{x_file}: expected the {split} images, uint8 of shape {(n,) + IMAGE_SHAPE}, "
+            f"got {x.dtype} of shape {x.shape}; is it the right file?"
+        )
     if y.dtype != np.uint8 or y.shape != (n,):
-        raise DataFileError(f"{y_file}: expected the {split} labels, uint8 of shape {(n,)}, got {y.dtype} "
-                            f"of shape {y.shape}; is it the right file?")
+        raise DataFileError(
+            f"{y_file}: expected the {split} labels, uint8 of shape {(n,)}, got {y.dtype} "
+            f"of shape {y.shape}; is it the right file?"
+        )
     if y.max() >= NUM_CLASSES:
-        raise DataFileError(f"{y_file}: label {int(y.max())} is out of range; Fashion-MNIST labels are "
-                            f"0..{NUM_CLASSES - 1}")
+        raise DataFileError(
+            f"{y_file}: label {int(y.max())} is out of range; Fashion-MNIST labels are 0..{NUM_CLASSES - 1}"
+        )
 
 
 def load_data(path=None):
@@ -183,8 +192,10 @@ def load_data(path=None):
         folder = os.fspath(path)
         missing = _missing(folder)
         if missing:
-            raise DataFileError(f"{folder}: missing Fashion-MNIST file(s) {', '.join(missing)}; the folder "
-                                f"must hold all four: {', '.join(FILES.values())}")
+            raise DataFileError(
+                f"{folder}: missing Fashion-MNIST file(s) {', '.join(missing)}; the folder "
+                f"must hold all four: {', '.join(FILES.values())}"
+            )
     else:
         folder = next((d for d in search_dirs() if not _missing(d)), None)
         if folder is None:

@@ -30,6 +30,7 @@ gzip stream is intact (its CRC-32 and length are checked when the end of the str
 array([[0, 1, 2],
        [3, 4, 5]], dtype=uint8)
 """
+
 import gzip
 import io
 import os
@@ -80,13 +81,16 @@ def _parse(f, name):
     """Parse one IDX stream from the binary file object ``f`` (already decompressed)."""
     header = _read_exactly(f, 4)
     if len(header) < 4:
-        raise DataFileError(f"{name}: not an IDX file: it has only {len(header)} bytes, fewer than the "
-                            "4-byte magic number")
+        raise DataFileError(
+            f"{name}: not an IDX file: it has only {len(header)} bytes, fewer than the 4-byte magic number"
+        )
     zero, code, ndim = struct.unpack(">HBB", bytes(header))
     if zero != 0:
-        raise DataFileError(f"{name}: not an IDX file: wrong magic number 0x{bytes(header).hex()} "
-                            "(an IDX file starts with two zero bytes, a type code and the number of "
-                            "dimensions)")
+        raise DataFileError(
+            f"{name}: not an IDX file: wrong magic number 0x{bytes(header).hex()} "
+            "(an IDX file starts with two zero bytes, a type code and the number of "
+            "dimensions)"
+        )
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise DataFileError(f"{name}: unknown IDX type code 0x{code:02X} (known codes: {known})")
@@ -94,18 +98,24 @@ def _parse(f, name):
         raise DataFileError(f"{name}: IDX header says the array has 0 dimensions")
     raw_dims = _read_exactly(f, 4 * ndim)
     if len(raw_dims) < 4 * ndim:
-        raise DataFileError(f"{name}: truncated IDX header: {ndim} dimensions announced but only "
-                            f"{len(raw_dims)} of their {4 * ndim} bytes are present")
+        raise DataFileError(
+            f"{name}: truncated IDX header: {ndim} dimensions announced but only "
+            f"{len(raw_dims)} of their {4 * ndim} bytes are present"
+        )
     shape = struct.unpack(f">{ndim}I", bytes(raw_dims))
     dtype = IDX_DTYPES[code]
     nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
     data = _read_exactly(f, nbytes)
     if len(data) < nbytes:
-        raise DataFileError(f"{name}: truncated IDX file: the header announces shape {shape} of "
-                            f"{dtype.name} ({nbytes} bytes of data) but only {len(data)} bytes follow")
+        raise DataFileError(
+            f"{name}: truncated IDX file: the header announces shape {shape} of "
+            f"{dtype.name} ({nbytes} bytes of data) but only {len(data)} bytes follow"
+        )
     if f.read(1):
-        raise DataFileError(f"{name}: trailing bytes after the IDX data: the header announces shape "
-                            f"{shape} of {dtype.name} ({nbytes} bytes) but the file is longer")
+        raise DataFileError(
+            f"{name}: trailing bytes after the IDX data: the header announces shape "
+            f"{shape} of {dtype.name} ({nbytes} bytes) but the file is longer"
+        )
     array = np.frombuffer(data, dtype=dtype).reshape(shape)  # writable: ``data`` is a bytearray
     if dtype.byteorder == ">":
         array = array.astype(dtype.newbyteorder("="))  # native byte order, as NumPy users expect
@@ -155,12 +165,15 @@ def read_idx(source):
                 with gzip.GzipFile(fileobj=f, mode="rb") as g:
                     return _parse(g, name)
             except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-                raise DataFileError(f"{name}: corrupted gzip stream ({e}); delete the file and "
-                                    "download it again") from e
+                raise DataFileError(
+                    f"{name}: corrupted gzip stream ({e}); delete the file and download it again"
+                ) from e
         if name.endswith(".gz"):
-            raise DataFileError(f"{name}: the name ends in .gz but the file is not gzip-compressed "
-                                f"(it starts with bytes {bytes(start).hex() or 'nothing'}, gzip "
-                                "starts with 1f8b)")
+            raise DataFileError(
+                f"{name}: the name ends in .gz but the file is not gzip-compressed "
+                f"(it starts with bytes {bytes(start).hex() or 'nothing'}, gzip "
+                "starts with 1f8b)"
+            )
         return _parse(f, name)
     finally:
         if opened is not None:
@@ -191,8 +204,10 @@ def write_idx(path, array, compresslevel=6):
     array = np.asarray(array)
     native = array.dtype.newbyteorder("=")
     if native not in _CODE_OF:
-        raise InvalidArgumentError(f"IDX cannot store dtype {array.dtype}; use one of "
-                                   + ", ".join(d.newbyteorder("=").name for d in IDX_DTYPES.values()))
+        raise InvalidArgumentError(
+            f"IDX cannot store dtype {array.dtype}; use one of "
+            + ", ".join(d.newbyteorder("=").name for d in IDX_DTYPES.values())
+        )
     if not 1 <= array.ndim <= 255:
         raise InvalidArgumentError(f"IDX stores 1 to 255 dimensions, got an array of shape {array.shape}")
     if any(d >= 2**32 for d in array.shape):

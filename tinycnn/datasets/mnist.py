@@ -31,6 +31,7 @@ but every array is checked: images ``(n, 28, 28)`` uint8, labels ``(n,)`` uint8 
 >>> mnist.NPZ_NAME, mnist.SPLIT_SIZES
 ('mnist.npz', {'train': 60000, 'test': 10000})
 """
+
 import os
 import urllib.request
 import zipfile
@@ -104,14 +105,18 @@ def _read_npz(path):
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in FILES if k not in f.files]
             if missing:
-                raise DataFileError(f"{path}: not Keras's mnist.npz: it lacks the array(s) {', '.join(missing)} "
-                                    f"(it holds {', '.join(f.files) or 'nothing'})")
+                raise DataFileError(
+                    f"{path}: not Keras's mnist.npz: it lacks the array(s) {', '.join(missing)} "
+                    f"(it holds {', '.join(f.files) or 'nothing'})"
+                )
             return {k: f[k] for k in FILES}
     except DataFileError:
         raise
     except ValueError as e:  # object arrays: they would need a pickle, which tinycnn never loads
-        raise DataFileError(f"{path}: refused: {e}. Keras's mnist.npz holds plain uint8 arrays; this file "
-                            "does not, so it is not the original: delete it and download it again") from e
+        raise DataFileError(
+            f"{path}: refused: {e}. Keras's mnist.npz holds plain uint8 arrays; this file "
+            "does not, so it is not the original: delete it and download it again"
+        ) from e
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataFileError(f"{path}: not a readable .npz archive ({e}); delete it and download it again") from e
 
@@ -121,14 +126,19 @@ def _check(arrays, split, where):
     n = SPLIT_SIZES[split]
     x, y = arrays["x_" + split], arrays["y_" + split]
     if x.dtype != np.uint8 or x.shape != (n,) + IMAGE_SHAPE:
-        raise DataFileError(f"{where['x_' + split]}: expected the {split} images, uint8 of shape "
-                            f"{(n,) + IMAGE_SHAPE}, got {x.dtype} of shape {x.shape}; is it the right file?")
+        raise DataFileError(
+            f"{where['x_' + split]}: expected the {split} images, uint8 of shape "
+            f"{(n,) + IMAGE_SHAPE}, got {x.dtype} of shape {x.shape}; is it the right file?"
+        )
     if y.dtype != np.uint8 or y.shape != (n,):
-        raise DataFileError(f"{where['y_' + split]}: expected the {split} labels, uint8 of shape {(n,)}, got "
-                            f"{y.dtype} of shape {y.shape}; is it the right file?")
+        raise DataFileError(
+            f"{where['y_' + split]}: expected the {split} labels, uint8 of shape {(n,)}, got "
+            f"{y.dtype} of shape {y.shape}; is it the right file?"
+        )
     if y.max() >= NUM_CLASSES:
-        raise DataFileError(f"{where['y_' + split]}: label {int(y.max())} is out of range; MNIST labels are "
-                            f"0..{NUM_CLASSES - 1}")
+        raise DataFileError(
+            f"{where['y_' + split]}: label {int(y.max())} is out of range; MNIST labels are 0..{NUM_CLASSES - 1}"
+        )
 
 
 def _load(kind, location):
@@ -149,8 +159,10 @@ def _resolve_path(path):
     if os.path.isdir(path):
         found = _source_in(path)
         if found is None:
-            raise DataFileError(f"{path}: no MNIST here: the folder must hold {NPZ_NAME} (Keras's file) or all "
-                                f"four IDX files {', '.join(FILES.values())}")
+            raise DataFileError(
+                f"{path}: no MNIST here: the folder must hold {NPZ_NAME} (Keras's file) or all "
+                f"four IDX files {', '.join(FILES.values())}"
+            )
         return found
     if os.path.isfile(path):
         return "npz", path
@@ -158,9 +170,11 @@ def _resolve_path(path):
         for folder in keras_dirs():
             if os.path.isfile(os.path.join(folder, path)):
                 return "npz", os.path.join(folder, path)
-    raise DataFileError(f"{path}: no such file or folder (looked also in Keras's cache: "
-                        f"{', '.join(keras_dirs())}); pass a folder holding {NPZ_NAME} or the four IDX files, "
-                        "or the .npz file itself")
+    raise DataFileError(
+        f"{path}: no such file or folder (looked also in Keras's cache: "
+        f"{', '.join(keras_dirs())}); pass a folder holding {NPZ_NAME} or the four IDX files, "
+        "or the .npz file itself"
+    )
 
 
 def load_data(path=None):
@@ -193,7 +207,13 @@ def load_data(path=None):
         if found is not None:
             return _load(*found)
     dest = os.path.join(cache_dir(), NPZ_NAME)
-    download(NPZ_URL, dest, "sha256", NPZ_SHA256, _urlopen,
-             by_hand=f"put Keras's {NPZ_NAME} (from {NPZ_URL}) into {keras_dirs()[0]} or {cache_dir()}, or the "
-                     f"four IDX files {', '.join(FILES.values())} into {cache_dir()}, or pass path=")
+    download(
+        NPZ_URL,
+        dest,
+        "sha256",
+        NPZ_SHA256,
+        _urlopen,
+        by_hand=f"put Keras's {NPZ_NAME} (from {NPZ_URL}) into {keras_dirs()[0]} or {cache_dir()}, or the "
+        f"four IDX files {', '.join(FILES.values())} into {cache_dir()}, or pass path=",
+    )
     return _load("npz", dest)

@@ -27,6 +27,7 @@ Traceback (most recent call last):
 ...
 tinycnn.errors.DataFileError: <bytes>: refused: the pickle names os.system at byte 2; only numpy.ndarray, numpy.dtype, numpy...multiarray._reconstruct, numpy...numeric._frombuffer and _codecs.encode are understood (tinycnn never runs code from a file)
 """
+
 import struct
 
 import numpy as np
@@ -84,9 +85,10 @@ class _Reader:
 
     def take(self, n):
         if self.pos + n > len(self.data):
-            raise DataFileError(f"{self.name}: truncated pickle: {n} bytes needed at byte {self.pos}, "
-                                f"the file has {len(self.data)}")
-        chunk = self.data[self.pos:self.pos + n]
+            raise DataFileError(
+                f"{self.name}: truncated pickle: {n} bytes needed at byte {self.pos}, the file has {len(self.data)}"
+            )
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return bytes(chunk)
 
@@ -94,7 +96,7 @@ class _Reader:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
     def line(self):
-        end = bytes(self.data[self.pos:self.pos + 256]).find(b"\n")
+        end = bytes(self.data[self.pos : self.pos + 256]).find(b"\n")
         if end < 0:
             self.fail("a GLOBAL name without its newline")
         return self.take(end + 1)[:-1].decode("ascii", "replace")
@@ -118,7 +120,8 @@ class _Reader:
             raise DataFileError(
                 f"{self.name}: refused: the pickle names {module}.{name} at byte {at}; only numpy.ndarray, "
                 "numpy.dtype, numpy...multiarray._reconstruct, numpy...numeric._frombuffer and _codecs.encode "
-                "are understood (tinycnn never runs code from a file)")
+                "are understood (tinycnn never runs code from a file)"
+            )
         self.stack.append(_Global(ALLOWED_GLOBALS[(module, name)]))
 
     def reduce(self, at):
@@ -155,8 +158,11 @@ class _Reader:
             self.fail(f"an array shape {shape!r}", at)
         count = int(np.prod(shape, dtype=object))
         if len(raw) != count * dtype.itemsize:
-            self.fail(f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data instead of "
-                      f"{count * dtype.itemsize}", at)
+            self.fail(
+                f"an array of shape {shape} and dtype {dtype} with {len(raw)} bytes of data instead of "
+                f"{count * dtype.itemsize}",
+                at,
+            )
         return np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
 
     def build(self, at):
@@ -181,16 +187,16 @@ class _Reader:
             at = self.pos
             op = self.take(1)
             s = self.stack
-            if op == b"\x80":                       # PROTO
+            if op == b"\x80":  # PROTO
                 if self.unpack("<B") > 5:
                     self.fail("a pickle protocol above 5", at)
-            elif op == b"\x95":                     # FRAME (a length hint only)
+            elif op == b"\x95":  # FRAME (a length hint only)
                 self.unpack("<Q")
-            elif op == b".":                        # STOP
+            elif op == b".":  # STOP
                 if len(s) != 1 or self.marks:
                     self.fail("STOP with a malformed stack", at)
                 return s[0]
-            elif op == b"(":                        # MARK
+            elif op == b"(":  # MARK
                 self.marks.append(len(s))
             elif op == b"}":
                 s.append({})
@@ -204,27 +210,27 @@ class _Reader:
                 s.append(True)
             elif op == b"\x89":
                 s.append(False)
-            elif op == b"K":                        # BININT1
+            elif op == b"K":  # BININT1
                 s.append(self.unpack("<B"))
-            elif op == b"M":                        # BININT2
+            elif op == b"M":  # BININT2
                 s.append(self.unpack("<H"))
-            elif op == b"J":                        # BININT
+            elif op == b"J":  # BININT
                 s.append(self.unpack("<i"))
-            elif op == b"\x8a":                     # LONG1
+            elif op == b"\x8a":  # LONG1
                 n = self.unpack("<B")
                 s.append(int.from_bytes(self.take(n), "little", signed=True))
-            elif op in (b"U", b"C"):                # SHORT_BINSTRING (Python 2 str), SHORT_BINBYTES
+            elif op in (b"U", b"C"):  # SHORT_BINSTRING (Python 2 str), SHORT_BINBYTES
                 s.append(self.take(self.unpack("<B")))
-            elif op in (b"T", b"B"):                # BINSTRING, BINBYTES
+            elif op in (b"T", b"B"):  # BINSTRING, BINBYTES
                 n = self.unpack("<i" if op == b"T" else "<I")
                 if n < 0:
                     self.fail("a negative string length", at)
                 s.append(self.take(n))
-            elif op == b"\x8e":                     # BINBYTES8
+            elif op == b"\x8e":  # BINBYTES8
                 s.append(self.take(self.unpack("<Q")))
-            elif op == b"\x96":                     # BYTEARRAY8
+            elif op == b"\x96":  # BYTEARRAY8
                 s.append(bytearray(self.take(self.unpack("<Q"))))
-            elif op in (b"\x8c", b"X", b"\x8d"):    # SHORT_BINUNICODE, BINUNICODE, BINUNICODE8
+            elif op in (b"\x8c", b"X", b"\x8d"):  # SHORT_BINUNICODE, BINUNICODE, BINUNICODE8
                 n = self.unpack({b"\x8c": "<B", b"X": "<I", b"\x8d": "<Q"}[op])
                 try:
                     s.append(self.take(n).decode("utf-8", "surrogatepass"))
@@ -238,39 +244,39 @@ class _Reader:
             elif op == b"\x87":
                 c, b, a = self.pop(), self.pop(), self.pop()
                 s.append((a, b, c))
-            elif op == b"t":                        # TUPLE
+            elif op == b"t":  # TUPLE
                 s.append(tuple(self.pop_mark()))
-            elif op == b"l":                        # LIST
+            elif op == b"l":  # LIST
                 s.append(self.pop_mark())
-            elif op == b"d":                        # DICT
+            elif op == b"d":  # DICT
                 items = self.pop_mark()
                 s.append(self.pairs({}, items, at))
-            elif op == b"a":                        # APPEND
+            elif op == b"a":  # APPEND
                 value = self.pop()
                 self.target(list, at).append(value)
-            elif op == b"e":                        # APPENDS
+            elif op == b"e":  # APPENDS
                 items = self.pop_mark()
                 self.target(list, at).extend(items)
-            elif op == b"s":                        # SETITEM
+            elif op == b"s":  # SETITEM
                 value, key = self.pop(), self.pop()
                 self.pairs(self.target(dict, at), [key, value], at)
-            elif op == b"u":                        # SETITEMS
+            elif op == b"u":  # SETITEMS
                 items = self.pop_mark()
                 self.pairs(self.target(dict, at), items, at)
-            elif op in (b"q", b"r", b"\x94"):       # BINPUT, LONG_BINPUT, MEMOIZE
+            elif op in (b"q", b"r", b"\x94"):  # BINPUT, LONG_BINPUT, MEMOIZE
                 key = len(self.memo) if op == b"\x94" else self.unpack("<B" if op == b"q" else "<I")
                 if not s:
                     self.fail("PUT on an empty stack", at)
                 self.memo[key] = s[-1]
-            elif op in (b"h", b"j"):                # BINGET, LONG_BINGET
+            elif op in (b"h", b"j"):  # BINGET, LONG_BINGET
                 key = self.unpack("<B" if op == b"h" else "<I")
                 if key not in self.memo:
                     self.fail(f"GET of memo {key}, which was never PUT", at)
                 s.append(self.memo[key])
-            elif op == b"c":                        # GLOBAL "module\nname\n"
+            elif op == b"c":  # GLOBAL "module\nname\n"
                 module = self.line()
                 self.global_(module, self.line(), at)
-            elif op == b"\x93":                     # STACK_GLOBAL
+            elif op == b"\x93":  # STACK_GLOBAL
                 name, module = self.pop(), self.pop()
                 if not isinstance(module, str) or not isinstance(name, str):
                     self.fail("STACK_GLOBAL without two strings", at)

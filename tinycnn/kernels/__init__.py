@@ -30,13 +30,29 @@ the process-wide default; they are read once, when tinycnn is imported (:data:`b
 Importing tinycnn compiles nothing and starts no thread: the engine's threads start on the first compiled
 call (:mod:`tinycnn.kernels.threads`).
 """
+
 import os
 
 from .backend import BACKENDS, KERNELS, ROUTES, Backend, current, get_backend, set_backend, use
 from .reference import POOL_MODES, conv_geometry, pad_nhwc  # backend-independent helpers
 
-__all__ = ["BACKENDS", "ROUTES", "KERNELS", "ENGINES", "Backend", "use", "current", "set_backend", "get_backend",
-           "current_kernels", "blas_info", "POOL_MODES", "conv_geometry", "pad_nhwc", *KERNELS]
+__all__ = [
+    "BACKENDS",
+    "ROUTES",
+    "KERNELS",
+    "ENGINES",
+    "Backend",
+    "use",
+    "current",
+    "set_backend",
+    "get_backend",
+    "current_kernels",
+    "blas_info",
+    "POOL_MODES",
+    "conv_geometry",
+    "pad_nhwc",
+    *KERNELS,
+]
 
 #: The distinct ways the kernels can run, as ``{id: arguments of use()}``: the tests run every gradient check
 #: and Keras parity case on each.
@@ -61,16 +77,23 @@ def blas_info():
     AVX2), ``blas_threads`` its thread count (both None without ``threadpoolctl``); ``OPENBLAS_CORETYPE`` the
     environment variable that forces that choice, if set. The benchmarks record it.
     """
-    info = {"openblas_coretype": None, "blas_threads": None, "blas_version": None,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    info = {
+        "openblas_coretype": None,
+        "blas_threads": None,
+        "blas_version": None,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+    }
     try:
         import threadpoolctl
     except ImportError:
         return info
     for lib in threadpoolctl.threadpool_info():
         if lib.get("user_api") == "blas":
-            info.update(openblas_coretype=lib.get("architecture"), blas_threads=lib.get("num_threads"),
-                        blas_version=f"{lib.get('internal_api')} {lib.get('version')}")
+            info.update(
+                openblas_coretype=lib.get("architecture"),
+                blas_threads=lib.get("num_threads"),
+                blas_version=f"{lib.get('internal_api')} {lib.get('version')}",
+            )
             break
     return info
 

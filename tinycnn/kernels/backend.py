@@ -30,6 +30,7 @@ the im2col route whatever is asked.
 ...     backend.route
 'im2col'
 """
+
 import contextlib
 import contextvars
 import dataclasses
@@ -37,8 +38,19 @@ import importlib
 import os
 import threading
 
-__all__ = ["BACKENDS", "ROUTES", "SCRATCH_LIMIT_BYTES", "Backend", "ENVIRONMENT", "read_environment", "current",
-           "use", "set_backend", "get_backend", "KERNELS"]
+__all__ = [
+    "BACKENDS",
+    "ROUTES",
+    "SCRATCH_LIMIT_BYTES",
+    "Backend",
+    "ENVIRONMENT",
+    "read_environment",
+    "current",
+    "use",
+    "set_backend",
+    "get_backend",
+    "KERNELS",
+]
 
 BACKENDS = ("reference", "numba")
 ROUTES = ("direct", "im2col")
@@ -143,8 +155,11 @@ class Backend:
 
     def replace(self, name=None, route=None, scratch_bytes=None):
         """A copy with the given fields changed (None keeps a field)."""
-        return Backend(self.name if name is None else name, self.route if route is None else route,
-                       self.scratch_bytes if scratch_bytes is None else scratch_bytes)
+        return Backend(
+            self.name if name is None else name,
+            self.route if route is None else route,
+            self.scratch_bytes if scratch_bytes is None else scratch_bytes,
+        )
 
 
 _default = {"backend": Backend(ENVIRONMENT["backend"], ENVIRONMENT["route"])}

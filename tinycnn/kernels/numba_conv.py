@@ -39,6 +39,7 @@ split work by images. Measured, the gather and col2im are even when ``F <= C`` (
 and col2im wins when ``F > C`` (used there, and for strides > 1, where the gather would multiply the zeros
 between strided outputs); the figures are in ``benchmarks/README.md``.
 """
+
 import numba
 import numpy as np
 
@@ -113,8 +114,9 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     ow = (w + pl + pr - (kw - 1) * dw - 1) // sw + 1
     y = np.empty((n, oh, ow, f), dtype=dtype)
     if _direct_applies(dtype, f):
-        return _direct_conv(x, kernel, bias, (sh, sw), (dh, dw), (pt, pl), (h + pt + pb, w + pl + pr), y,
-                            "conv2d_forward")
+        return _direct_conv(
+            x, kernel, bias, (sh, sw), (dh, dw), (pt, pl), (h + pt + pb, w + pl + pr), y, "conv2d_forward"
+        )
     k2d = kernel.reshape(kh * kw * c, f)
     y2d = y.reshape(n * oh * ow, f)
     width = kh * kw * c
@@ -204,8 +206,14 @@ def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
     # the flipped, transposed kernel kt[a', b', f, c] = kernel[KH-1-a', KW-1-b', c, f] (module docstring).
     top, left = (kh - 1) * dh - pt, (kw - 1) * dw - pl
     size = (h + (kh - 1) * dh, w + (kw - 1) * dw)
-    if (sh == 1 and sw == 1 and _direct_applies(dtype, c) and min(top, left) >= 0
-            and size[0] - top - oh >= 0 and size[1] - left - ow >= 0):
+    if (
+        sh == 1
+        and sw == 1
+        and _direct_applies(dtype, c)
+        and min(top, left) >= 0
+        and size[0] - top - oh >= 0
+        and size[1] - left - ow >= 0
+    ):
         kt = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
         dx = np.empty((n, h, w, c), dtype=dtype)
         return _direct_conv(dy, kt, None, (1, 1), (dh, dw), (top, left), size, dx, "conv2d_backward_input")

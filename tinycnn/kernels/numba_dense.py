@@ -14,6 +14,7 @@ So the engine calls no BLAS on its default route, and its threads never wait for
 On the ``"im2col"`` route (and with ``NUMBA_DISABLE_JIT=1``, or a dtype other than float32/float64) every
 product is NumPy's ``matmul`` instead: the engine as it was before the tiles, kept for comparison.
 """
+
 import numpy as np
 from numba import njit, prange
 
@@ -52,11 +53,32 @@ def _gemm_tiles(a, a_row, a_k, m, k, b, c, bias, init):
         i1 = min(i0 + band, m)
         while i0 < i1:
             mr = rows_for(i1 - i0)
-            tile(mr, nv, a, bf, cf, bias,
-                 TileWalk(a_start=i0 * a_row, a_row=a_row, a_step1=0, a_step2=0, a_step3=a_k,
-                          count1=1, count2=1, count3=k,
-                          b_start=f0, b_step1=0, b_step2=0, b_step3=n,
-                          c_start=i0 * n + f0, c_row=n, init=init, bias_start=f0))
+            tile(
+                mr,
+                nv,
+                a,
+                bf,
+                cf,
+                bias,
+                TileWalk(
+                    a_start=i0 * a_row,
+                    a_row=a_row,
+                    a_step1=0,
+                    a_step2=0,
+                    a_step3=a_k,
+                    count1=1,
+                    count2=1,
+                    count3=k,
+                    b_start=f0,
+                    b_step1=0,
+                    b_step2=0,
+                    b_step3=n,
+                    c_start=i0 * n + f0,
+                    c_row=n,
+                    init=init,
+                    bias_start=f0,
+                ),
+            )
             i0 += mr
 
 
@@ -73,8 +95,12 @@ def matmul(a, b, bias=None, out=None):
     ``matmul``, i.e. BLAS: the engine as it was before the tiles, kept for comparison.
     """
     dtype = np.result_type(a, b)
-    if not (tiles_apply(dtype) and a.dtype == b.dtype == dtype
-            and (bias is None or bias.dtype == dtype) and (out is None or out.dtype == dtype)):
+    if not (
+        tiles_apply(dtype)
+        and a.dtype == b.dtype == dtype
+        and (bias is None or bias.dtype == dtype)
+        and (out is None or out.dtype == dtype)
+    ):
         out = np.matmul(a, b, out=out)
         if bias is not None:
             out += bias

@@ -21,6 +21,7 @@ Each kernel is a plain function ``_name`` compiled with ``njit`` next to it, as 
 these call the LLVM IR tile, so unlike the others they cannot run with ``NUMBA_DISABLE_JIT=1`` (the engine
 then takes the im2col route).
 """
+
 from numba import njit, prange
 
 from .simd import INIT_LOAD, VECTOR_BYTES, TileWalk, rows_for, tile
@@ -43,8 +44,8 @@ def _pad(x, n0, pt, pl, xp):
             row[:, :] = 0
         else:
             row[:pl, :] = 0
-            row[pl:pl + w, :] = x[n0 + m, r - pt]
-            row[pl + w:, :] = 0
+            row[pl : pl + w, :] = x[n0 + m, r - pt]
+            row[pl + w :, :] = 0
 
 
 def _conv_tiles(xp, kernel, bias, init, sh, sw, dh, dw, y):
@@ -72,11 +73,32 @@ def _conv_tiles(xp, kernel, bias, init, sh, sw, dh, dw, y):
             f0 = 0
             while f0 < f:
                 nv = 2 if f - f0 >= 2 * vl else 1
-                tile(mr, nv, xf, kf, yf, bias,
-                     TileWalk(a_start=x0, a_row=sw * c, a_step1=dh * wp * c, a_step2=dw * c, a_step3=1,
-                              count1=kh, count2=kw, count3=c,
-                              b_start=f0, b_step1=kw * c * f, b_step2=c * f, b_step3=f,
-                              c_start=y0 + f0, c_row=f, init=init, bias_start=f0))
+                tile(
+                    mr,
+                    nv,
+                    xf,
+                    kf,
+                    yf,
+                    bias,
+                    TileWalk(
+                        a_start=x0,
+                        a_row=sw * c,
+                        a_step1=dh * wp * c,
+                        a_step2=dw * c,
+                        a_step3=1,
+                        count1=kh,
+                        count2=kw,
+                        count3=c,
+                        b_start=f0,
+                        b_step1=kw * c * f,
+                        b_step2=c * f,
+                        b_step3=f,
+                        c_start=y0 + f0,
+                        c_row=f,
+                        init=init,
+                        bias_start=f0,
+                    ),
+                )
                 f0 += nv * vl
             j0 += mr
 
@@ -112,11 +134,32 @@ def _kernel_grad_tiles(xp, dy, sh, sw, dh, dw, parts):
                         f0 = 0
                         while f0 < f:
                             nv = 2 if f - f0 >= 2 * vl else 1
-                            tile(mr, nv, xf, dyf, part, part,
-                                 TileWalk(a_start=x0, a_row=1, a_step1=sh * wp * c, a_step2=sw * c, a_step3=0,
-                                          count1=oh, count2=ow, count3=1,
-                                          b_start=m * oh * ow * f + f0, b_step1=ow * f, b_step2=f, b_step3=0,
-                                          c_start=k0 + f0, c_row=f, init=INIT_LOAD, bias_start=0))
+                            tile(
+                                mr,
+                                nv,
+                                xf,
+                                dyf,
+                                part,
+                                part,
+                                TileWalk(
+                                    a_start=x0,
+                                    a_row=1,
+                                    a_step1=sh * wp * c,
+                                    a_step2=sw * c,
+                                    a_step3=0,
+                                    count1=oh,
+                                    count2=ow,
+                                    count3=1,
+                                    b_start=m * oh * ow * f + f0,
+                                    b_step1=ow * f,
+                                    b_step2=f,
+                                    b_step3=0,
+                                    c_start=k0 + f0,
+                                    c_row=f,
+                                    init=INIT_LOAD,
+                                    bias_start=0,
+                                ),
+                            )
                             f0 += nv * vl
                         r0 += mr
 

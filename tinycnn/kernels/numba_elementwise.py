@@ -27,6 +27,7 @@ is a *copy*, and an update written into the copy would be lost while the referen
 :func:`_updated_in_place` hands the kernel views where it can and, where it cannot, a contiguous copy that
 it writes back after the kernel: the weight and every slot always end up updated, as in the reference.
 """
+
 import contextlib
 
 import numpy as np
@@ -252,8 +253,9 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
     m = dy.shape[0]
     dbeta, dgamma = _bn_grad_sums_jit(dy, np.ascontiguousarray(x_hat))
     dx = np.empty_like(dy)
-    _bn_dx_jit(dy, x_hat, (np.asarray(gamma, dt) * inv_std).astype(dt), (dbeta / m).astype(dt),
-               (dgamma / m).astype(dt), dx)
+    _bn_dx_jit(
+        dy, x_hat, (np.asarray(gamma, dt) * inv_std).astype(dt), (dbeta / m).astype(dt), (dgamma / m).astype(dt), dx
+    )
     return dx, dgamma, dbeta
 
 
@@ -326,8 +328,19 @@ def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
     amsgrad = v_hat is not None
     alpha = dt(lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step))
     with _updated_in_place(w, m, v, v_hat) as (flat_w, flat_m, flat_v, flat_v_hat):
-        _adam_jit(flat_w, _flat(g, w.dtype), flat_m, flat_v, flat_v_hat.astype(w.dtype, copy=False), amsgrad,
-                  dt(1 - beta_1), dt(1 - beta_2), alpha, dt(epsilon), dt(wd))
+        _adam_jit(
+            flat_w,
+            _flat(g, w.dtype),
+            flat_m,
+            flat_v,
+            flat_v_hat.astype(w.dtype, copy=False),
+            amsgrad,
+            dt(1 - beta_1),
+            dt(1 - beta_2),
+            alpha,
+            dt(epsilon),
+            dt(wd),
+        )
 
 
 @engine_call
@@ -335,8 +348,18 @@ def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
     """Same math as :func:`tinycnn.kernels.reference.adamax_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, m, u) as (flat_w, flat_m, flat_u):
-        _adamax_jit(flat_w, _flat(g, w.dtype), flat_m, flat_u, dt(1 - beta_1), dt(beta_2), dt(lr),
-                    dt(1 - beta_1**step), dt(epsilon), dt(wd))
+        _adamax_jit(
+            flat_w,
+            _flat(g, w.dtype),
+            flat_m,
+            flat_u,
+            dt(1 - beta_1),
+            dt(beta_2),
+            dt(lr),
+            dt(1 - beta_1**step),
+            dt(epsilon),
+            dt(wd),
+        )
 
 
 @engine_call
@@ -347,9 +370,22 @@ def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
     dt = w.dtype.type
     u_t, u_t1 = nadam_momentum_schedule(beta_1, step), nadam_momentum_schedule(beta_1, step + 1)
     with _updated_in_place(w, m, v) as (flat_w, flat_m, flat_v):
-        _nadam_jit(flat_w, _flat(g, w.dtype), flat_m, flat_v, dt(1 - beta_1), dt(1 - beta_2), dt(u_t1),
-                   dt(1 - u_product * u_t1), dt(1 - u_t), dt(1 - u_product), dt(1 - beta_2**step), dt(lr),
-                   dt(epsilon), dt(wd))
+        _nadam_jit(
+            flat_w,
+            _flat(g, w.dtype),
+            flat_m,
+            flat_v,
+            dt(1 - beta_1),
+            dt(1 - beta_2),
+            dt(u_t1),
+            dt(1 - u_product * u_t1),
+            dt(1 - u_t),
+            dt(1 - u_product),
+            dt(1 - beta_2**step),
+            dt(lr),
+            dt(epsilon),
+            dt(wd),
+        )
 
 
 @engine_call
@@ -357,9 +393,21 @@ def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
     """Same math as :func:`tinycnn.kernels.reference.rmsprop_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, v, mom, avg_g) as (flat_w, flat_v, flat_mom, flat_avg_g):
-        _rmsprop_jit(flat_w, _flat(g, w.dtype), flat_v, flat_mom.astype(w.dtype, copy=False),
-                     flat_avg_g.astype(w.dtype, copy=False), mom is not None, avg_g is not None, dt(rho),
-                     dt(1 - rho), dt(momentum), dt(lr), dt(epsilon), dt(wd))
+        _rmsprop_jit(
+            flat_w,
+            _flat(g, w.dtype),
+            flat_v,
+            flat_mom.astype(w.dtype, copy=False),
+            flat_avg_g.astype(w.dtype, copy=False),
+            mom is not None,
+            avg_g is not None,
+            dt(rho),
+            dt(1 - rho),
+            dt(momentum),
+            dt(lr),
+            dt(epsilon),
+            dt(wd),
+        )
 
 
 @engine_call
@@ -375,5 +423,6 @@ def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
     """Same math as :func:`tinycnn.kernels.reference.adadelta_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, acc_g, acc_dx) as (flat_w, flat_acc_g, flat_acc_dx):
-        _adadelta_jit(flat_w, _flat(g, w.dtype), flat_acc_g, flat_acc_dx, dt(lr), dt(rho), dt(1 - rho),
-                      dt(epsilon), dt(wd))
+        _adadelta_jit(
+            flat_w, _flat(g, w.dtype), flat_acc_g, flat_acc_dx, dt(lr), dt(rho), dt(1 - rho), dt(epsilon), dt(wd)
+        )

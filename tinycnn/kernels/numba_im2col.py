@@ -23,6 +23,7 @@ makes the ``KW`` taps of one kernel row (undilated) one contiguous block of ``KW
 Each kernel is a plain function ``_name`` compiled with ``njit`` next to it (minitorch style), so
 ``NUMBA_DISABLE_JIT=1`` runs the very same code as ordinary, debuggable Python.
 """
+
 import numpy as np
 from numba import njit, prange
 
@@ -106,7 +107,7 @@ def _copy_block(cols, row, col, src, start, length):
     A slice from ``_SLICE_COPY_MIN`` numbers on, an element loop below (see "Copies as slices" above).
     """
     if length >= _SLICE_COPY_MIN:
-        cols[row, col:col + length] = src[start:start + length]
+        cols[row, col : col + length] = src[start : start + length]
     else:
         for k in range(length):
             cols[row, col + k] = src[start + k]
@@ -115,7 +116,7 @@ def _copy_block(cols, row, col, src, start, length):
 def _zero_block(cols, row, col, length):
     """``cols[row, col:col + length] = 0`` (slice or element loop, as :func:`_copy_block`)."""
     if length >= _SLICE_COPY_MIN:
-        cols[row, col:col + length] = 0
+        cols[row, col : col + length] = 0
     else:
         for k in range(length):
             cols[row, col + k] = 0
@@ -142,7 +143,7 @@ def _col2im(dcols, t0, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx):
                         q = j * sw + b * dw - pl
                         if 0 <= r < h and 0 <= q < w:
                             if c >= _SLICE_COPY_MIN:
-                                np.add(dx[n, r, q], dcols[row, col:col + c], dx[n, r, q])
+                                np.add(dx[n, r, q], dcols[row, col : col + c], dx[n, r, q])
                             else:
                                 for k in range(c):
                                     dx[n, r, q, k] += dcols[row, col + k]

@@ -27,6 +27,7 @@ access; choose the route with ``tinycnn.kernels.use(route=...)``) and ``OPENMP_S
 environment tinycnn adds: none, since the engine runs on Numba's ``workqueue`` layer; see
 :mod:`tinycnn.kernels.threads`).
 """
+
 from . import simd
 from .backend import SCRATCH_LIMIT_BYTES as IM2COL_LIMIT_BYTES
 from .backend import current
@@ -51,11 +52,31 @@ from .scratch import buffer_info
 from .threads import info as thread_info
 
 __all__ = [
-    "conv2d_forward", "conv2d_backward_input", "conv2d_backward_kernel", "pool2d_forward", "pool2d_backward",
-    "dense_forward", "dense_backward_input", "dense_backward_kernel", "batchnorm_forward", "batchnorm_inference",
-    "batchnorm_backward", "relu_forward", "relu_backward", "sgd_update", "adam_update", "adamax_update",
-    "nadam_update", "rmsprop_update", "adagrad_update", "adadelta_update", "matmul", "buffer_info",
-    "thread_info", "IM2COL_LIMIT_BYTES", "OPENMP_SETTINGS",
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_kernel",
+    "pool2d_forward",
+    "pool2d_backward",
+    "dense_forward",
+    "dense_backward_input",
+    "dense_backward_kernel",
+    "batchnorm_forward",
+    "batchnorm_inference",
+    "batchnorm_backward",
+    "relu_forward",
+    "relu_backward",
+    "sgd_update",
+    "adam_update",
+    "adamax_update",
+    "nadam_update",
+    "rmsprop_update",
+    "adagrad_update",
+    "adadelta_update",
+    "matmul",
+    "buffer_info",
+    "thread_info",
+    "IM2COL_LIMIT_BYTES",
+    "OPENMP_SETTINGS",
 ]
 
 #: OpenMP environment variables tinycnn sets: none (the engine runs on Numba's workqueue layer).

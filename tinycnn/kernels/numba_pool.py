@@ -10,6 +10,7 @@ direct loop (there is no matrix product to win): one pass over the windows, para
 into the same cells, so one image belongs to one thread). The per-channel work is a ufunc with ``out=``
 on a ``(C,)`` row, which Numba runs as a vector loop.
 """
+
 import numpy as np
 from numba import njit, prange
 
@@ -67,9 +68,9 @@ def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
     n_img, h, w, c = x.shape
     oh, ow = dy.shape[1], dy.shape[2]
     for n in prange(n_img):
-        best = np.empty(c, dtype=x.dtype)       # running max of the window, per channel
-        where = np.empty(c, dtype=np.int64)      # flat (r*W + q) index of the first maximum
-        share = np.empty(c, dtype=dy.dtype)      # per-cell gradient for avg / l2
+        best = np.empty(c, dtype=x.dtype)  # running max of the window, per channel
+        where = np.empty(c, dtype=np.int64)  # flat (r*W + q) index of the first maximum
+        share = np.empty(c, dtype=dy.dtype)  # per-cell gradient for avg / l2
         for i in range(oh):
             for j in range(ow):
                 if mode == 0:
@@ -121,6 +122,7 @@ def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
                         else:
                             for k in range(c):
                                 dx[n, r, q, k] += share[k] * x[n, r, q, k]
+
 
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
 _pjit = njit(cache=True, parallel=True, error_model="numpy")

@@ -50,6 +50,7 @@ and ``dx`` is ``dcols`` scattered back ("col2im"): every window adds its gradien
 read. Pixels read by several windows (overlap) receive the *sum* of their gradients, which is exactly
 what the chain rule asks for.
 """
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -204,20 +205,20 @@ def conv2d_forward_direct(x, kernel, bias, strides, pads, dilation, tile_rows=14
     ow = (wp - (kw - 1) * dw - 1) // sw + 1
     dtype = np.result_type(x, kernel)
     y = np.empty((n, oh, ow, f), dtype=dtype)
-    for m in range(n):                                   # every image
-        for i in range(oh):                              # every output row
-            for j0 in range(0, ow, tile_rows):           # every tile of output pixels j0 .. j0 + rows - 1
+    for m in range(n):  # every image
+        for i in range(oh):  # every output row
+            for j0 in range(0, ow, tile_rows):  # every tile of output pixels j0 .. j0 + rows - 1
                 rows = min(tile_rows, ow - j0)
                 acc = np.zeros((rows, f), dtype=dtype)
                 if bias is not None:
                     acc += bias
-                for a in range(kh):                      # every kernel tap (a, b) ...
+                for a in range(kh):  # every kernel tap (a, b) ...
                     for b in range(kw):
-                        for ch in range(c):              # ... and input channel: one row of the kernel
+                        for ch in range(c):  # ... and input channel: one row of the kernel
                             k_row = kernel[a, b, ch, :]
-                            for p in range(rows):        # times one input number per pixel of the tile
+                            for p in range(rows):  # times one input number per pixel of the tile
                                 acc[p] += xp[m, i * sh + a * dh, (j0 + p) * sw + b * dw, ch] * k_row
-                y[m, i, j0:j0 + rows] = acc
+                y[m, i, j0 : j0 + rows] = acc
     return y
 
 

@@ -5,11 +5,24 @@ Part of the reference backend (:mod:`tinycnn.kernels.reference` imports every na
 :mod:`tinycnn.kernels.numba_elementwise`, which fuses the several passes over memory NumPy makes here into one
 or two.
 """
+
 import numpy as np
 
-__all__ = ["batchnorm_forward", "batchnorm_inference", "batchnorm_backward", "relu_forward", "relu_backward",
-           "sgd_update", "adam_update", "adamax_update", "nadam_momentum_schedule", "nadam_update",
-           "rmsprop_update", "adagrad_update", "adadelta_update"]
+__all__ = [
+    "batchnorm_forward",
+    "batchnorm_inference",
+    "batchnorm_backward",
+    "relu_forward",
+    "relu_backward",
+    "sgd_update",
+    "adam_update",
+    "adamax_update",
+    "nadam_momentum_schedule",
+    "nadam_update",
+    "rmsprop_update",
+    "adagrad_update",
+    "adadelta_update",
+]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -87,9 +100,9 @@ def _decay_weight(w, wd):
 def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
     """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
 
-        w -= wd * w                                       (weight decay, if wd != 0)
-        momentum == 0:  w -= lr * g
-        otherwise:      v = momentum * v - lr * g;   w += v   (or w += momentum * v - lr * g, nesterov)
+    w -= wd * w                                       (weight decay, if wd != 0)
+    momentum == 0:  w -= lr * g
+    otherwise:      v = momentum * v - lr * g;   w += v   (or w += momentum * v - lr * g, nesterov)
     """
     _decay_weight(w, wd)
     lr = w.dtype.type(lr)
@@ -130,10 +143,10 @@ def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
 def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
     """One Adamax step (Keras 3's arithmetic; ``u`` is the infinity-norm accumulator)::
 
-        w -= wd * w
-        m += (g - m) * (1 - beta_1)
-        u  = max(beta_2 * u, |g|)
-        w -= lr * m / ((1 - beta_1^t) * (u + epsilon))
+    w -= wd * w
+    m += (g - m) * (1 - beta_1)
+    u  = max(beta_2 * u, |g|)
+    w -= lr * m / ((1 - beta_1^t) * (u + epsilon))
     """
     dt = w.dtype.type
     _decay_weight(w, wd)
@@ -150,13 +163,13 @@ def nadam_momentum_schedule(beta_1, step):
 def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
     """One Nadam step (Keras 3's arithmetic). ``u_product`` = ``mu_1 * ... * mu_t`` (the optimizer keeps it)::
 
-        mu_t, mu_t1 = beta_1 (1 - 0.5 * 0.96^t), beta_1 (1 - 0.5 * 0.96^(t+1))
-        w     -= wd * w
-        m     += (g - m) * (1 - beta_1)
-        v     += (g * g - v) * (1 - beta_2)
-        m_hat  = mu_t1 * m / (1 - u_product * mu_t1) + (1 - mu_t) * g / (1 - u_product)
-        v_hat  = v / (1 - beta_2^t)
-        w     -= m_hat * lr / (sqrt(v_hat) + epsilon)
+    mu_t, mu_t1 = beta_1 (1 - 0.5 * 0.96^t), beta_1 (1 - 0.5 * 0.96^(t+1))
+    w     -= wd * w
+    m     += (g - m) * (1 - beta_1)
+    v     += (g * g - v) * (1 - beta_2)
+    m_hat  = mu_t1 * m / (1 - u_product * mu_t1) + (1 - mu_t) * g / (1 - u_product)
+    v_hat  = v / (1 - beta_2^t)
+    w     -= m_hat * lr / (sqrt(v_hat) + epsilon)
     """
     dt = w.dtype.type
     _decay_weight(w, wd)
@@ -198,9 +211,9 @@ def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
 def adagrad_update(w, g, acc, lr, epsilon, wd):
     """One Adagrad step (Keras 3's arithmetic; ``acc`` starts at ``initial_accumulator_value``)::
 
-        w   -= wd * w
-        acc += g^2
-        w   -= lr * g / sqrt(acc + epsilon)
+    w   -= wd * w
+    acc += g^2
+    w   -= lr * g / sqrt(acc + epsilon)
     """
     dt = w.dtype.type
     _decay_weight(w, wd)
@@ -211,11 +224,11 @@ def adagrad_update(w, g, acc, lr, epsilon, wd):
 def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
     """One Adadelta step (Keras 3's arithmetic: the step is multiplied by ``lr``, Zeiler's has none)::
 
-        w      -= wd * w
-        acc_g   = rho * acc_g + (1 - rho) * g^2
-        dx      = -sqrt(acc_dx + epsilon) * g / sqrt(acc_g + epsilon)
-        acc_dx  = rho * acc_dx + (1 - rho) * dx^2
-        w      += lr * dx
+    w      -= wd * w
+    acc_g   = rho * acc_g + (1 - rho) * g^2
+    dx      = -sqrt(acc_dx + epsilon) * g / sqrt(acc_g + epsilon)
+    acc_dx  = rho * acc_dx + (1 - rho) * dx^2
+    w      += lr * dx
     """
     dt = w.dtype.type
     _decay_weight(w, wd)

@@ -14,6 +14,7 @@ Not a kernel: :mod:`~tinycnn.kernels.numba_im2col` keeps its im2col matrix here,
 
 :func:`buffer_info` tells what the last convolution on this thread did (the tests use it).
 """
+
 import threading
 
 import numpy as np
@@ -56,8 +57,15 @@ def line_chunks(lines, line_elements, itemsize, kernel):
     step = int(max(1, min(lines, limit // line_bytes)))
     empty = lines == 0 or line_elements == 0  # an empty output (e.g. OW = 0): nothing to gather
     ranges = [] if empty else [(t0, min(t0 + step, lines)) for t0 in range(0, lines, step)]
-    _local.last = {"kernel": kernel, "route": "im2col", "lines": lines, "chunk_lines": step,
-                   "chunks": len(ranges), "chunk_bytes": step * line_bytes, "limit_bytes": limit}
+    _local.last = {
+        "kernel": kernel,
+        "route": "im2col",
+        "lines": lines,
+        "chunk_lines": step,
+        "chunks": len(ranges),
+        "chunk_bytes": step * line_bytes,
+        "limit_bytes": limit,
+    }
     return ranges
 
 
@@ -70,8 +78,15 @@ def image_chunks(n, image_bytes, kernel):
     limit = limit_bytes()
     step = int(max(1, min(n, limit // max(image_bytes, 1))))
     ranges = [(n0, min(n0 + step, n)) for n0 in range(0, n, step)]
-    _local.last = {"kernel": kernel, "route": "direct", "images": n, "chunk_images": step,
-                   "chunks": len(ranges), "chunk_bytes": step * image_bytes, "limit_bytes": limit}
+    _local.last = {
+        "kernel": kernel,
+        "route": "direct",
+        "images": n,
+        "chunk_images": step,
+        "chunks": len(ranges),
+        "chunk_bytes": step * image_bytes,
+        "limit_bytes": limit,
+    }
     return ranges
 
 

@@ -57,6 +57,7 @@ Limits: ``a``, ``b``, ``c`` (and ``bias``) must share one float dtype; nothing c
 compute every offset from the array shapes (:func:`tile_numpy` checks them, and the tests run both on the
 walks the callers make). ``NUMBA_DISABLE_JIT=1`` cannot run IR: the engine then takes the im2col route.
 """
+
 import typing
 
 import llvmlite.binding as llvm_binding
@@ -67,8 +68,21 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VECTOR_BYTES", "TILE_ROWS", "TILE_VECTORS", "INIT_ZERO", "INIT_LOAD", "INIT_BIAS", "TileWalk", "lanes",
-           "tile", "tile_numpy", "run_tile", "rows_for", "enabled"]
+__all__ = [
+    "VECTOR_BYTES",
+    "TILE_ROWS",
+    "TILE_VECTORS",
+    "INIT_ZERO",
+    "INIT_LOAD",
+    "INIT_BIAS",
+    "TileWalk",
+    "lanes",
+    "tile",
+    "tile_numpy",
+    "run_tile",
+    "rows_for",
+    "enabled",
+]
 
 
 def _host_vector_bytes():
@@ -163,8 +177,10 @@ def tile(typingctx, rows, vectors, a, b, c, bias, walk):
         matched = ir.Constant(ir.IntType(1), 0)
         for mr in TILE_ROWS:
             for nv in TILE_VECTORS:
-                chosen = builder.and_(builder.icmp_signed("==", rows_value, ir.Constant(intp, mr)),
-                                      builder.icmp_signed("==", vectors_value, ir.Constant(intp, nv)))
+                chosen = builder.and_(
+                    builder.icmp_signed("==", rows_value, ir.Constant(intp, mr)),
+                    builder.icmp_signed("==", vectors_value, ir.Constant(intp, nv)),
+                )
                 matched = builder.or_(matched, chosen)
                 with builder.if_then(chosen):
                     _emit_tile(mr, nv, context, builder, tys[2:], args[2:])
@@ -211,12 +227,15 @@ def _emit_tile(mr, nv, context, builder, tys, args):
     def vector_at(base, index):
         return builder.bitcast(builder.gep(base, [index]), vec.as_pointer())
 
-    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                         f"llvm.fma.v{vl}f{dtype.bitwidth}")
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{vl}f{dtype.bitwidth}"
+    )
     # Accumulators as stack slots in the entry block: LLVM's mem2reg turns them into registers.
     acc = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(mr)]
-    c_index = [[builder.add(c0, builder.add(builder.mul(c_row, const(p)), const(v * vl)))
-                for v in range(nv)] for p in range(mr)]
+    c_index = [
+        [builder.add(c0, builder.add(builder.mul(c_row, const(p)), const(v * vl))) for v in range(nv)]
+        for p in range(mr)
+    ]
 
     with builder.if_else(builder.icmp_signed("==", init, const(INIT_LOAD))) as (load, start):
         with load:
@@ -247,8 +266,7 @@ def _emit_tile(mr, nv, context, builder, tys, args):
             with cgutils.for_range(builder, n3) as loop3:
                 ak = builder.add(aj, builder.mul(loop3.index, a3))
                 bk = builder.add(bj, builder.mul(loop3.index, b3))
-                rows_b = [builder.load(vector_at(b, builder.add(bk, const(v * vl))), align=align)
-                          for v in range(nv)]
+                rows_b = [builder.load(vector_at(b, builder.add(bk, const(v * vl))), align=align) for v in range(nv)]
                 for p in range(mr):
                     x = builder.load(builder.gep(a, [builder.add(ak, builder.mul(a_row, const(p)))]))
                     xs = builder.shuffle_vector(builder.insert_element(undef, x, lane0), undef, splat)

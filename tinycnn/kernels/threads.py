@@ -44,6 +44,7 @@ no Numba setting. The first call of a compiled kernel calls :func:`start`, which
 
 :func:`info` reports the layer that runs, the thread count and who chose the layer (the benchmarks record it).
 """
+
 import ctypes
 import functools
 import os

@@ -26,6 +26,7 @@ array([[0. , 0.5, 2. ]], dtype=float32)
 >>> layer.backward(np.array([[1.0, 1.0, 1.0]]))
 array([[0., 1., 1.]], dtype=float32)
 """
+
 import numpy as np
 
 from .. import activations, validation
@@ -117,8 +118,10 @@ class ReLU(Layer):
         super().__init__(**kwargs)
         for arg, value in (("max_value", max_value), ("negative_slope", negative_slope), ("threshold", threshold)):
             if (value is not None or arg != "max_value") and (
-                    isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-                    or not np.isfinite(value)):
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not np.isfinite(value)
+            ):
                 raise InvalidArgumentError(f"ReLU {arg} must be a finite number, got {value!r}")
         if max_value is not None and max_value < 0:
             raise InvalidArgumentError(f"ReLU max_value must be >= 0 or None, got {max_value!r}")
@@ -143,8 +146,12 @@ class ReLU(Layer):
         return (dy * slope).astype(self.dtype, copy=False)
 
     def get_config(self):
-        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
-                "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
 
 
 class LeakyReLU(Layer):
@@ -165,10 +172,15 @@ class LeakyReLU(Layer):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(negative_slope) or negative_slope < 0:
-            raise InvalidArgumentError(f"LeakyReLU negative_slope (Keras 2: alpha) must be a finite number >= 0, "
-                                       f"got {negative_slope!r}")
+        if (
+            isinstance(negative_slope, bool)
+            or not isinstance(negative_slope, (int, float, np.integer, np.floating))
+            or not np.isfinite(negative_slope)
+            or negative_slope < 0
+        ):
+            raise InvalidArgumentError(
+                f"LeakyReLU negative_slope (Keras 2: alpha) must be a finite number >= 0, got {negative_slope!r}"
+            )
         self.negative_slope = float(negative_slope)
 
     def forward(self, x, training=False):
@@ -205,15 +217,20 @@ class Softmax(Layer):
     @ends_with_softmax.setter
     def ends_with_softmax(self, value):
         """Set False to force the unfused path (the softmax Jacobian); None: automatic."""
-        self._fuse = None if value is None else bool(value) and _is_last_axis(self.axis, None if self.input_shape
-                                                                               is None else len(self.input_shape))
+        self._fuse = (
+            None
+            if value is None
+            else bool(value) and _is_last_axis(self.axis, None if self.input_shape is None else len(self.input_shape))
+        )
 
     def build(self, input_shape):
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim:
-            raise InvalidArgumentError(f"{self.name}: Softmax(axis={self.axis}) does not fit inputs of shape "
-                                       f"{tuple(input_shape)} ({ndim} axes: axis must be in {-ndim}..{ndim - 1}); "
-                                       f"the default axis=-1 takes the softmax over the last axis")
+            raise InvalidArgumentError(
+                f"{self.name}: Softmax(axis={self.axis}) does not fit inputs of shape "
+                f"{tuple(input_shape)} ({ndim} axes: axis must be in {-ndim}..{ndim - 1}); "
+                f"the default axis=-1 takes the softmax over the last axis"
+            )
         super().build(input_shape)
 
     def forward(self, x, training=False):

@@ -46,6 +46,7 @@ array([[ 0.,  0.,  0.,  0.],
        [ 4.,  5.,  6.,  7.],
        [ 8.,  9., 10., 11.]], dtype=float32)
 """
+
 import numbers
 
 import numpy as np
@@ -66,8 +67,11 @@ def _factor_range(value, name, symmetric_min=None):
         if value < 0:
             raise InvalidArgumentError(f"{name} must be >= 0 when a single number, got {value!r}")
         lower, upper = -float(value), float(value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+    ):
         lower, upper = float(value[0]), float(value[1])
     else:
         raise InvalidArgumentError(f"{name} must be a float or a pair (lower, upper), got {value!r}")
@@ -115,8 +119,12 @@ def warp_matrix(matrix, offset, shape, mode, order):
     else:
         r0, c0 = np.floor(q[0]).astype(np.int64), np.floor(q[1]).astype(np.int64)
         tr, tc = q[0] - r0, q[1] - c0
-        taps = [(r0, c0, (1 - tr) * (1 - tc)), (r0, c0 + 1, (1 - tr) * tc),
-                (r0 + 1, c0, tr * (1 - tc)), (r0 + 1, c0 + 1, tr * tc)]
+        taps = [
+            (r0, c0, (1 - tr) * (1 - tc)),
+            (r0, c0 + 1, (1 - tr) * tc),
+            (r0 + 1, c0, tr * (1 - tc)),
+            (r0 + 1, c0 + 1, tr * tc),
+        ]
     data, row_ids, col_ids = [], [], []
     for r, c, weight in taps:
         fr, fc = _fold(r, h, mode), _fold(c, w, mode)
@@ -126,8 +134,9 @@ def warp_matrix(matrix, offset, shape, mode, order):
         col_ids.append((fr * w + fc)[keep])
     from scipy import sparse  # here, not at import: SciPy brings its own BLAS thread pool
 
-    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(row_ids), np.concatenate(col_ids))),
-                             shape=(h * w, h * w))
+    return sparse.csr_matrix(
+        (np.concatenate(data), (np.concatenate(row_ids), np.concatenate(col_ids))), shape=(h * w, h * w)
+    )
 
 
 class _RandomWarp(Layer):
@@ -136,19 +145,22 @@ class _RandomWarp(Layer):
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
         super().__init__(**kwargs)
         if fill_mode not in _SCIPY_MODES:
-            raise InvalidArgumentError(f"{self.name}: fill_mode must be one of {', '.join(_SCIPY_MODES)}, got "
-                                       f"{fill_mode!r}")
+            raise InvalidArgumentError(
+                f"{self.name}: fill_mode must be one of {', '.join(_SCIPY_MODES)}, got {fill_mode!r}"
+            )
         if interpolation not in _ORDERS:
-            raise InvalidArgumentError(f"{self.name}: interpolation must be 'bilinear' or 'nearest', got "
-                                       f"{interpolation!r}")
+            raise InvalidArgumentError(
+                f"{self.name}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r}"
+            )
         self.fill_mode, self.interpolation, self.fill_value, self.seed = fill_mode, interpolation, fill_value, seed
         self._rng = np.random.default_rng(seed)
         self._warps = None
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: expects images (batch, height, width, channels), got input shape "
-                                    f"{tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: expects images (batch, height, width, channels), got input shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def _draw(self, h, w):
@@ -175,13 +187,15 @@ class _RandomWarp(Layer):
         y = np.empty_like(x)
         self._warps = []
         from scipy import ndimage  # here, not at import (SciPy's thread pool)
+
         for i in range(n):
             matrix, offset = self._draw(h, w)
             self._warps.append((matrix, offset))
             full = np.eye(3)  # the channel axis is carried along unchanged
             full[:2, :2] = matrix
-            y[i] = ndimage.affine_transform(x[i], full, np.r_[offset, 0.0], order=order, mode=mode,
-                                            cval=self.fill_value)
+            y[i] = ndimage.affine_transform(
+                x[i], full, np.r_[offset, 0.0], order=order, mode=mode, cval=self.fill_value
+            )
         self._shape = x.shape
         return y
 
@@ -199,16 +213,29 @@ class _RandomWarp(Layer):
         return dx.reshape(n, h, w, c)
 
     def get_config(self):
-        return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,
-                "seed": self.seed, "fill_value": self.fill_value}
+        return {
+            **super().get_config(),
+            "fill_mode": self.fill_mode,
+            "interpolation": self.interpolation,
+            "seed": self.seed,
+            "fill_value": self.fill_value,
+        }
 
 
 class RandomTranslation(_RandomWarp):
     """Shift each image by ``dy ~ U(height_factor) * H`` rows and ``dx ~ U(width_factor) * W`` columns
     (positive: down / right), as ``keras.layers.RandomTranslation``."""
 
-    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, **kwargs):
+    def __init__(
+        self,
+        height_factor,
+        width_factor,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        **kwargs,
+    ):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _factor_range(height_factor, "height_factor")
         self.width_factor = _factor_range(width_factor, "width_factor")
@@ -245,12 +272,21 @@ class RandomZoom(_RandomWarp):
     """Zoom each image by ``1 + U(height_factor)`` vertically and ``1 + U(width_factor)`` horizontally
     (positive: zoom out; ``width_factor=None``: the same for both), as ``keras.layers.RandomZoom``."""
 
-    def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, **kwargs):
+    def __init__(
+        self,
+        height_factor,
+        width_factor=None,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        **kwargs,
+    ):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _factor_range(height_factor, "height_factor", symmetric_min=-1.0)
-        self.width_factor = None if width_factor is None else _factor_range(width_factor, "width_factor",
-                                                                             symmetric_min=-1.0)
+        self.width_factor = (
+            None if width_factor is None else _factor_range(width_factor, "width_factor", symmetric_min=-1.0)
+        )
 
     def _draw(self, h, w):
         zy = 1.0 + self._rng.uniform(*self.height_factor)
@@ -281,8 +317,9 @@ class RandomFlip(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: expects images (batch, height, width, channels), got input shape "
-                                    f"{tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: expects images (batch, height, width, channels), got input shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def _apply(self, x, flips):

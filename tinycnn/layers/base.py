@@ -30,6 +30,7 @@ moving statistics); ``weight_names`` gives their Keras order.
 A layer whose ``multi_input`` is True (the merge layers) takes a *list* of tensors, its ``forward`` a list of
 arrays, and its ``backward`` returns a list of input gradients, one per input.
 """
+
 import collections
 import re
 
@@ -69,8 +70,10 @@ def as_pair(value, what, allow_zero=False):
     """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; refuses non-positive or non-integer values."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     ):
         pair = (int(value[0]), int(value[1]))
     else:
@@ -116,8 +119,10 @@ class Layer:
             if isinstance(input_shape, (int, np.integer)):
                 input_shape = (int(input_shape),)
             if not isinstance(input_shape, (tuple, list)):
-                raise InvalidArgumentError(f"{self.name}: input_shape must be a tuple of positive ints without the "
-                                           f"batch axis, e.g. (28, 28, 1), got {input_shape!r}")
+                raise InvalidArgumentError(
+                    f"{self.name}: input_shape must be a tuple of positive ints without the "
+                    f"batch axis, e.g. (28, 28, 1), got {input_shape!r}"
+                )
             input_shape = tuple(input_shape)
             if not all(d is None or (isinstance(d, (int, np.integer)) and d > 0) for d in input_shape):
                 raise InvalidArgumentError(f"{self.name}: input_shape must hold positive ints, got {input_shape!r}")
@@ -138,15 +143,19 @@ class Layer:
     def __call__(self, inputs, training=None, **kwargs):
         """``layer(x)``: symbolic tensors give symbolic outputs (a graph node); arrays give arrays."""
         from .input_layer import KerasTensor
+
         if kwargs:
-            raise InvalidTypeError(f"{self.name}: calling a layer takes only the inputs and training=, got "
-                                   f"{sorted(kwargs)}")
+            raise InvalidTypeError(
+                f"{self.name}: calling a layer takes only the inputs and training=, got {sorted(kwargs)}"
+            )
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         symbolic = [isinstance(t, KerasTensor) for t in flat]
         if any(symbolic):
             if not all(symbolic):
-                raise InvalidTypeError(f"{self.name}: the inputs mix symbolic tensors and arrays; call the layer "
-                                       f"on symbolic tensors (from tinycnn.Input) or on arrays, not both")
+                raise InvalidTypeError(
+                    f"{self.name}: the inputs mix symbolic tensors and arrays; call the layer "
+                    f"on symbolic tensors (from tinycnn.Input) or on arrays, not both"
+                )
             return self._call_symbolic(inputs)
         return self._call_eager(inputs, bool(training))
 
@@ -154,18 +163,23 @@ class Layer:
         """``(single?, list of inputs)``, checked against ``multi_input``."""
         if self.multi_input:
             if not isinstance(inputs, (list, tuple)) or len(inputs) < 1:
-                raise InvalidInputError(f"{self.name}: a {type(self).__name__} layer is called on a list of "
-                                        f"{what}, e.g. {type(self).__name__}()([a, b])")
+                raise InvalidInputError(
+                    f"{self.name}: a {type(self).__name__} layer is called on a list of "
+                    f"{what}, e.g. {type(self).__name__}()([a, b])"
+                )
             return False, list(inputs)
         if isinstance(inputs, (list, tuple)):
             if len(inputs) != 1:
-                raise InvalidInputError(f"{self.name}: a {type(self).__name__} layer takes one input, got a list "
-                                        f"of {len(inputs)}; merge them first, e.g. with Concatenate()")
+                raise InvalidInputError(
+                    f"{self.name}: a {type(self).__name__} layer takes one input, got a list "
+                    f"of {len(inputs)}; merge them first, e.g. with Concatenate()"
+                )
             return False, list(inputs)
         return True, [inputs]
 
     def _call_symbolic(self, inputs):
         from .input_layer import KerasTensor, Node
+
         single, tensors = self._structure(inputs, "tensors")
         shapes = [t.shape for t in tensors]
         shape = shapes[0] if not self.multi_input else shapes
@@ -181,22 +195,30 @@ class Layer:
         out = self.compute_output_shape(shape)
         several = isinstance(out, list)
         index = len(self._inbound_nodes)
-        outputs = [KerasTensor(s, self.dtype, name=f"{self.name}_{index}_{i}" if several else self.name,
-                               history=(self, index, i)) for i, s in enumerate(out if several else [out])]
+        outputs = [
+            KerasTensor(
+                s, self.dtype, name=f"{self.name}_{index}_{i}" if several else self.name, history=(self, index, i)
+            )
+            for i, s in enumerate(out if several else [out])
+        ]
         self._inbound_nodes.append(Node(self, tensors, outputs, single_input=single))
         return outputs if several else outputs[0]
 
     def _call_eager(self, inputs, training):
         from ..validation import as_numeric_array
+
         single, arrays = self._structure(inputs, "arrays")
         arrays = [self._cast(as_numeric_array(a, "the input", f"calling {self.name}")) for a in arrays]
         for a in arrays:
             if a.ndim < 2:
-                raise InvalidInputError(f"calling {self.name}: inputs need a batch axis, got shape {a.shape}; "
-                                        f"for one sample use x[np.newaxis]")
+                raise InvalidInputError(
+                    f"calling {self.name}: inputs need a batch axis, got shape {a.shape}; "
+                    f"for one sample use x[np.newaxis]"
+                )
         shapes = [(None,) + a.shape[1:] for a in arrays]
         shape = shapes if self.multi_input else shapes[0]
         from ..models.training import ENGINE_LOCK
+
         with ENGINE_LOCK:  # the layer's cache may be shared with a model training in another thread
             if not self.built:
                 self.build(shape)
@@ -212,16 +234,21 @@ class Layer:
             raise InvalidInputError(f"{self.name} was built for {len(built)} inputs, got {len(shape)}")
         for got, want in pairs:
             got, want = tuple(got), tuple(want)
-            if len(got) != len(want) or any(w is not None and g is not None and w != g
-                                            for g, w in zip(got[1:], want[1:])):
-                raise InvalidInputError(f"layer {self.name!r} was built for inputs of shape {want}, got "
-                                        f"{got}; a layer keeps its weights once built -- use a new layer for "
-                                        f"another input size")
+            if len(got) != len(want) or any(
+                w is not None and g is not None and w != g for g, w in zip(got[1:], want[1:])
+            ):
+                raise InvalidInputError(
+                    f"layer {self.name!r} was built for inputs of shape {want}, got "
+                    f"{got}; a layer keeps its weights once built -- use a new layer for "
+                    f"another input size"
+                )
 
     def _node_attribute(self, attr, what):
         if not self._inbound_nodes:
-            raise InvalidArgumentError(f"layer {self.name!r} has never been called on a symbolic tensor, so it has "
-                                       f"no {what}; build the model first (e.g. give the first layer input_shape=)")
+            raise InvalidArgumentError(
+                f"layer {self.name!r} has never been called on a symbolic tensor, so it has "
+                f"no {what}; build the model first (e.g. give the first layer input_shape=)"
+            )
         values = getattr(self._inbound_nodes[0], attr)
         return values[0] if len(values) == 1 else values
 
@@ -271,9 +298,11 @@ class Layer:
             if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
                 raise InvalidInputError(f"layer {self.name!r}: weight {n!r} must be numeric, got dtype {w.dtype}")
             if np.issubdtype(w.dtype, np.floating) and np.all(np.isfinite(w)) and overflows(w, self.dtype):
-                raise InvalidInputError(f"layer {self.name!r}: weight {n!r} holds values up to "
-                                        f"{float(np.max(np.abs(w))):.3g}, beyond {self.dtype}'s range (they would "
-                                        f"become inf); these are not weights this layer can hold")
+                raise InvalidInputError(
+                    f"layer {self.name!r}: weight {n!r} holds values up to "
+                    f"{float(np.max(np.abs(w))):.3g}, beyond {self.dtype}'s range (they would "
+                    f"become inf); these are not weights this layer can hold"
+                )
         return weights
 
     def set_weights(self, weights):

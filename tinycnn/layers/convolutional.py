@@ -50,6 +50,7 @@ array([[0., 0., 1., 0.],
        [0., 0., 1., 0.],
        [0., 0., 1., 0.]], dtype=float32)
 """
+
 import numpy as np
 
 from .. import kernels
@@ -85,29 +86,47 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     dtype : "float32" (default) or "float64"
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise InvalidArgumentError(f"Conv2D filters must be a positive int, got {filters!r}")
         if data_format not in (None, "channels_last"):
-            raise InvalidArgumentError(f"tinycnn is channels-last only: data_format must be 'channels_last', "
-                                       f"got {data_format!r}")
+            raise InvalidArgumentError(
+                f"tinycnn is channels-last only: data_format must be 'channels_last', got {data_format!r}"
+            )
         self.filters = int(filters)
         self.kernel_size = as_pair(kernel_size, "Conv2D kernel_size")
         self.strides = as_pair(strides, "Conv2D strides")
         self.padding = check_padding(padding)
         self.dilation_rate = as_pair(dilation_rate, "Conv2D dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise InvalidArgumentError("Conv2D: strides > 1 together with dilation_rate > 1 is not supported "
-                                       "(Keras refuses it too)")
+            raise InvalidArgumentError(
+                "Conv2D: strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it too)"
+            )
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
-                                bias_constraint)
+        self._init_regularizers(
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        )
 
     def _geometry(self, hw):
         (oh, ow), pads = kernels.conv_geometry(hw, self.kernel_size, self.strides, self.dilation_rate, self.padding)
@@ -115,13 +134,16 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             k_eff = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
             raise InvalidInputError(
                 f"{self.name}: kernel {self.kernel_size} (effective {k_eff} with dilation) is larger than its "
-                f"{hw[0]}x{hw[1]} input with padding={self.padding!r}; use a smaller kernel or padding='same'")
+                f"{hw[0]}x{hw[1]} input with padding={self.padding!r}; use a smaller kernel or padding='same'"
+            )
         return (oh, ow), pads
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: Conv2D expects 4-D input (batch, height, width, channels), "
-                                    f"got shape {tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: Conv2D expects 4-D input (batch, height, width, channels), "
+                f"got shape {tuple(input_shape)}"
+            )
         if input_shape[-1] is None:
             raise InvalidInputError(f"{self.name}: the channel axis must be known to build Conv2D")
         if input_shape[1] is not None and input_shape[2] is not None:
@@ -142,28 +164,39 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     def forward(self, x, training=False):
         x = self._cast(x)
         _, pads = self._geometry(x.shape[1:3])
-        z = kernels.conv2d_forward(x, self.params["kernel"], self.params.get("bias"), self.strides, pads,
-                                   self.dilation_rate)
+        z = kernels.conv2d_forward(
+            x, self.params["kernel"], self.params.get("bias"), self.strides, pads, self.dilation_rate
+        )
         self._x, self._pads = x, pads
         return self._activate(z)
 
     def backward_logits(self, dz):
         """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
-        self.grads["kernel"] = kernels.conv2d_backward_kernel(dz, self._x, self.params["kernel"].shape,
-                                                              self.strides, self._pads, self.dilation_rate)
+        self.grads["kernel"] = kernels.conv2d_backward_kernel(
+            dz, self._x, self.params["kernel"].shape, self.strides, self._pads, self.dilation_rate
+        )
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=(0, 1, 2))
         if not self.input_gradient:  # the model's first layer while training: nobody reads dx
             return None
-        return kernels.conv2d_backward_input(dz, self.params["kernel"], self._x.shape, self.strides,
-                                             self._pads, self.dilation_rate)
+        return kernels.conv2d_backward_input(
+            dz, self.params["kernel"], self._x.shape, self.strides, self._pads, self.dilation_rate
+        )
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
-                **self._regularizer_config()}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            **self._regularizer_config(),
+        }
 
 
 def as_single(value, what):
@@ -215,19 +248,37 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     array([-1.,  2., -1.,  0.], dtype=float32)
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise InvalidArgumentError(f"Conv1D filters must be a positive int, got {filters!r}")
         if data_format not in (None, "channels_last"):
-            raise InvalidArgumentError(f"tinycnn is channels-last only: data_format must be 'channels_last', "
-                                       f"got {data_format!r}")
+            raise InvalidArgumentError(
+                f"tinycnn is channels-last only: data_format must be 'channels_last', got {data_format!r}"
+            )
         if groups != 1:
-            raise InvalidArgumentError(f"Conv1D: grouped convolutions are not supported (groups={groups!r}); "
-                                       f"use groups=1")
+            raise InvalidArgumentError(
+                f"Conv1D: grouped convolutions are not supported (groups={groups!r}); use groups=1"
+            )
         self.filters = int(filters)
         self.kernel_size = as_single(kernel_size, "Conv1D kernel_size")
         self.strides = as_single(strides, "Conv1D strides")
@@ -236,13 +287,15 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             raise InvalidArgumentError(f"Conv1D padding must be 'valid', 'same' or 'causal', got {padding!r}")
         self.padding = padding.lower()
         if self.strides > 1 and self.dilation_rate > 1:
-            raise InvalidArgumentError("Conv1D: strides > 1 together with dilation_rate > 1 is not supported "
-                                       "(Keras refuses it too)")
+            raise InvalidArgumentError(
+                "Conv1D: strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it too)"
+            )
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
-                                bias_constraint)
+        self._init_regularizers(
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        )
 
     def _geometry(self, length):
         """``(OL, (left, right))``."""
@@ -254,15 +307,18 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             (_, ol), (_, _, pl, pr) = kernels.conv_geometry((1, length), (1, k), (1, s), (1, d), self.padding)
             pads = (pl, pr)
         if ol <= 0:
-            raise InvalidInputError(f"{self.name}: kernel {k} (effective {(k - 1) * d + 1} with dilation) is longer "
-                                    f"than its input of length {length} with padding={self.padding!r}; use a "
-                                    f"smaller kernel or padding='same'")
+            raise InvalidInputError(
+                f"{self.name}: kernel {k} (effective {(k - 1) * d + 1} with dilation) is longer "
+                f"than its input of length {length} with padding={self.padding!r}; use a "
+                f"smaller kernel or padding='same'"
+            )
         return ol, pads
 
     def build(self, input_shape):
         if len(input_shape) != 3:
-            raise InvalidInputError(f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape "
-                                    f"{tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape {tuple(input_shape)}"
+            )
         if input_shape[-1] is None:
             raise InvalidInputError(f"{self.name}: the channel axis must be known to build Conv1D")
         if input_shape[1] is not None:
@@ -282,22 +338,25 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     def forward(self, x, training=False):
         x = self._cast(x)
         if x.ndim != 3:
-            raise InvalidInputError(f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape "
-                                    f"{x.shape}")
+            raise InvalidInputError(
+                f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape {x.shape}"
+            )
         _, (pl, pr) = self._geometry(x.shape[1])
         strides, dilation = self._2d()
-        self._x4, self._pads = x[:, None], (0, 0, pl, pr)   # (N, 1, L, C): a height-1 image
-        z = kernels.conv2d_forward(self._x4, self.params["kernel"][None], self.params.get("bias"), strides,
-                                   self._pads, dilation)
+        self._x4, self._pads = x[:, None], (0, 0, pl, pr)  # (N, 1, L, C): a height-1 image
+        z = kernels.conv2d_forward(
+            self._x4, self.params["kernel"][None], self.params.get("bias"), strides, self._pads, dilation
+        )
         return self._activate(z[:, 0])
 
     def backward_logits(self, dz):
         """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
-        dz = dz[:, None]                                      # (N, 1, OL, F)
+        dz = dz[:, None]  # (N, 1, OL, F)
         strides, dilation = self._2d()
         kernel4 = self.params["kernel"][None]
-        self.grads["kernel"] = kernels.conv2d_backward_kernel(dz, self._x4, kernel4.shape, strides, self._pads,
-                                                              dilation)[0]
+        self.grads["kernel"] = kernels.conv2d_backward_kernel(
+            dz, self._x4, kernel4.shape, strides, self._pads, dilation
+        )[0]
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=(0, 1, 2))
         if not self.input_gradient:  # the model's first layer while training: nobody reads dx
@@ -305,11 +364,19 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         return kernels.conv2d_backward_input(dz, kernel4, self._x4.shape, strides, self._pads, dilation)[:, 0]
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": (self.kernel_size,),
-                "strides": (self.strides,), "padding": self.padding, "dilation_rate": (self.dilation_rate,),
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
-                **self._regularizer_config()}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": (self.kernel_size,),
+            "strides": (self.strides,),
+            "padding": self.padding,
+            "dilation_rate": (self.dilation_rate,),
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            **self._regularizer_config(),
+        }
 
 
 Convolution1D = Conv1D

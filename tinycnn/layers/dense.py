@@ -23,6 +23,7 @@ Weights in Keras order and shapes: ``[kernel (D_in, units), bias (units,)]``; de
 >>> layer.forward(np.array([[1.0, 2.0, 3.0]]))
 array([[6.5, 5.5]], dtype=float32)
 """
+
 import numpy as np
 
 from .. import kernels
@@ -52,9 +53,20 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
     dtype : "float32" (default) or "float64"
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise InvalidArgumentError(f"Dense units must be a positive int, got {units!r}")
@@ -62,8 +74,9 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self._init_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
-                                bias_constraint)
+        self._init_regularizers(
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        )
 
     def build(self, input_shape):
         d_in = input_shape[-1]
@@ -97,6 +110,12 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         return kernels.dense_backward_input(dz2, self.params["kernel"]).reshape(self._x.shape)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, **self._regularizer_config()}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            **self._regularizer_config(),
+        }

@@ -27,6 +27,7 @@ array([[3., 4.]], dtype=float32)
 >>> GlobalMaxPooling2D(keepdims=True).forward(x).shape
 (1, 1, 1, 2)
 """
+
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidInputError
@@ -36,8 +37,8 @@ from .base import Layer
 class GlobalPooling(Layer):
     """Shared code: reduce over the spatial ``axes`` (``(1, 2)`` for 2-D input, ``(1,)`` for 1-D)."""
 
-    rank = None   # spatial axes: 1 or 2
-    mode = None   # "avg" or "max"
+    rank = None  # spatial axes: 1 or 2
+    mode = None  # "avg" or "max"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -51,8 +52,9 @@ class GlobalPooling(Layer):
     def _check(self, shape):
         if len(shape) != self.rank + 2:
             what = "(batch, height, width, channels)" if self.rank == 2 else "(batch, steps, channels)"
-            raise InvalidInputError(f"{self.name}: {type(self).__name__} expects {self.rank + 2}-D input {what}, "
-                                    f"got shape {tuple(shape)}")
+            raise InvalidInputError(
+                f"{self.name}: {type(self).__name__} expects {self.rank + 2}-D input {what}, got shape {tuple(shape)}"
+            )
 
     def build(self, input_shape):
         self._check(input_shape)
@@ -76,11 +78,11 @@ class GlobalPooling(Layer):
 
     def backward(self, dy):
         x = self._x
-        dy = np.asarray(dy).reshape(self._y.shape)        # (N, 1, [1,] C): broadcasts over the map
+        dy = np.asarray(dy).reshape(self._y.shape)  # (N, 1, [1,] C): broadcasts over the map
         if self.mode == "avg":
             m = int(np.prod([x.shape[a] for a in self._axes]))
             return np.broadcast_to(dy / m, x.shape).astype(self.dtype)
-        winners = (x == self._y)
+        winners = x == self._y
         return (winners * (dy / winners.sum(axis=self._axes, keepdims=True))).astype(self.dtype)
 
     def get_config(self):

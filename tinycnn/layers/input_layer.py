@@ -19,6 +19,7 @@ Calling a layer on a NumPy array instead runs it at once (eager) and returns an 
 >>> x._keras_history[0].name
 'features'
 """
+
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -46,8 +47,10 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __array__(self, *args, **kwargs):
-        raise TypeError(f"{self!r} is symbolic: it holds no numbers. Build a model with "
-                        f"tinycnn.Model(inputs, outputs) and call model.predict(x) on arrays")
+        raise TypeError(
+            f"{self!r} is symbolic: it holds no numbers. Build a model with "
+            f"tinycnn.Model(inputs, outputs) and call model.predict(x) on arrays"
+        )
 
 
 class Node:
@@ -70,8 +73,10 @@ class Node:
         return [t._keras_history[0]._inbound_nodes[t._keras_history[1]] for t in self.input_tensors]
 
     def __repr__(self):
-        return f"<Node {self.layer.name}: {[t.shape for t in self.input_tensors]} -> " \
-               f"{[t.shape for t in self.output_tensors]}>"
+        return (
+            f"<Node {self.layer.name}: {[t.shape for t in self.input_tensors]} -> "
+            f"{[t.shape for t in self.output_tensors]}>"
+        )
 
 
 class InputLayer(Layer):
@@ -81,8 +86,20 @@ class InputLayer(Layer):
     ``input_shape=`` and ``batch_input_shape=`` spellings are accepted.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, sparse=None,
-                 input_shape=None, batch_input_shape=None, input_tensor=None, ragged=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        batch_shape=None,
+        name=None,
+        sparse=None,
+        input_shape=None,
+        batch_input_shape=None,
+        input_tensor=None,
+        ragged=None,
+        **kwargs,
+    ):
         if sparse or ragged:
             raise InvalidArgumentError("tinycnn has no sparse or ragged tensors: Input(sparse=True) is not supported")
         if input_tensor is not None:
@@ -95,14 +112,22 @@ class InputLayer(Layer):
             if isinstance(shape, (int, np.integer)):
                 shape = (int(shape),)
             if not isinstance(shape, (tuple, list)):
-                raise InvalidArgumentError(f"Input shape must be a tuple without the batch axis, e.g. (28, 28, 1), "
-                                           f"got {shape!r}")
+                raise InvalidArgumentError(
+                    f"Input shape must be a tuple without the batch axis, e.g. (28, 28, 1), got {shape!r}"
+                )
             batch_shape = (batch_size,) + tuple(shape)
         batch_shape = tuple(None if d is None else d for d in batch_shape)
-        if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
-                   for d in batch_shape) or len(batch_shape) < 2:
-            raise InvalidArgumentError(f"Input shape must hold positive ints (None for an unknown size) and at "
-                                       f"least one axis besides the batch, got {tuple(batch_shape)[1:]!r}")
+        if (
+            not all(
+                d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+                for d in batch_shape
+            )
+            or len(batch_shape) < 2
+        ):
+            raise InvalidArgumentError(
+                f"Input shape must hold positive ints (None for an unknown size) and at "
+                f"least one axis besides the batch, got {tuple(batch_shape)[1:]!r}"
+            )
         super().__init__(name=name if name is not None else _input_name(), dtype=dtype, **kwargs)
         self.batch_shape = tuple(int(d) if d is not None else None for d in batch_shape)
         self.built = True
@@ -123,10 +148,12 @@ class InputLayer(Layer):
 
 def _input_name():
     from .base import unique_name
+
     return unique_name("input_layer")
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
     """A symbolic input tensor, as ``keras.Input``: ``shape`` without the batch axis."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape,
-                      **kwargs).output_tensor
+    return InputLayer(
+        shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape, **kwargs
+    ).output_tensor

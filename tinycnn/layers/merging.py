@@ -29,6 +29,7 @@ array([[3., 5.]], dtype=float32)
 >>> Concatenate()([a, b]).shape
 (1, 4)
 """
+
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidInputError
@@ -44,12 +45,15 @@ class Merge(Layer):
 
     def build(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
-            raise InvalidInputError(f"{self.name}: a {type(self).__name__} layer is called on a list of tensors, "
-                                    f"e.g. {type(self).__name__}()([a, b])")
+            raise InvalidInputError(
+                f"{self.name}: a {type(self).__name__} layer is called on a list of tensors, "
+                f"e.g. {type(self).__name__}()([a, b])"
+            )
         shapes = [tuple(s) for s in input_shape]
         if len(shapes) < self.min_inputs or (self.max_inputs is not None and len(shapes) > self.max_inputs):
-            count = (f"exactly {self.min_inputs}" if self.max_inputs == self.min_inputs
-                     else f"at least {self.min_inputs}")
+            count = (
+                f"exactly {self.min_inputs}" if self.max_inputs == self.min_inputs else f"at least {self.min_inputs}"
+            )
             raise InvalidInputError(f"{self.name}: {type(self).__name__} takes {count} inputs, got {len(shapes)}")
         self._check_shapes(shapes)
         self.input_shape = shapes
@@ -59,10 +63,12 @@ class Merge(Layer):
     def _check_shapes(self, shapes):
         first = shapes[0]
         for s in shapes[1:]:
-            if len(s) != len(first) or any(a is not None and b is not None and a != b
-                                           for a, b in zip(s[1:], first[1:])):
-                raise InvalidInputError(f"{self.name}: {type(self).__name__} needs inputs of one shape, got "
-                                        f"{[tuple(x) for x in shapes]}")
+            if len(s) != len(first) or any(
+                a is not None and b is not None and a != b for a, b in zip(s[1:], first[1:])
+            ):
+                raise InvalidInputError(
+                    f"{self.name}: {type(self).__name__} needs inputs of one shape, got {[tuple(x) for x in shapes]}"
+                )
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]
@@ -73,8 +79,9 @@ class Merge(Layer):
             raise InvalidInputError(f"{self.name}: forward takes a list of at least {self.min_inputs} arrays")
         arrays = [self._cast(x) for x in xs]
         if any(a.shape != arrays[0].shape for a in arrays[1:]) and not isinstance(self, Concatenate):
-            raise InvalidInputError(f"{self.name}: {type(self).__name__} needs inputs of one shape, got "
-                                    f"{[a.shape for a in arrays]}")
+            raise InvalidInputError(
+                f"{self.name}: {type(self).__name__} needs inputs of one shape, got {[a.shape for a in arrays]}"
+            )
         return arrays
 
 
@@ -190,23 +197,30 @@ class Concatenate(Merge):
 
     def _axis(self, ndim):
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
-            raise InvalidArgumentError(f"{self.name}: Concatenate axis={self.axis} is out of range for "
-                                       f"{ndim}-D inputs (the batch axis 0 cannot be joined)")
+            raise InvalidArgumentError(
+                f"{self.name}: Concatenate axis={self.axis} is out of range for "
+                f"{ndim}-D inputs (the batch axis 0 cannot be joined)"
+            )
         return self.axis % ndim
 
     def _check_shapes(self, shapes):
         ndim = len(shapes[0])
         axis = self._axis(ndim)
         for s in shapes[1:]:
-            if len(s) != ndim or any(a is not None and b is not None and a != b
-                                     for k, (a, b) in enumerate(zip(s, shapes[0])) if k not in (0, axis)):
-                raise InvalidInputError(f"{self.name}: Concatenate(axis={self.axis}) needs inputs whose shapes "
-                                        f"match except along that axis, got {[tuple(x) for x in shapes]}")
+            if len(s) != ndim or any(
+                a is not None and b is not None and a != b
+                for k, (a, b) in enumerate(zip(s, shapes[0]))
+                if k not in (0, axis)
+            ):
+                raise InvalidInputError(
+                    f"{self.name}: Concatenate(axis={self.axis}) needs inputs whose shapes "
+                    f"match except along that axis, got {[tuple(x) for x in shapes]}"
+                )
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]
         axis = self._axis(len(shapes[0]))
-        out = list(Merge.compute_output_shape(self, [s[:axis] + (1,) + s[axis + 1:] for s in shapes]))
+        out = list(Merge.compute_output_shape(self, [s[:axis] + (1,) + s[axis + 1 :] for s in shapes]))
         sizes = [s[axis] for s in shapes]
         out[axis] = None if any(d is None for d in sizes) else int(sum(sizes))
         return tuple(out)

@@ -48,6 +48,7 @@ array([[-0.9995, -1.    ],
 >>> bn.state["moving_mean"]
 array([0.02, 0.2 ], dtype=float32)
 """
+
 import numpy as np
 
 from .. import kernels
@@ -72,15 +73,28 @@ class BatchNormalization(Layer):
     dtype : "float32" (default) or "float64"
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=0.001,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise InvalidArgumentError(f"BatchNormalization axis must be one int, got {axis!r}")
         for arg, value in (("momentum", momentum), ("epsilon", epsilon)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not np.isfinite(value)
+            ):
                 raise InvalidArgumentError(f"BatchNormalization {arg} must be a finite number, got {value!r}")
         if not 0 <= momentum <= 1:
             raise InvalidArgumentError(f"BatchNormalization momentum must be in [0, 1], got {momentum!r}")
@@ -88,8 +102,12 @@ class BatchNormalization(Layer):
             raise InvalidArgumentError(f"BatchNormalization epsilon must be positive, got {epsilon!r}")
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = center, scale
-        self.initializers = dict(gamma=gamma_initializer, beta=beta_initializer,
-                                 moving_mean=moving_mean_initializer, moving_variance=moving_variance_initializer)
+        self.initializers = dict(
+            gamma=gamma_initializer,
+            beta=beta_initializer,
+            moving_mean=moving_mean_initializer,
+            moving_variance=moving_variance_initializer,
+        )
 
     # Keras's attributes: views of the weights (None when scale/center is off); see tinycnn.layers.variables
     gamma = property(lambda self: weight_attribute(self, "gamma"))
@@ -100,8 +118,9 @@ class BatchNormalization(Layer):
     def build(self, input_shape):
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
-            raise InvalidInputError(f"{self.name}: axis {self.axis} is not a feature axis of input shape "
-                                    f"{tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: axis {self.axis} is not a feature axis of input shape {tuple(input_shape)}"
+            )
         self._axis = self.axis % ndim
         c = input_shape[self._axis]
         if self.scale:
@@ -141,8 +160,9 @@ class BatchNormalization(Layer):
         gamma, beta = self._gamma_beta(c)
         self._training, self._shape = training, x.shape
         if training:
-            y, self._x_hat, mean, var, self._inv_std = kernels.batchnorm_forward(self._as_rows(x), gamma, beta,
-                                                                                   self.epsilon)
+            y, self._x_hat, mean, var, self._inv_std = kernels.batchnorm_forward(
+                self._as_rows(x), gamma, beta, self.epsilon
+            )
             m = self.momentum
             with np.errstate(over="ignore"):  # an overflow to inf is caught by the training step, which refuses
                 self.state["moving_mean"][...] = m * self.state["moving_mean"] + (1 - m) * mean  # the step and
@@ -177,5 +197,11 @@ class BatchNormalization(Layer):
         return dx
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }

@@ -43,6 +43,7 @@ array([[2.5 , 1.75]], dtype=float32)
 >>> L2Pooling2D().forward(x)[0, :, :, 0]
 array([[5.477226, 5.196152]], dtype=float32)
 """
+
 import numpy as np
 
 from .. import kernels
@@ -73,14 +74,18 @@ class Pooling2D(Layer):
     def _geometry(self, hw):
         (oh, ow), pads = kernels.conv_geometry(hw, self.pool_size, self.strides, (1, 1), self.padding)
         if oh <= 0 or ow <= 0:
-            raise InvalidInputError(f"{self.name}: pool {self.pool_size} is larger than its {hw[0]}x{hw[1]} "
-                                    f"input with padding={self.padding!r}; use a smaller pool or padding='same'")
+            raise InvalidInputError(
+                f"{self.name}: pool {self.pool_size} is larger than its {hw[0]}x{hw[1]} "
+                f"input with padding={self.padding!r}; use a smaller pool or padding='same'"
+            )
         return (oh, ow), pads
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: pooling expects 4-D input (batch, height, width, channels), "
-                                    f"got shape {tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: pooling expects 4-D input (batch, height, width, channels), "
+                f"got shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -101,8 +106,7 @@ class Pooling2D(Layer):
         return kernels.pool2d_backward(dy, self._x, self._y, self.mode, self.pool_size, self.strides, self._pads)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
 
 
 class MaxPooling2D(Pooling2D):
@@ -144,6 +148,7 @@ class Pooling1D(Layer):
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         from .convolutional import as_single
+
         super().__init__(**kwargs)
         kind = type(self).__name__
         self.pool_size = as_single(pool_size, f"{kind} pool_size")
@@ -153,17 +158,19 @@ class Pooling1D(Layer):
             raise InvalidInputError(f"tinycnn is channels-last only, got data_format={data_format!r}")
 
     def _geometry(self, length):
-        (_, ol), pads = kernels.conv_geometry((1, length), (1, self.pool_size), (1, self.strides), (1, 1),
-                                              self.padding)
+        (_, ol), pads = kernels.conv_geometry((1, length), (1, self.pool_size), (1, self.strides), (1, 1), self.padding)
         if ol <= 0:
-            raise InvalidInputError(f"{self.name}: pool {self.pool_size} is longer than its input of length "
-                                    f"{length} with padding={self.padding!r}; use a smaller pool or padding='same'")
+            raise InvalidInputError(
+                f"{self.name}: pool {self.pool_size} is longer than its input of length "
+                f"{length} with padding={self.padding!r}; use a smaller pool or padding='same'"
+            )
         return ol, pads
 
     def build(self, input_shape):
         if len(input_shape) != 3:
-            raise InvalidInputError(f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got "
-                                    f"shape {tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -173,8 +180,9 @@ class Pooling1D(Layer):
     def forward(self, x, training=False):
         x = self._cast(x)
         if x.ndim != 3:
-            raise InvalidInputError(f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got "
-                                    f"shape {x.shape}")
+            raise InvalidInputError(
+                f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got shape {x.shape}"
+            )
         _, pads = self._geometry(x.shape[1])
         self._x4 = x[:, None]
         self._y4 = kernels.pool2d_forward(self._x4, self.mode, (1, self.pool_size), (1, self.strides), pads)
@@ -182,13 +190,24 @@ class Pooling1D(Layer):
         return self._y4[:, 0]
 
     def backward(self, dy):
-        dx = kernels.pool2d_backward(np.ascontiguousarray(dy)[:, None], self._x4, self._y4, self.mode,
-                                     (1, self.pool_size), (1, self.strides), self._pads)
+        dx = kernels.pool2d_backward(
+            np.ascontiguousarray(dy)[:, None],
+            self._x4,
+            self._y4,
+            self.mode,
+            (1, self.pool_size),
+            (1, self.strides),
+            self._pads,
+        )
         return dx[:, 0]
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": (self.pool_size,), "strides": (self.strides,),
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": (self.pool_size,),
+            "strides": (self.strides,),
+            "padding": self.padding,
+        }
 
 
 class MaxPooling1D(Pooling1D):

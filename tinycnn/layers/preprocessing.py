@@ -29,6 +29,7 @@ array([[0., 2.]], dtype=float32)
 >>> Rescaling(1 / 255).forward(np.array([[0.0, 255.0]]))
 array([[0., 1.]], dtype=float32)
 """
+
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidInputError
@@ -67,11 +68,14 @@ class Normalization(Layer):
         if mean is not None:
             mean, variance = np.asarray(mean, dtype=np.float64), np.asarray(variance, dtype=np.float64)
             if mean.shape != variance.shape:
-                raise InvalidArgumentError(f"Normalization: mean and variance must have the same shape, got "
-                                           f"{mean.shape} and {variance.shape}")
+                raise InvalidArgumentError(
+                    f"Normalization: mean and variance must have the same shape, got {mean.shape} and {variance.shape}"
+                )
             if mean.ndim > len(self.axis):
-                raise InvalidArgumentError(f"Normalization: mean has rank {mean.ndim}, more than the number of kept "
-                                           f"axes ({len(self.axis)}, axis={axis!r})")
+                raise InvalidArgumentError(
+                    f"Normalization: mean has rank {mean.ndim}, more than the number of kept "
+                    f"axes ({len(self.axis)}, axis={axis!r})"
+                )
             if np.any(variance < 0) or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
                 raise InvalidArgumentError("Normalization: mean must be finite and variance finite and >= 0")
         self.input_mean, self.input_variance = mean, variance
@@ -85,8 +89,9 @@ class Normalization(Layer):
         if 0 in self._keep:
             raise InvalidInputError(f"{self.name}: axis 0 is the batch axis; it cannot keep its own statistics")
         if any(input_shape[a] is None for a in self._keep):
-            raise InvalidInputError(f"{self.name}: the kept axes {self._keep} of input shape {tuple(input_shape)} "
-                                    f"must have known sizes")
+            raise InvalidInputError(
+                f"{self.name}: the kept axes {self._keep} of input shape {tuple(input_shape)} must have known sizes"
+            )
         self._reduce = tuple(a for a in range(ndim) if a not in self._keep)
         self._bshape = tuple(input_shape[a] if a in self._keep else 1 for a in range(ndim))
         stat_shape = tuple(input_shape[a] for a in self._keep)
@@ -94,14 +99,16 @@ class Normalization(Layer):
             self.add_weight("mean", stat_shape, "zeros", trainable=False)
             self.add_weight("variance", stat_shape, "ones", trainable=False)
             self.add_weight("count", (), "zeros", trainable=False)
-            self.state["count"] = np.zeros((), dtype=np.int64)   # an integer, as Keras's
+            self.state["count"] = np.zeros((), dtype=np.int64)  # an integer, as Keras's
         else:
             # Keras aligns a lower-rank mean with the kept axes from the right, then broadcasts
             shape = [1] * ndim
             for i in range(1, self.input_mean.ndim + 1):
                 shape[self._keep[-i]] = self.input_mean.shape[-i]
-            self._fixed = tuple(np.broadcast_to(v.reshape(shape), self._bshape).astype(self.dtype)
-                                for v in (self.input_mean, self.input_variance))
+            self._fixed = tuple(
+                np.broadcast_to(v.reshape(shape), self._bshape).astype(self.dtype)
+                for v in (self.input_mean, self.input_variance)
+            )
         super().build(input_shape)
 
     def adapt(self, data):
@@ -114,32 +121,38 @@ class Normalization(Layer):
         if hasattr(data, "shape"):
             batches = [np.asarray(data, dtype=np.float64)]
         elif isinstance(data, (list, tuple)) and data and all(hasattr(b, "shape") for b in data):
-            batches = [np.asarray(b, dtype=np.float64) for b in data]          # a list of batches, as Keras
+            batches = [np.asarray(b, dtype=np.float64) for b in data]  # a list of batches, as Keras
         elif isinstance(data, (list, tuple)):
-            batches = [np.asarray(data, dtype=np.float64)]                     # nested lists of numbers
+            batches = [np.asarray(data, dtype=np.float64)]  # nested lists of numbers
         elif hasattr(data, "__iter__") or hasattr(data, "__getitem__"):
             batches = (np.asarray(b[0] if isinstance(b, tuple) else b, dtype=np.float64) for b in data)
         else:
-            raise InvalidInputError(f"{self.name}: adapt takes an array or an iterable of batches, got "
-                                    f"{type(data).__name__}")
+            raise InvalidInputError(
+                f"{self.name}: adapt takes an array or an iterable of batches, got {type(data).__name__}"
+            )
         if self.input_mean is not None:
-            raise InvalidArgumentError(f"{self.name}: mean and variance were given at construction; adapt would "
-                                       f"ignore them -- create the layer without mean= and variance= to adapt it")
+            raise InvalidArgumentError(
+                f"{self.name}: mean and variance were given at construction; adapt would "
+                f"ignore them -- create the layer without mean= and variance= to adapt it"
+            )
         mean = var = None
         count = 0
         if not self.built and self.batch_input_shape is not None:
             self.build(self.batch_input_shape)  # Normalization(input_shape=[1,], axis=None): the shape is known
         for batch in batches:
-            if batch.ndim == 1 and ((len(self.axis) == 1 and self.axis[0] in (-1, 1)) or (
-                    self.built and tuple(self.input_shape[1:]) == (1,))):
-                batch = batch[:, None]   # Keras treats a rank-1 array as N samples of one feature
+            if batch.ndim == 1 and (
+                (len(self.axis) == 1 and self.axis[0] in (-1, 1))
+                or (self.built and tuple(self.input_shape[1:]) == (1,))
+            ):
+                batch = batch[:, None]  # Keras treats a rank-1 array as N samples of one feature
             if not np.all(np.isfinite(batch)):
                 raise InvalidInputError(f"{self.name}: adapt data holds NaN or infinite values")
             if not self.built:
                 self.build((None,) + batch.shape[1:])
             elif any(batch.shape[a] != self.input_shape[a] for a in self._keep):
-                raise InvalidInputError(f"{self.name}: built for inputs of shape {self.input_shape}, adapt got "
-                                        f"{batch.shape}")
+                raise InvalidInputError(
+                    f"{self.name}: built for inputs of shape {self.input_shape}, adapt got {batch.shape}"
+                )
             b_mean, b_var = batch.mean(axis=self._reduce), batch.var(axis=self._reduce)
             n = int(np.prod([batch.shape[a] for a in self._reduce]))
             if mean is None:
@@ -190,9 +203,14 @@ class Normalization(Layer):
         return (dy * std if self.invert else dy / std).astype(self.dtype, copy=False)
 
     def get_config(self):
-        as_list = (lambda v: None if v is None else v.tolist())
-        return {**super().get_config(), "axis": self.axis, "invert": self.invert,
-                "mean": as_list(self.input_mean), "variance": as_list(self.input_variance)}
+        as_list = lambda v: None if v is None else v.tolist()
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "invert": self.invert,
+            "mean": as_list(self.input_mean),
+            "variance": as_list(self.input_variance),
+        }
 
 
 class Rescaling(Layer):
@@ -205,8 +223,12 @@ class Rescaling(Layer):
         super().__init__(**kwargs)
         for arg, value in (("scale", scale), ("offset", offset)):
             arr = np.asarray(value) if not isinstance(value, (str, bytes)) else None
-            if arr is None or isinstance(value, bool) or not np.issubdtype(arr.dtype, np.number) \
-                    or not np.all(np.isfinite(arr)):
+            if (
+                arr is None
+                or isinstance(value, bool)
+                or not np.issubdtype(arr.dtype, np.number)
+                or not np.all(np.isfinite(arr))
+            ):
                 raise InvalidArgumentError(f"Rescaling {arg} must be a finite number (or array), got {value!r}")
         self.scale, self.offset = scale, offset
 

@@ -21,6 +21,7 @@ gradient checks use it, since a finite difference needs the same mask on every f
 >>> layer.forward(np.ones((2, 3))).tolist()     # inference: the identity
 [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
 """
+
 import numpy as np
 
 from .. import validation
@@ -37,10 +38,13 @@ class Dropout(Layer):
         self.rate = float(validation.check_number(rate, "Dropout rate", None, low=0, high=1, high_open=True))
         if noise_shape is not None:
             if not isinstance(noise_shape, (tuple, list)) or not all(
-                    n is None or (validation._as_real(n) is not None and isinstance(validation._as_real(n), int)
-                                  and n >= 1) for n in noise_shape):
-                raise InvalidArgumentError(f"Dropout noise_shape must be a tuple of positive ints or None (one per "
-                                           f"input axis, batch included), got {noise_shape!r}")
+                n is None or (validation._as_real(n) is not None and isinstance(validation._as_real(n), int) and n >= 1)
+                for n in noise_shape
+            ):
+                raise InvalidArgumentError(
+                    f"Dropout noise_shape must be a tuple of positive ints or None (one per "
+                    f"input axis, batch included), got {noise_shape!r}"
+                )
             noise_shape = tuple(None if n is None else int(n) for n in noise_shape)
         self.noise_shape = noise_shape
         self.seed = seed
@@ -57,12 +61,15 @@ class Dropout(Layer):
         """Keras's rule: ``noise_shape`` has one entry per input axis, each None, 1 or the axis's size (the
         mask is broadcast against the input)."""
         fits = len(self.noise_shape) == len(shape) and all(
-            n is None or n == 1 or s is None or n == s for n, s in zip(self.noise_shape, shape))
+            n is None or n == 1 or s is None or n == s for n, s in zip(self.noise_shape, shape)
+        )
         if not fits:
-            raise InvalidInputError(f"{self.name}: Dropout noise_shape={self.noise_shape} does not fit inputs of "
-                                    f"shape {shape}: give one entry per axis, each None (the input's size), 1 (one "
-                                    f"mask value shared along the axis) or the axis's size, e.g. "
-                                    f"{(None,) + (1,) * (len(shape) - 2) + (shape[-1],)}")
+            raise InvalidInputError(
+                f"{self.name}: Dropout noise_shape={self.noise_shape} does not fit inputs of "
+                f"shape {shape}: give one entry per axis, each None (the input's size), 1 (one "
+                f"mask value shared along the axis) or the axis's size, e.g. "
+                f"{(None,) + (1,) * (len(shape) - 2) + (shape[-1],)}"
+            )
 
     def forward(self, x, training=False):
         x = self._cast(x)
@@ -74,8 +81,11 @@ class Dropout(Layer):
         if self.fixed_mask is not None:
             mask = np.asarray(self.fixed_mask, dtype=self.dtype)
         else:
-            shape = x.shape if self.noise_shape is None else tuple(
-                s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+            shape = (
+                x.shape
+                if self.noise_shape is None
+                else tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+            )
             u = (self._rng if self._rng is not None else np.random).random(shape)
             mask = ((u >= self.rate) / (1.0 - self.rate)).astype(self.dtype)
         self._mask = mask

@@ -14,6 +14,7 @@ tinycnn is channels-last only, so unlike ``keras.layers.Flatten`` it takes no ``
 >>> Flatten().forward(np.zeros((2, 7, 7, 64))).shape
 (2, 3136)
 """
+
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidInputError
@@ -53,11 +54,18 @@ class Reshape(Layer):
         super().__init__(**kwargs)
         if isinstance(target_shape, (int, np.integer)):
             target_shape = (target_shape,)
-        if not isinstance(target_shape, (tuple, list)) or not all(
+        if (
+            not isinstance(target_shape, (tuple, list))
+            or not all(
                 isinstance(d, (int, np.integer)) and not isinstance(d, bool) and (d > 0 or d == -1)
-                for d in target_shape) or list(target_shape).count(-1) > 1:
-            raise InvalidArgumentError(f"Reshape target_shape must be a tuple of positive ints without the batch "
-                                       f"axis, with at most one -1, got {target_shape!r}")
+                for d in target_shape
+            )
+            or list(target_shape).count(-1) > 1
+        ):
+            raise InvalidArgumentError(
+                f"Reshape target_shape must be a tuple of positive ints without the batch "
+                f"axis, with at most one -1, got {target_shape!r}"
+            )
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def _resolve(self, sample_shape):
@@ -67,8 +75,10 @@ class Reshape(Layer):
         known = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
         out = tuple(size // known if d == -1 else d for d in self.target_shape)
         if -1 in self.target_shape and size % known or -1 not in self.target_shape and size != known:
-            raise InvalidInputError(f"{self.name}: cannot reshape samples of shape {tuple(sample_shape)} ({size} "
-                                    f"values) to {self.target_shape}")
+            raise InvalidInputError(
+                f"{self.name}: cannot reshape samples of shape {tuple(sample_shape)} ({size} "
+                f"values) to {self.target_shape}"
+            )
         return out
 
     def compute_output_shape(self, input_shape):
@@ -88,8 +98,10 @@ class Reshape(Layer):
 
 def _padding_pairs(padding):
     """Keras's three spellings: ``p``, ``(ph, pw)``, ``((top, bottom), (left, right))``."""
+
     def ok(v):
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+
     if ok(padding):
         return ((int(padding),) * 2,) * 2
     if isinstance(padding, (tuple, list)) and len(padding) == 2:
@@ -97,8 +109,10 @@ def _padding_pairs(padding):
             return tuple((int(p), int(p)) for p in padding)
         if all(isinstance(p, (tuple, list)) and len(p) == 2 and all(ok(v) for v in p) for p in padding):
             return tuple((int(p[0]), int(p[1])) for p in padding)
-    raise InvalidArgumentError(f"ZeroPadding2D padding must be an int, (rows, cols) or ((top, bottom), (left, "
-                               f"right)) of non-negative ints, got {padding!r}")
+    raise InvalidArgumentError(
+        f"ZeroPadding2D padding must be an int, (rows, cols) or ((top, bottom), (left, "
+        f"right)) of non-negative ints, got {padding!r}"
+    )
 
 
 class ZeroPadding2D(Layer):
@@ -122,8 +136,10 @@ class ZeroPadding2D(Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: ZeroPadding2D expects 4-D input (batch, height, width, "
-                                    f"channels), got shape {tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: ZeroPadding2D expects 4-D input (batch, height, width, "
+                f"channels), got shape {tuple(input_shape)}"
+            )
         (t, b), (l, r) = self.padding
         n, h, w, c = input_shape
         return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
@@ -137,7 +153,7 @@ class ZeroPadding2D(Layer):
     def backward(self, dy):
         (t, _), (l, _) = self.padding
         h, w = self._hw
-        return np.ascontiguousarray(dy[:, t:t + h, l:l + w])
+        return np.ascontiguousarray(dy[:, t : t + h, l : l + w])
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "data_format": "channels_last"}
@@ -181,14 +197,17 @@ class UpSampling2D(Layer):
             raise InvalidArgumentError(f"tinycnn is channels-last only, got data_format={data_format!r}")
         self.size = as_pair(size, "UpSampling2D size")
         if interpolation not in ("nearest", "bilinear"):
-            raise InvalidArgumentError(f"UpSampling2D interpolation must be 'nearest' or 'bilinear' in tinycnn, "
-                                       f"got {interpolation!r}")
+            raise InvalidArgumentError(
+                f"UpSampling2D interpolation must be 'nearest' or 'bilinear' in tinycnn, got {interpolation!r}"
+            )
         self.interpolation = interpolation
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 4:
-            raise InvalidInputError(f"{self.name}: UpSampling2D expects 4-D input (batch, height, width, "
-                                    f"channels), got shape {tuple(input_shape)}")
+            raise InvalidInputError(
+                f"{self.name}: UpSampling2D expects 4-D input (batch, height, width, "
+                f"channels), got shape {tuple(input_shape)}"
+            )
         n, h, w, c = input_shape
         return (n, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
 
@@ -211,5 +230,9 @@ class UpSampling2D(Layer):
         return np.einsum("ih,nijc,jw->nhwc", self._ah, dy, self._aw, optimize=True).astype(self.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size, "interpolation": self.interpolation,
-                "data_format": "channels_last"}
+        return {
+            **super().get_config(),
+            "size": self.size,
+            "interpolation": self.interpolation,
+            "data_format": "channels_last",
+        }

@@ -18,6 +18,7 @@ does not have (``bias`` with ``use_bias=False``, ``gamma`` with ``scale=False``)
 >>> float(layer.get_weights()[0].sum()), type(layer.kernel.numpy()).__name__
 (6.0, 'ndarray')
 """
+
 import numpy as np
 
 from ..errors import InvalidInputError
@@ -56,8 +57,10 @@ class Variable(np.ndarray):
 def weight_attribute(layer, name):
     """``layer``'s weight ``name`` as a :class:`Variable`; ``None`` if the built layer has no such weight."""
     if not layer.built:
-        raise AttributeError(f"layer {layer.name!r} has no {name!r} yet: it is created when the layer is built "
-                             f"(model.build(...), the first fit/predict, or a first layer with input_shape=)")
+        raise AttributeError(
+            f"layer {layer.name!r} has no {name!r} yet: it is created when the layer is built "
+            f"(model.build(...), the first fit/predict, or a first layer with input_shape=)"
+        )
     if name not in layer.weight_names:
         return None
     return layer._weight(name).view(Variable)
@@ -83,15 +86,23 @@ class WeightRegularizers:
     and weight constraints are not implemented: anything but ``None`` is refused.
     """
 
-    def _init_regularizers(self, kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                           kernel_constraint=None, bias_constraint=None):
+    def _init_regularizers(
+        self,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+    ):
         from .. import regularizers
         from ..errors import InvalidArgumentError
 
         kind = type(self).__name__
         if activity_regularizer is not None:
-            raise InvalidArgumentError(f"{kind}: activity_regularizer is not supported by tinycnn; use "
-                                       f"kernel_regularizer= (a penalty on the weights) instead, or remove it")
+            raise InvalidArgumentError(
+                f"{kind}: activity_regularizer is not supported by tinycnn; use "
+                f"kernel_regularizer= (a penalty on the weights) instead, or remove it"
+            )
         for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
             if value is not None:
                 raise InvalidArgumentError(f"{kind}: {arg} is not supported by tinycnn; remove it")
@@ -106,4 +117,5 @@ class WeightRegularizers:
     def _regularizer_config(self):
         def ser(r):
             return None if r is None else {"class_name": type(r).__name__, "config": r.get_config()}
+
         return {"kernel_regularizer": ser(self.kernel_regularizer), "bias_regularizer": ser(self.bias_regularizer)}

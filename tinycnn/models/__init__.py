@@ -2,9 +2,11 @@
 ``load_model`` for Keras's files. Read in this order:
 
 ``model`` (the graph as a layer: structure, weights, summary) -> ``graph`` (running it forward and backward:
-the chain rule on a graph) -> ``training`` (compile / fit / evaluate / predict) -> ``sequential`` ->
-``weights_npz`` (tinycnn's weights file).
+the chain rule on a graph) -> ``training`` (compile / fit / evaluate / predict) -> ``data`` (how arrays, data
+sets and generators become batches) -> ``safety`` (the engine lock, Ctrl-C between steps, the undo of a refused
+step) -> ``sequential`` -> ``weights_npz`` (tinycnn's weights file).
 """
+
 from .model import Model
 from .sequential import Sequential
 
@@ -16,13 +18,16 @@ def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
     ``keras.models.load_model``. Nothing in the file is ever unpickled or run: ``custom_objects`` and
     ``safe_mode=False`` are refused."""
     from ..errors import InvalidArgumentError
+
     if custom_objects:
-        raise InvalidArgumentError("load_model: custom_objects are not supported; tinycnn loads only the layers "
-                                   "it has and never runs code from a file")
+        raise InvalidArgumentError(
+            "load_model: custom_objects are not supported; tinycnn loads only the layers "
+            "it has and never runs code from a file"
+        )
     if not safe_mode:
-        raise InvalidArgumentError("load_model: safe_mode=False is not supported; tinycnn never runs code from a "
-                                   "file")
+        raise InvalidArgumentError("load_model: safe_mode=False is not supported; tinycnn never runs code from a file")
     from .. import saving
+
     return saving.load_model(filepath, compile=compile)
 
 

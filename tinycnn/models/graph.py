@@ -24,6 +24,7 @@ the sum of the two calls' gradients, by the same rule. Since a layer keeps the c
 ``forward`` on itself, the forward pass records a copy of the layer's attributes after every call and the
 backward pass puts it back before calling ``backward`` for that call.
 """
+
 import collections
 
 import numpy as np
@@ -91,20 +92,24 @@ def map_graph(inputs, outputs):
         if node.is_input and id(node.output_tensors[0]) not in input_ids:
             raise InvalidArgumentError(
                 f"graph disconnected: the model's outputs depend on the input {node.layer.name!r}, which is not "
-                f"among the model's inputs; pass it in Model(inputs=[...], outputs=...)")
+                f"among the model's inputs; pass it in Model(inputs=[...], outputs=...)"
+            )
         for t in node.input_tensors:
             if id(t) not in computable:
                 raise InvalidArgumentError(
                     f"graph disconnected: cannot compute tensor {t.name!r} (the input of layer {node.layer.name!r}) "
-                    f"from the model's inputs; layers reached without trouble: {seen_layers}")
+                    f"from the model's inputs; layers reached without trouble: {seen_layers}"
+                )
         seen_layers.append(node.layer.name)
         computable.update(id(t) for t in node.output_tensors)
     nodes = [n for n in nodes if not n.is_input]
     names = collections.Counter(layer.name for layer in layers)
     twice = [n for n, c in names.items() if c > 1]
     if twice:
-        raise InvalidArgumentError(f"the layer name {twice[0]!r} is used {names[twice[0]]} times in the model; "
-                                   f"every layer of a model needs its own name")
+        raise InvalidArgumentError(
+            f"the layer name {twice[0]!r} is used {names[twice[0]]} times in the model; "
+            f"every layer of a model needs its own name"
+        )
     return nodes, layers
 
 
@@ -199,20 +204,25 @@ def as_tensor_list(tensors, what):
     elif isinstance(tensors, (list, tuple)):
         items, structure = list(tensors), "list"
     else:
-        raise InvalidArgumentError(f"Model {what} must be symbolic tensors (from tinycnn.Input and layer calls), "
-                                   f"got {type(tensors).__name__}")
+        raise InvalidArgumentError(
+            f"Model {what} must be symbolic tensors (from tinycnn.Input and layer calls), got {type(tensors).__name__}"
+        )
     if not items:
         raise InvalidArgumentError(f"Model {what} is empty")
     for t in items:
         if not isinstance(t, KerasTensor):
-            raise InvalidArgumentError(f"Model {what} must be symbolic tensors (from tinycnn.Input and layer calls), "
-                                       f"got {type(t).__name__}; build the graph with x = tinycnn.Input(shape) and "
-                                       f"y = layer(x)")
+            raise InvalidArgumentError(
+                f"Model {what} must be symbolic tensors (from tinycnn.Input and layer calls), "
+                f"got {type(t).__name__}; build the graph with x = tinycnn.Input(shape) and "
+                f"y = layer(x)"
+            )
     return items, structure
 
 
 def check_inputs_are_inputs(inputs):
     for t in inputs:
         if not isinstance(node_of(t).layer, InputLayer):
-            raise InvalidInputError(f"model inputs must come from tinycnn.Input(...); {t.name!r} was made by layer "
-                                    f"{node_of(t).layer.name!r}")
+            raise InvalidInputError(
+                f"model inputs must come from tinycnn.Input(...); {t.name!r} was made by layer "
+                f"{node_of(t).layer.name!r}"
+            )

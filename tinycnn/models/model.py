@@ -24,6 +24,7 @@ run and differentiated by :mod:`tinycnn.models.graph`; training is :mod:`tinycnn
 >>> model.predict(np.ones((2, 4)), verbose=0).shape
 (2, 4)
 """
+
 import numpy as np
 
 from .. import validation
@@ -62,15 +63,18 @@ class Model(Trainer, Layer):
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         self._layers = []
-        Layer.__init__(self, name=name if name is not None else unique_name(self._default_name()),
-                       trainable=trainable, **kwargs)
+        Layer.__init__(
+            self, name=name if name is not None else unique_name(self._default_name()), trainable=trainable, **kwargs
+        )
         Trainer.__init__(self)
         if inputs is None and outputs is None and type(self) is not Model and hasattr(self, "_is_sequential"):
             return  # Sequential builds its graph itself
         if inputs is None or outputs is None:
-            raise InvalidArgumentError("Model(inputs, outputs): give the symbolic input tensors (tinycnn.Input) and "
-                                       "the output tensors of the graph; subclassed models with call() are not "
-                                       "supported by tinycnn -- build the graph with the functional API instead")
+            raise InvalidArgumentError(
+                "Model(inputs, outputs): give the symbolic input tensors (tinycnn.Input) and "
+                "the output tensors of the graph; subclassed models with call() are not "
+                "supported by tinycnn -- build the graph with the functional API instead"
+            )
         self._init_graph(inputs, outputs)
 
     def _default_name(self):
@@ -115,10 +119,14 @@ class Model(Trainer, Layer):
             raise InvalidArgumentError("get_layer: give either name= or index=")
         layers = self.layers
         if index is not None:
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
-                    not -len(layers) <= index < len(layers):
-                raise InvalidArgumentError(f"get_layer: index {index!r} is out of range for a model with "
-                                           f"{len(layers)} layers")
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, (int, np.integer))
+                or not -len(layers) <= index < len(layers)
+            ):
+                raise InvalidArgumentError(
+                    f"get_layer: index {index!r} is out of range for a model with {len(layers)} layers"
+                )
             return layers[index]
         for layer in layers:
             if layer.name == name:
@@ -159,8 +167,13 @@ class Model(Trainer, Layer):
 
     @property
     def trainable_weights(self):
-        return [layer.params[n] for layer in self._leaves() if layer.trainable for n in layer.weight_names
-                if n in layer.params]
+        return [
+            layer.params[n]
+            for layer in self._leaves()
+            if layer.trainable
+            for n in layer.weight_names
+            if n in layer.params
+        ]
 
     @property
     def non_trainable_weights(self):
@@ -180,7 +193,7 @@ class Model(Trainer, Layer):
         chunks, i = [], 0
         for layer in leaves:
             n = len(layer.weight_names)
-            chunks.append(layer.check_weights(weights[i: i + n]))
+            chunks.append(layer.check_weights(weights[i : i + n]))
             i += n
         return chunks
 
@@ -219,8 +232,9 @@ class Model(Trainer, Layer):
         """Backward through the graph (:func:`tinycnn.models.graph.backward`): ``dL/d input`` from
         ``dL/d output``; fills the ``grads`` of every layer inside."""
         d_outputs = list(dy) if len(self.outputs) > 1 else [dy]
-        dxs = graph.backward(self._nodes, self.inputs, self.outputs, d_outputs, self._tape,
-                             need_input_gradients=self.input_gradient)
+        dxs = graph.backward(
+            self._nodes, self.inputs, self.outputs, d_outputs, self._tape, need_input_gradients=self.input_gradient
+        )
         return dxs[0] if len(dxs) == 1 else dxs
 
     def __call__(self, inputs, training=None, **kwargs):
@@ -228,29 +242,35 @@ class Model(Trainer, Layer):
         if any(isinstance(t, KerasTensor) for t in flat):
             return Layer.__call__(self, inputs, training=training, **kwargs)
         if kwargs:
-            raise InvalidTypeError(f"{self.name}: calling a model takes only the inputs and training=, got "
-                                   f"{sorted(kwargs)}")
+            raise InvalidTypeError(
+                f"{self.name}: calling a model takes only the inputs and training=, got {sorted(kwargs)}"
+            )
         from ..utils import as_eager
         from .training import ENGINE_LOCK
+
         xs = self._prepare_x(inputs, "__call__")
         with ENGINE_LOCK:  # the layers' caches are shared with any other thread using them
             return as_eager(self.forward(xs if self.multi_input else xs[0], training=bool(training)))
 
     def _require_built(self, what):
         if not self.built:
-            raise InvalidArgumentError(f"{what}: the model is not built yet; give the first layer input_shape= "
-                                       f"or call model.build((None, ...)) or fit/predict once")
+            raise InvalidArgumentError(
+                f"{what}: the model is not built yet; give the first layer input_shape= "
+                f"or call model.build((None, ...)) or fit/predict once"
+            )
 
     # ------------------------------------------------------------------------------------------ files
     def save_weights(self, filepath, overwrite=True):
         """Write every weight: ``.npz`` (tinycnn's archive), ``.weights.h5`` or ``.h5`` (Keras's layouts).
         Always atomic: an old file survives any failure."""
         from . import weights_npz
+
         self._require_built("save_weights")
         filepath = validation.check_path(filepath, "save_weights")
         weights_npz.check_finite_weights(self, filepath, "save_weights")
         if weights_npz.is_keras_path(filepath):
             from .. import saving
+
             return saving.save_weights(self, filepath)
         return weights_npz.save(self, filepath)
 
@@ -258,10 +278,12 @@ class Model(Trainer, Layer):
         """Read weights written by ``save_weights`` (``.npz``) or by Keras (``.weights.h5``, ``.h5``). The file
         is checked completely before a single weight changes; nothing in it is ever unpickled or run."""
         from . import weights_npz
+
         self._require_built("load_weights")
         filepath = validation.check_path(filepath, "load_weights")
         if weights_npz.is_keras_path(filepath):
             from .. import saving
+
             return saving.load_weights(self, filepath)
         return weights_npz.load(self, filepath)
 
@@ -269,6 +291,7 @@ class Model(Trainer, Layer):
         """Write the whole model as Keras does: ``.keras`` (Keras 3's archive) or ``.h5`` (legacy HDF5)."""
         from .. import saving
         from . import weights_npz
+
         self._require_built("save")
         filepath = validation.check_path(filepath, "save")
         weights_npz.check_finite_weights(self, filepath, "save")
@@ -286,12 +309,22 @@ class Model(Trainer, Layer):
         return ", ".join(parts) if parts else "-"
 
     def _is_graph_like(self):
-        return any(not node.single_input or len(node.input_tensors) != 1 for node in self._nodes) or \
-            len(self.inputs) > 1 or len(self.outputs) > 1 or any(
-                len([n for n in self._nodes if n.layer is layer]) > 1 for layer in self.layers)
+        return (
+            any(not node.single_input or len(node.input_tensors) != 1 for node in self._nodes)
+            or len(self.inputs) > 1
+            or len(self.outputs) > 1
+            or any(len([n for n in self._nodes if n.layer is layer]) > 1 for layer in self.layers)
+        )
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
-                layer_range=None):
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
         """Print Keras's table: layer (type), output shape, parameters -- and, for a graph, what each layer
         is connected to; then the totals. ``expand_nested`` lists the layers of a model inside the model."""
         self._require_built("summary")
@@ -304,8 +337,7 @@ class Model(Trainer, Layer):
                 if isinstance(layer, InputLayer) and getattr(model, "_is_sequential", False):
                     continue
                 shape = layer.output_shape
-                row = [f"{' ' * indent}{layer.name} ({type(layer).__name__})", str(shape),
-                       f"{layer.count_params():,}"]
+                row = [f"{' ' * indent}{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}"]
                 if show_trainable:
                     row.append("Y" if layer.trainable else "N")
                 if connected:
@@ -315,8 +347,11 @@ class Model(Trainer, Layer):
                     add_rows(layer, indent + 2)
 
         add_rows(self, 0)
-        widths = [max(29, *(len(r[0]) + 2 for r in rows)) if rows else 29,
-                  max(26, *(len(r[1]) + 2 for r in rows)) if rows else 26, 10]
+        widths = [
+            max(29, *(len(r[0]) + 2 for r in rows)) if rows else 29,
+            max(26, *(len(r[1]) + 2 for r in rows)) if rows else 26,
+            10,
+        ]
         heads = ["Layer (type)", "Output Shape", "Param #"]
         if show_trainable:
             widths.append(12)
@@ -340,12 +375,17 @@ class Model(Trainer, Layer):
         for i, row in enumerate(rows):
             lines.append(fmt(row))
             lines.append("_" * width if i < len(rows) - 1 else "=" * width)
-        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", "_" * width]
+        lines += [
+            f"Total params: {total:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
+            "_" * width,
+        ]
         print_fn("\n".join(lines))
 
     def get_config(self):
         from ..saving import config as saving_config  # Keras's functional config: the file format's business
+
         return saving_config.model_config(self)["config"]
 
     def __repr__(self):

@@ -21,6 +21,7 @@ True
 >>> model.predict(x[:3], verbose=0).shape
 (3, 1)
 """
+
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
@@ -74,6 +75,7 @@ class Sequential(Model):
     def add(self, layer):
         """Append a layer. A first layer with ``input_shape=`` (or an ``Input``) builds the model at once."""
         from ..layers.input_layer import KerasTensor
+
         if isinstance(layer, KerasTensor) and isinstance(layer._keras_history[0], InputLayer) and not self._stack:
             self._input_layer = layer._keras_history[0]  # Sequential([Input((28, 28, 1)), ...]), Keras 3's style
             self.build(self._input_layer.batch_shape)
@@ -131,8 +133,9 @@ class Sequential(Model):
             raise InvalidArgumentError("cannot build an empty Sequential model: add layers first")
         shape = tuple(input_shape)
         if len(shape) < 2:
-            raise InvalidArgumentError(f"build needs the input shape with the batch axis, e.g. (None, 28, 28, 1), "
-                                       f"got {shape}")
+            raise InvalidArgumentError(
+                f"build needs the input shape with the batch axis, e.g. (None, 28, 28, 1), got {shape}"
+            )
         if self._input_layer is None or tuple(self._input_layer.batch_shape) != shape:
             dtype = self._stack[0].dtype
             self._input_layer = InputLayer(batch_shape=shape, dtype=dtype)
@@ -145,10 +148,12 @@ class Sequential(Model):
                 elif not isinstance(layer, Model):
                     got = tuple(x.shape)
                     want = tuple(layer.input_shape)
-                    if len(got) != len(want) or any(a is not None and b is not None and a != b
-                                                    for a, b in zip(got[1:], want[1:])):
-                        raise InvalidInputError(f"layer {layer.name!r} was built for inputs {layer.input_shape}, "
-                                                f"but now receives {x.shape}")
+                    if len(got) != len(want) or any(
+                        a is not None and b is not None and a != b for a, b in zip(got[1:], want[1:])
+                    ):
+                        raise InvalidInputError(
+                            f"layer {layer.name!r} was built for inputs {layer.input_shape}, but now receives {x.shape}"
+                        )
                 n_before = len(layer._inbound_nodes)
                 x = layer(x)
                 called.append((layer, n_before))
@@ -162,5 +167,7 @@ class Sequential(Model):
 
     # ------------------------------------------------------------------------------------------ compat
     def get_config(self):
-        return {"name": self.name, "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                                              for layer in self._stack]}
+        return {
+            "name": self.name,
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._stack],
+        }

@@ -32,9 +32,7 @@ keyed by input / output name; ``loss``, ``metrics`` and ``loss_weights`` per out
 logged names are Keras's: ``loss`` (the weighted total), then ``<output>_loss`` and ``<output>_<metric>``
 for each output of a model with several.
 """
-import contextlib
-import signal
-import threading
+
 import warnings
 
 import numpy as np
@@ -45,195 +43,8 @@ from .. import optimizers as optimizers_mod
 from .. import regularizers, validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
-
-#: Held around every use of layers' caches: a training step, a batch of predict/evaluate, ``model(x)``
-#: (module docstring, "Threads"). Re-entrant, so a step may call ``forward`` which takes it again.
-ENGINE_LOCK = threading.RLock()
-
-
-class _Interrupts:
-    """Ctrl-C as a flag (module docstring, "Ctrl-C"): ``with _INTERRUPTS.deferred():`` installs a SIGINT
-    handler that only records the signal; :meth:`check` raises ``KeyboardInterrupt`` at a point the caller
-    chooses (between steps). Nested blocks share the outermost handler; leaving the outermost block puts the
-    previous handler back and raises ``KeyboardInterrupt`` if a signal is still unanswered. Outside the main
-    thread (where Python delivers no signals) it does nothing."""
-
-    def __init__(self):
-        self.pending = False
-        self._depth = 0
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        self.pending = True
-
-    def check(self):
-        """Raise ``KeyboardInterrupt`` if Ctrl-C came since the last check."""
-        if self.pending:
-            self.pending = False
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def deferred(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        if self._depth == 0:
-            try:
-                self._previous = signal.signal(signal.SIGINT, self._handler)
-            except ValueError:  # not the main interpreter: leave signals alone
-                yield self
-                return
-            self.pending = False
-        self._depth += 1
-        try:
-            yield self
-        finally:
-            self._depth -= 1
-            if self._depth == 0:
-                previous = self._previous if self._previous is not None else signal.default_int_handler
-                signal.signal(signal.SIGINT, previous)
-                self._previous = None
-                if self.pending:
-                    self.pending = False
-                    raise KeyboardInterrupt
-
-
-_INTERRUPTS = _Interrupts()
-
-
-def _defer_keyboard_interrupt():
-    """Hold Ctrl-C until the block ends, so an optimizer step is applied to all weights or to none."""
-    return _INTERRUPTS.deferred()
-
-
-class _Undo:
-    """Copies of arrays taken before a training step, so a refused step can be undone exactly.
-
-    The copies go into buffers kept from step to step (no allocation per step).
-    """
-
-    def __init__(self):
-        self._buffers = {}
-        self._taken = []
-
-    def take(self, arrays):
-        for a in arrays:
-            entry = self._buffers.get(id(a))
-            if entry is None or entry[0] is not a:
-                entry = (a, np.empty_like(a))
-                self._buffers[id(a)] = entry
-            np.copyto(entry[1], a)
-            self._taken.append(entry)
-
-    def restore(self):
-        for a, copy in self._taken:
-            np.copyto(a, copy)
-
-    def clear(self):
-        self._taken = []
-
-
-class _OutputView:
-    """One output of a model, seen by :mod:`tinycnn.validation` as if it were the model's only output."""
-
-    def __init__(self, model, k):
-        self.layers, self.built = model.layers, True
-        self.loss = model._losses[k]
-        self.output_shape = model.outputs[k].shape
-        self.compute_dtype = model.compute_dtype
-
-
-class _InputView:
-    """One input of a model, seen by :mod:`tinycnn.validation` as if it were the model's only input."""
-
-    def __init__(self, model, k):
-        consumers = [n.layer for n in model._nodes if any(t is model.inputs[k] for t in n.input_tensors)]
-        self.layers = consumers[:1] or model.layers
-        self.built = True
-        self.input_shape = model.inputs[k].shape
-        self.compute_dtype = model.compute_dtype
-
-
-def _per_output(value, names, what, default=None):
-    """A ``loss``/``metrics``/``loss_weights`` argument as one entry per output."""
-    if isinstance(value, dict):
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise InvalidArgumentError(f"compile: {what} names unknown outputs {unknown}; the outputs are {names}")
-        return [value.get(n, default) for n in names]
-    if isinstance(value, (list, tuple)) and len(names) > 1:
-        if len(value) != len(names):
-            raise InvalidArgumentError(f"compile: {what} has {len(value)} entries for a model with {len(names)} "
-                                       f"outputs {names}; give one per output (or a dict keyed by output name)")
-        return list(value)
-    return [value] * len(names)
-
-
-def _is_batch_source(data):
-    """True for data served in batches: a ``PyDataset``/``Sequence`` (``len`` + ``[i]``), a generator or an
-    iterator -- anything but arrays, lists, tuples and dicts of arrays."""
-    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(data, "__array__"):
-        return False
-    from ..utils import PyDataset
-    return isinstance(data, PyDataset) or hasattr(data, "__next__") or (
-        hasattr(data, "__getitem__") and hasattr(data, "__len__"))
-
-
-class _BatchSource:
-    """Batches from a ``PyDataset`` (asked for ``[0] .. [steps - 1]``, then ``on_epoch_end``) or from a generator
-    or iterator (``next`` called ``steps`` times), as Keras's ``fit`` reads them."""
-
-    def __init__(self, data, steps, where, steps_name="steps_per_epoch"):
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1):
-            raise InvalidArgumentError(f"{where}: {steps_name} must be a positive int, got {steps!r}")
-        self.data, self.where = data, where
-        self.indexed = hasattr(data, "__getitem__") and hasattr(data, "__len__") and not hasattr(data, "__next__") \
-            or (hasattr(data, "__getitem__") and hasattr(data, "__len__") and hasattr(data, "on_epoch_end"))
-        if self.indexed:
-            n = len(data)
-            if n == 0:
-                raise InvalidInputError(f"{where}: the data set has no batches (len() is 0)")
-            self.steps = min(int(steps), n) if steps is not None else n
-        else:
-            if steps is None:
-                raise InvalidArgumentError(f"{where}: a generator or iterator has no length; give {steps_name}= "
-                                           f"(the number of batches to draw per epoch)")
-            self.steps = int(steps)
-
-    def epoch(self):
-        for cb in ("on_epoch_begin",):
-            if self.indexed and hasattr(self.data, cb):
-                getattr(self.data, cb)()
-        for i in range(self.steps):
-            if self.indexed:
-                item = self.data[i]
-            else:
-                try:
-                    item = next(self.data)
-                except StopIteration:
-                    warnings.warn(f"{self.where}: the generator ran out of data after {i} batches; stopping the "
-                                  f"epoch (give steps_per_epoch= at most the number of batches it yields)",
-                                  RuntimeWarning, stacklevel=3)
-                    return
-            yield _unpack(item, self.where)
-        if self.indexed and hasattr(self.data, "on_epoch_end"):
-            self.data.on_epoch_end()
-
-
-def _unpack(item, where):
-    """A batch as ``(x, y)``: from ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
-    if isinstance(item, tuple):
-        if len(item) == 1:
-            return item[0], None
-        if len(item) == 2:
-            return item
-        if len(item) == 3:
-            if item[2] is not None and not np.all(np.asarray(item[2]) == 1):
-                raise InvalidArgumentError(f"{where}: batches with sample weights are not supported by tinycnn")
-            return item[0], item[1]
-        raise InvalidInputError(f"{where}: a batch must be x, (x, y) or (x, y, sample_weight), got a tuple of "
-                                f"{len(item)}")
-    return item, None
+from .data import DataMixin, _BatchSource, _is_batch_source, _OutputView, _per_output  # noqa: F401
+from .safety import _INTERRUPTS, ENGINE_LOCK, _defer_keyboard_interrupt, _Undo  # noqa: F401
 
 
 def history_logs(history):
@@ -241,7 +52,7 @@ def history_logs(history):
     return {k: v[-1] for k, v in history.history.items() if v}
 
 
-class Trainer:
+class Trainer(DataMixin):
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
 
@@ -254,14 +65,25 @@ class Trainer:
         self._undo = _Undo()
 
     # ------------------------------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                run_eagerly=None, steps_per_execution=None, jit_compile=None, **kwargs):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=None,
+        steps_per_execution=None,
+        jit_compile=None,
+        **kwargs,
+    ):
         """Choose the optimizer (object or Keras name), the loss(es) and metrics, as Keras's ``compile``."""
         if kwargs:
             raise InvalidArgumentError(f"compile got unexpected arguments {sorted(kwargs)}")
         if weighted_metrics:
-            raise InvalidArgumentError("compile: weighted_metrics are not supported by tinycnn (fit takes no "
-                                       "sample_weight)")
+            raise InvalidArgumentError(
+                "compile: weighted_metrics are not supported by tinycnn (fit takes no sample_weight)"
+            )
         if loss is None:
             raise InvalidArgumentError("compile needs a loss, e.g. loss='categorical_crossentropy' or 'mse'")
         self.optimizer = optimizers_mod.get(optimizer)
@@ -271,10 +93,13 @@ class Trainer:
         if self.built:
             self._resolve_compile()
         else:  # unknown names are reported now, not at the first fit
-            flat = [metrics] if isinstance(metrics, str) or callable(metrics) else \
-                (list(metrics.values()) if isinstance(metrics, dict) else list(metrics or []))
+            flat = (
+                [metrics]
+                if isinstance(metrics, str) or callable(metrics)
+                else (list(metrics.values()) if isinstance(metrics, dict) else list(metrics or []))
+            )
             for m in flat:
-                for one in (m if isinstance(m, (list, tuple)) else [m]):
+                for one in m if isinstance(m, (list, tuple)) else [m]:
                     if one is not None:
                         metrics_mod.get(one, self.loss if not isinstance(self.loss, (list, dict)) else None)
 
@@ -286,8 +111,9 @@ class Trainer:
         self._losses = [None if l is None else losses_mod.get(l) for l in losses]
         if all(l is None for l in self._losses):
             raise InvalidArgumentError("compile: every output has loss None; give at least one loss")
-        weights = _per_output(loss_weights, names, "loss_weights", 1.0) if loss_weights is not None else \
-            [1.0] * len(names)
+        weights = (
+            _per_output(loss_weights, names, "loss_weights", 1.0) if loss_weights is not None else [1.0] * len(names)
+        )
         for w in weights:
             if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not np.isfinite(w):
                 raise InvalidArgumentError(f"compile: loss_weights must be finite numbers, got {loss_weights!r}")
@@ -296,8 +122,12 @@ class Trainer:
             per_output = [[] for _ in names]
         elif isinstance(metrics, dict):
             per_output = _per_output(metrics, names, "metrics", [])
-        elif isinstance(metrics, (list, tuple)) and len(names) > 1 and metrics and \
-                all(isinstance(m, (list, tuple)) or m is None for m in metrics):
+        elif (
+            isinstance(metrics, (list, tuple))
+            and len(names) > 1
+            and metrics
+            and all(isinstance(m, (list, tuple)) or m is None for m in metrics)
+        ):
             per_output = _per_output(list(metrics), names, "metrics", [])
         elif isinstance(metrics, str) or callable(metrics):
             per_output = [[metrics] for _ in names]
@@ -322,77 +152,6 @@ class Trainer:
             self._resolve_compile()
 
     # ------------------------------------------------------------------------------------------ data
-    def _standardize_x(self, x, where):
-        """``x`` as one checked array per model input."""
-        if not self.inputs or len(self.inputs) == 1:
-            if isinstance(x, dict) and len(x) == 1:
-                x = next(iter(x.values()))
-            if self._takes_one_feature() and isinstance(x, (np.ndarray, list)) and np.ndim(x) == 1:
-                x = np.asarray(x).reshape(-1, 1)  # Keras: (n,) is n samples of one feature
-            elif isinstance(x, (list, tuple)) and len(x) == 1 and not np.isscalar(x[0]) and \
-                    np.ndim(x[0]) >= 1 and not isinstance(x[0], (int, float)) and np.asarray(x[0]).ndim >= 2:
-                x = x[0]
-            return [validation.check_x(self, x, where)]
-        if isinstance(x, dict):
-            missing = [n for n in self.input_names if n not in x]
-            if missing:
-                raise InvalidInputError(f"{where}: x lacks the inputs {missing}; the model's inputs are "
-                                        f"{self.input_names}")
-            xs = [x[n] for n in self.input_names]
-        elif isinstance(x, (list, tuple)) and len(x) == len(self.inputs):
-            xs = list(x)
-        else:
-            raise InvalidInputError(f"{where}: the model has {len(self.inputs)} inputs {self.input_names}; give x as "
-                                    f"a list of {len(self.inputs)} arrays or a dict keyed by input name")
-        xs = [validation.check_x(_InputView(self, k), a, f"{where} (input {self.input_names[k]!r})")
-              for k, a in enumerate(xs)]
-        if len({len(a) for a in xs}) != 1:
-            raise InvalidInputError(f"{where}: the inputs have different numbers of samples "
-                                    f"{[len(a) for a in xs]}")
-        return xs
-
-    def _takes_one_feature(self):
-        """True when the model's input is one number per sample (or, unbuilt, starts with a Dense-like layer)."""
-        if self.built:
-            return len(self.inputs) == 1 and tuple(self.inputs[0].shape[1:]) == (1,)
-        first = self.layers[0] if self.layers else None
-        return first is not None and type(first).__name__ in ("Dense", "Normalization")
-
-    def _standardize_y(self, y, n, where):
-        """``y`` as one checked array per output (None for an output without a loss)."""
-        if len(self.outputs) == 1:
-            if isinstance(y, dict) and len(y) == 1:
-                y = next(iter(y.values()))
-            elif isinstance(y, (list, tuple)) and len(y) == 1 and np.asarray(y[0]).ndim >= 1 and len(y[0]) == n \
-                    and n != 1:
-                y = y[0]
-            return [validation.check_targets(self, y, n, where)]
-        names = self.output_names
-        if isinstance(y, dict):
-            ys = [y.get(name) for name in names]
-        elif isinstance(y, (list, tuple)) and len(y) == len(names):
-            ys = list(y)
-        else:
-            raise InvalidInputError(f"{where}: the model has {len(names)} outputs {names}; give y as a list of "
-                                    f"{len(names)} arrays or a dict keyed by output name")
-        out = []
-        for k, yk in enumerate(ys):
-            if self._losses[k] is None:
-                out.append(None)
-                continue
-            if yk is None:
-                raise InvalidInputError(f"{where}: no targets for output {names[k]!r}, which has a loss")
-            out.append(validation.check_targets(_OutputView(self, k), yk, n, f"{where} (output {names[k]!r})"))
-        return out
-
-    def _prepare(self, x, y, where):
-        xs = self._standardize_x(x, where)
-        if not self.built:
-            self.build((None,) + xs[0].shape[1:])
-            xs = self._standardize_x(x, where)
-        self._require_compiled(where)
-        return xs, self._standardize_y(y, len(xs[0]), where)
-
     # ------------------------------------------------------------------------------------------ compute
     def _forward_all(self, xs, training):
         out = self.forward(xs if self.multi_input else xs[0], training=training)
@@ -404,6 +163,7 @@ class Trainer:
         if loss is None or not loss.fuses_softmax:
             return None
         from .graph import node_of
+
         tensor = self.outputs[k]
         layer = tensor._keras_history[0]
         node = node_of(tensor)
@@ -425,8 +185,11 @@ class Trainer:
             fused = self._fused(k)
             if fused is not None:
                 layer, node = fused
-                z = self._tape.snapshots[id(node)]["_z"] if hasattr(self, "_tape") and id(node) in \
-                    self._tape.snapshots else layer._z
+                z = (
+                    self._tape.snapshots[id(node)]["_z"]
+                    if hasattr(self, "_tape") and id(node) in self._tape.snapshots
+                    else layer._z
+                )
                 ps, d = loss.per_sample_and_gradient_from_logits(yk, z)
                 logits.add(id(self.outputs[k]))
             else:
@@ -441,6 +204,7 @@ class Trainer:
 
     def _param_pairs(self):
         from .model import leaf_layers
+
         return [(layer, name) for layer in leaf_layers(self) if layer.trainable for name in layer.params]
 
     def train_on_batch(self, x, y, return_dict=False):
@@ -459,6 +223,7 @@ class Trainer:
         included) before the update completes, leaves weights, moving statistics and optimizer as they were.
         Returns ``(loss, per-output per-sample losses, outputs)``; the loss is NaN for a refused step."""
         from .model import leaf_layers
+
         undo = self._undo
         leaves = leaf_layers(self)
         undo.take(w for layer in leaves for w in layer.state.values())  # BatchNorm's moving statistics
@@ -469,22 +234,36 @@ class Trainer:
             outs = self._forward_all(xs, training=True)
             per_sample, d_outputs, logits = self._losses_and_gradients(ys, outs)
             loss = self._total(per_sample) + regularizers.penalty(leaves)  # + Keras's sum(model.losses)
-            overflowed = [(layer.name, name) for layer in leaves for name, s in layer.state.items()
-                          if not np.isfinite(s.sum())]
+            overflowed = [
+                (layer.name, name) for layer in leaves for name, s in layer.state.items() if not np.isfinite(s.sum())
+            ]
             if overflowed:  # e.g. BatchNorm's moving variance of inputs ~1e21: inf in float32
-                self._refused = (f"layer {overflowed[0][0]!r}: its {overflowed[0][1]} overflowed to inf or NaN "
-                                 f"(the values reaching it are too large for {self.compute_dtype}; rescale the "
-                                 f"data, e.g. x / x.max())")
+                self._refused = (
+                    f"layer {overflowed[0][0]!r}: its {overflowed[0][1]} overflowed to inf or NaN "
+                    f"(the values reaching it are too large for {self.compute_dtype}; rescale the "
+                    f"data, e.g. x / x.max())"
+                )
                 loss = float("nan")
             if np.isfinite(loss):
                 from . import graph
+
                 for layer in leaves:
                     layer.grads.clear()
-                graph.backward(self._nodes, self.inputs, self.outputs, d_outputs, self._tape,
-                               need_input_gradients=False, logits=logits)
+                graph.backward(
+                    self._nodes,
+                    self.inputs,
+                    self.outputs,
+                    d_outputs,
+                    self._tape,
+                    need_input_gradients=False,
+                    logits=logits,
+                )
                 regularizers.add_gradients(leaves)  # each weight penalty's gradient joins its weight's
-                pairs = [(layer.grads[name], layer.params[name]) for layer, name in self._param_pairs()
-                         if name in layer.grads]
+                pairs = [
+                    (layer.grads[name], layer.params[name])
+                    for layer, name in self._param_pairs()
+                    if name in layer.grads
+                ]
                 if all(np.isfinite(g.sum()) for g, _ in pairs):
                     weights = [w for _, w in pairs]
                     undo.take(weights + self.optimizer.state_arrays(weights))
@@ -512,7 +291,7 @@ class Trainer:
         else:
             xs = self._prepare_x(x, "predict")
             batch_size = validation.check_batch_size(batch_size, "predict")
-            batches = ([a[i: i + batch_size] for a in xs] for i in range(0, len(xs[0]), batch_size))
+            batches = ([a[i : i + batch_size] for a in xs] for i in range(0, len(xs[0]), batch_size))
         outs = []
         with _INTERRUPTS.deferred() as interrupts:
             for xb in batches:
@@ -522,27 +301,32 @@ class Trainer:
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
 
-    def _prepare_x(self, x, where):
-        xs = self._standardize_x(x, where)
-        if not self.built:
-            self.build((None,) + xs[0].shape[1:])
-            xs = self._standardize_x(x, where)
-        return xs
-
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(len(np.asarray(x if not isinstance(x, (list, dict)) else
-                                                             list(x.values() if isinstance(x, dict) else x)[0])), 1))
+        return self.predict(
+            x,
+            batch_size=max(
+                len(
+                    np.asarray(
+                        x if not isinstance(x, (list, dict)) else list(x.values() if isinstance(x, dict) else x)[0]
+                    )
+                ),
+                1,
+            ),
+        )
 
     def _batch_logs(self, ys, outs, per_sample):
         """Sums over the batch: total loss, each output's loss (several outputs), each metric."""
         from .model import leaf_layers
+
         n = len(next(ps for ps in per_sample if ps is not None))
 
         def batch_sum(ps):  # a loss per position (N, T): each sample counts the mean of its positions (Keras)
             return float(np.sum(np.mean(ps.reshape(len(ps), -1), axis=1)))
 
-        sums = {"loss": sum(w * batch_sum(ps) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
-                + regularizers.penalty(leaf_layers(self)) * n}  # the penalty counts once per batch, like Keras
+        sums = {
+            "loss": sum(w * batch_sum(ps) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
+            + regularizers.penalty(leaf_layers(self)) * n
+        }  # the penalty counts once per batch, like Keras
         if len(self.outputs) > 1:
             for k, ps in enumerate(per_sample):
                 if ps is not None:
@@ -552,8 +336,7 @@ class Trainer:
                 sums[name] = float(np.sum(fn(ys[k], outs[k])))
         return sums
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, steps=None,
-                 callbacks=None):
+    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, steps=None, callbacks=None):
         """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report.
         ``x`` may be a ``PyDataset``, generator or iterator of ``(x, y)`` batches (``steps=`` of them)."""
         self._require_compiled("evaluate")
@@ -561,8 +344,7 @@ class Trainer:
         if _is_batch_source(x):
             if y is not None:
                 raise InvalidArgumentError("evaluate: give y inside the batches of the data set, not as y=")
-            logs = self._evaluate_batches(self._source_batches(_BatchSource(x, steps, "evaluate", "steps"),
-                                                              "evaluate"))
+            logs = self._evaluate_batches(self._source_batches(_BatchSource(x, steps, "evaluate", "steps"), "evaluate"))
         else:
             xs, ys = self._prepare(x, y, "evaluate")
             batch_size = validation.check_batch_size(batch_size, "evaluate")
@@ -573,12 +355,6 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
-
-    def _source_batches(self, source, where):
-        for xb, yb in source.epoch():
-            if yb is None:
-                raise InvalidInputError(f"{where}: the batches hold no targets; each batch must be (x, y)")
-            yield self._prepare(xb, yb, where)
 
     def _evaluate_batches(self, batches):
         n, totals = 0, {}
@@ -594,22 +370,16 @@ class Trainer:
                 interrupts.check()
         return {k: v / n for k, v in totals.items()}
 
-    def _array_batches(self, xs, ys, batch_size, shuffle):
-        """One epoch of ``(x batch, y batch)`` lists, in a shuffled order (``np.random``) or in order."""
-        n = len(xs[0])
-        order = np.random.permutation(n) if shuffle else None
-        for start in range(0, n, batch_size):
-            if shuffle:
-                idx = order[start: start + batch_size]
-                yield [a[idx] for a in xs], [None if a is None else a[idx] for a in ys]
-            else:
-                sl = slice(start, start + batch_size)
-                yield [a[sl] for a in xs], [None if a is None else a[sl] for a in ys]
-
     def test_on_batch(self, x, y, return_dict=False):
-        return self.evaluate(x, y, batch_size=len(np.asarray(x if not isinstance(x, (list, dict)) else
-                                                             list(x.values() if isinstance(x, dict) else x)[0])),
-                             verbose=0, return_dict=return_dict)
+        return self.evaluate(
+            x,
+            y,
+            batch_size=len(
+                np.asarray(x if not isinstance(x, (list, dict)) else list(x.values() if isinstance(x, dict) else x)[0])
+            ),
+            verbose=0,
+            return_dict=return_dict,
+        )
 
     def _evaluate_logs(self, xs, ys, batch_size):
         return self._evaluate_batches(self._array_batches(xs, ys, batch_size, shuffle=False))
@@ -629,9 +399,25 @@ class Trainer:
                 per_sample.append(loss.per_sample(yk, out))
         return per_sample
 
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            class_weight=None, sample_weight=None, validation_batch_size=None, validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=32,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        class_weight=None,
+        sample_weight=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~tinycnn.callbacks.History`.
 
         Each epoch: batches in a shuffled order (``np.random``, seeded by ``set_random_seed``), one
@@ -649,19 +435,22 @@ class Trainer:
         batch_size = validation.check_batch_size(batch_size, "fit")
         epochs = validation.check_int(epochs, "epochs", "fit", low=0)
         initial_epoch = validation.check_int(initial_epoch, "initial_epoch", "fit", low=0)
-        validation_split = validation.check_number(validation_split, "validation_split", "fit", low=0, high=1,
-                                                   high_open=True)
+        validation_split = validation.check_number(
+            validation_split, "validation_split", "fit", low=0, high=1, high_open=True
+        )
         verbose = validation.check_verbose(verbose, "fit")
         if validation_data is not None and validation_split:
             raise InvalidArgumentError("fit: give validation_data or validation_split, not both")
         source = None
         if _is_batch_source(x):  # a PyDataset / Sequence, a generator or an iterator of (x, y) batches
             if y is not None:
-                raise InvalidArgumentError("fit: with a data set or generator, the targets come inside its batches; "
-                                           "do not pass y=")
+                raise InvalidArgumentError(
+                    "fit: with a data set or generator, the targets come inside its batches; do not pass y="
+                )
             if validation_split:
-                raise InvalidArgumentError("fit: validation_split needs arrays; with a data set or generator give "
-                                           "validation_data= instead")
+                raise InvalidArgumentError(
+                    "fit: validation_split needs arrays; with a data set or generator give validation_data= instead"
+                )
             source = _BatchSource(x, steps_per_epoch, "fit")
             steps = source.steps
 
@@ -673,22 +462,31 @@ class Trainer:
             if validation_split:
                 n_val = int(n * validation_split)
                 if n_val == 0 or n_val == n:
-                    raise InvalidInputError(f"fit: validation_split={validation_split} of {n} samples leaves "
-                                            f"{n_val} for validation and {n - n_val} for training")
+                    raise InvalidInputError(
+                        f"fit: validation_split={validation_split} of {n} samples leaves "
+                        f"{n_val} for validation and {n - n_val} for training"
+                    )
                 validation_data = ([a[-n_val:] for a in xs], [None if a is None else a[-n_val:] for a in ys])
                 xs = [a[:-n_val] for a in xs]
                 ys = [None if a is None else a[:-n_val] for a in ys]
                 n -= n_val
             steps = -(-n // batch_size)
             if steps_per_epoch is not None:
-                raise InvalidArgumentError("fit: steps_per_epoch is for data sets and generators; with arrays every "
-                                           "epoch is one pass over them")
+                raise InvalidArgumentError(
+                    "fit: steps_per_epoch is for data sets and generators; with arrays every "
+                    "epoch is one pass over them"
+                )
 
             def epoch_batches():
                 return self._array_batches(xs, ys, batch_size, shuffle)
-        val_batch = validation.check_batch_size(validation_batch_size, "fit (validation_batch_size)") \
-            if validation_batch_size is not None else batch_size
+
+        val_batch = (
+            validation.check_batch_size(validation_batch_size, "fit (validation_batch_size)")
+            if validation_batch_size is not None
+            else batch_size
+        )
         if validation_data is None:
+
             def validate():
                 return None
         elif validation_split:
@@ -703,8 +501,9 @@ class Trainer:
                 return self._evaluate_batches(self._source_batches(val_source, "fit (validation_data)"))
         else:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise InvalidInputError("fit: validation_data must be a tuple (x_val, y_val), a PyDataset or a "
-                                        "generator")
+                raise InvalidInputError(
+                    "fit: validation_data must be a tuple (x_val, y_val), a PyDataset or a generator"
+                )
             if len(validation_data) == 3 and validation_data[2] is not None:
                 raise InvalidArgumentError("fit: validation sample weights are not supported by tinycnn")
             if not self.built:
@@ -751,9 +550,11 @@ class Trainer:
                         loss, per_sample, outs = self._train_step(xb, yb)
                         batch_logs = self._batch_logs(yb, outs, per_sample) if np.isfinite(loss) else None
                     if not np.isfinite(loss):
-                        message = (f"Epoch {epoch + 1}, batch {batch + 1}: {self._refused}; training stopped and "
-                                   f"the weights from before this batch are kept. Try a smaller learning rate, or "
-                                   f"check the data for NaN/huge values.")
+                        message = (
+                            f"Epoch {epoch + 1}, batch {batch + 1}: {self._refused}; training stopped and "
+                            f"the weights from before this batch are kept. Try a smaller learning rate, or "
+                            f"check the data for NaN/huge values."
+                        )
                         warnings.warn(message, RuntimeWarning, stacklevel=4)
                         self.stop_training, complete = True, False
                         break
@@ -765,7 +566,7 @@ class Trainer:
                         cb.on_train_batch_end(batch, logs)
                     interrupts.check()
                     if self.stop_training:  # a callback asked to stop: Keras stops after this batch, then
-                        break                # still validates and ends the epoch
+                        break  # still validates and ends the epoch
                 if not complete or not seen:
                     break
                 val_logs = validate()
@@ -777,18 +578,40 @@ class Trainer:
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            warnings.warn(f"Training interrupted (Ctrl-C) in epoch {epoch + 1}, batch {batch + 1}: the weights are "
-                          f"those after the last complete step; the history holds the finished epochs.",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"Training interrupted (Ctrl-C) in epoch {epoch + 1}, batch {batch + 1}: the weights are "
+                f"those after the last complete step; the history holds the finished epochs.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     # ------------------------------------------------------------------------------------------ Keras 2
-    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
-                      validation_data=None, validation_steps=None, initial_epoch=0, shuffle=True, **ignored):
+    def fit_generator(
+        self,
+        generator,
+        steps_per_epoch=None,
+        epochs=1,
+        verbose=1,
+        callbacks=None,
+        validation_data=None,
+        validation_steps=None,
+        initial_epoch=0,
+        shuffle=True,
+        **ignored,
+    ):
         """Keras 2's spelling of ``fit(generator, ...)`` (``workers``, ``use_multiprocessing``,
         ``max_queue_size`` are accepted and ignored)."""
-        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
-                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
-                        initial_epoch=initial_epoch, shuffle=shuffle)
+        return self.fit(
+            generator,
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_data=validation_data,
+            validation_steps=validation_steps,
+            initial_epoch=initial_epoch,
+            shuffle=shuffle,
+        )
 
     def evaluate_generator(self, generator, steps=None, verbose=0, **ignored):
         """Keras 2's spelling of ``evaluate(generator, steps=...)``."""

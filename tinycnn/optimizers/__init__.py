@@ -24,6 +24,7 @@ pass in the Numba engine). Learning-rate schedules: :mod:`tinycnn.optimizers.sch
 >>> type(get({"class_name": "RMSprop", "config": {"learning_rate": 0.01}})).__name__
 'RMSprop'
 """
+
 from ..errors import InvalidArgumentError, InvalidTypeError
 from . import schedules
 from .adadelta import Adadelta
@@ -35,8 +36,21 @@ from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "Adamax", "get",
-           "serialize", "deserialize", "schedules"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Nadam",
+    "Adamax",
+    "get",
+    "serialize",
+    "deserialize",
+    "schedules",
+]
 
 ALL_OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam, Adamax)
 _BY_NAME = {cls.__name__.lower(): cls for cls in ALL_OPTIMIZERS}
@@ -44,8 +58,12 @@ _BY_NAME = {cls.__name__.lower(): cls for cls in ALL_OPTIMIZERS}
 
 def serialize(optimizer):
     """Keras 3's serialized form ``{"module", "class_name", "config", "registered_name"}``."""
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):
@@ -53,8 +71,7 @@ def deserialize(config):
     name = config.get("class_name")
     cls = _BY_NAME.get(str(name).lower())
     if cls is None:
-        raise InvalidArgumentError(f"unknown optimizer class {name!r}; known: "
-                                   f"{[c.__name__ for c in ALL_OPTIMIZERS]}")
+        raise InvalidArgumentError(f"unknown optimizer class {name!r}; known: {[c.__name__ for c in ALL_OPTIMIZERS]}")
     return cls.from_config(config.get("config", {}))
 
 
@@ -67,9 +84,13 @@ def get(identifier):
         cls = _BY_NAME.get(identifier.lower())
         if cls is not None:
             return cls()
-        raise InvalidArgumentError(f"unknown optimizer {identifier!r}; valid names: {sorted(_BY_NAME)} "
-                                   f"(or an optimizer object such as SGD(0.01, momentum=0.9))")
+        raise InvalidArgumentError(
+            f"unknown optimizer {identifier!r}; valid names: {sorted(_BY_NAME)} "
+            f"(or an optimizer object such as SGD(0.01, momentum=0.9))"
+        )
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    raise InvalidTypeError(f"optimizer must be an optimizer object, a name such as 'adam' or a config dict, got "
-                           f"{type(identifier).__name__}")
+    raise InvalidTypeError(
+        f"optimizer must be an optimizer object, a name such as 'adam' or a config dict, got "
+        f"{type(identifier).__name__}"
+    )

@@ -13,6 +13,7 @@ Where Keras differs: the step is multiplied by a learning rate, ``w = w + lr * d
 Adadelta moves 1000x less than the paper's; Keras 2's default was 1.0, which is the paper's rule), and its
 default epsilon is 1e-7 (the paper: 1e-6). Both running averages start at 0.
 """
+
 from .. import kernels
 from .base import Optimizer, check_number
 
@@ -22,10 +23,27 @@ class Adadelta(Optimizer):
 
     _default_name = "adadelta"
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         self.rho = check_number("Adadelta", "rho", rho, low=0.0, high=1.0)
         self.epsilon = check_number("Adadelta", "epsilon", epsilon, low=0.0)
 
@@ -33,8 +51,9 @@ class Adadelta(Optimizer):
         return [[("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
 
     def _update(self, w, g, slots, lr, wd):
-        kernels.adadelta_update(w, g, slots["accumulated_grad"], slots["accumulated_delta_var"], lr, self.rho,
-                                self.epsilon, wd)
+        kernels.adadelta_update(
+            w, g, slots["accumulated_grad"], slots["accumulated_delta_var"], lr, self.rho, self.epsilon, wd
+        )
 
     def _config(self):
         return {"rho": self.rho, "epsilon": self.epsilon}

@@ -11,6 +11,7 @@ Where Keras differs: ``G`` starts at ``initial_accumulator_value`` (default 0.1,
 finite), and epsilon sits *inside* the root, ``sqrt(G + epsilon)`` (default 1e-7). The learning rate default is
 0.001, small for Adagrad (the paper's experiments and Keras 2 used 0.01).
 """
+
 from .. import kernels
 from .base import Optimizer, check_number
 
@@ -20,12 +21,30 @@ class Adagrad(Optimizer):
 
     _default_name = "adagrad"
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.initial_accumulator_value = check_number("Adagrad", "initial_accumulator_value",
-                                                      initial_accumulator_value, low=0.0)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
+        self.initial_accumulator_value = check_number(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0
+        )
         self.epsilon = check_number("Adagrad", "epsilon", epsilon, low=0.0)
 
     def _slot_groups(self):

@@ -29,6 +29,7 @@ optimizer takes ``weight_decay`` this way; AdamW only makes it default to 0.004.
 >>> opt.apply_gradients([(np.array([0.5, -2.0]), w)]); np.round(w, 4)   # first step: ~ lr * sign(g)
 array([ 0.9, -0.9])
 """
+
 from .. import kernels
 from ..errors import InvalidArgumentError
 from .base import Optimizer, check_number
@@ -40,10 +41,29 @@ class Adam(Optimizer):
 
     _default_name = "adam"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         cls = type(self).__name__
         self.beta_1 = check_number(cls, "beta_1", beta_1, low=0.0, high=1.0, high_open=True)
         self.beta_2 = check_number(cls, "beta_2", beta_2, low=0.0, high=1.0, high_open=True)
@@ -57,8 +77,19 @@ class Adam(Optimizer):
         return groups
 
     def _update(self, w, g, slots, lr, wd):
-        kernels.adam_update(w, g, slots["momentum"], slots["velocity"], slots.get("velocity_hat"), lr, self.beta_1,
-                            self.beta_2, self.epsilon, self.iterations + 1, wd)
+        kernels.adam_update(
+            w,
+            g,
+            slots["momentum"],
+            slots["velocity"],
+            slots.get("velocity_hat"),
+            lr,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.iterations + 1,
+            wd,
+        )
 
     def _config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
@@ -70,11 +101,34 @@ class AdamW(Adam):
 
     _default_name = "adam_w"
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
         if weight_decay is None:
-            raise InvalidArgumentError("AdamW weight_decay must be a float (it is the point of AdamW), got None; "
-                                       "use Adam for no weight decay")
-        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
-                         weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+            raise InvalidArgumentError(
+                "AdamW weight_decay must be a float (it is the point of AdamW), got None; use Adam for no weight decay"
+            )
+        super().__init__(
+            learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=amsgrad,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )

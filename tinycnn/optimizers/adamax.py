@@ -10,6 +10,7 @@ norm, which needs no bias correction::
 Where Keras differs: it adds ``epsilon`` to ``u_t`` (the paper has none; ``u`` can be 0 for a weight whose
 gradient has always been 0), ``w = w - lr * m_t / ((1 - beta_1^t) * (u_t + epsilon))``, default 1e-7.
 """
+
 from .. import kernels
 from .base import Optimizer, check_number
 
@@ -19,10 +20,28 @@ class Adamax(Optimizer):
 
     _default_name = "adamax"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         self.beta_1 = check_number("Adamax", "beta_1", beta_1, low=0.0, high=1.0, high_open=True)
         self.beta_2 = check_number("Adamax", "beta_2", beta_2, low=0.0, high=1.0)
         self.epsilon = check_number("Adamax", "epsilon", epsilon, low=0.0)
@@ -31,8 +50,9 @@ class Adamax(Optimizer):
         return [[("momentum", 0.0), ("norm", 0.0)]]
 
     def _update(self, w, g, slots, lr, wd):
-        kernels.adamax_update(w, g, slots["momentum"], slots["norm"], lr, self.beta_1, self.beta_2, self.epsilon,
-                              self.iterations + 1, wd)
+        kernels.adamax_update(
+            w, g, slots["momentum"], slots["norm"], lr, self.beta_1, self.beta_2, self.epsilon, self.iterations + 1, wd
+        )
 
     def _config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

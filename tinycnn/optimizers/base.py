@@ -34,6 +34,7 @@ group (Adam's ``velocity_hat`` with ``amsgrad``). ``set_variables`` writes such 
 Not supported (a clear error when asked for): ``use_ema`` (Keras's moving average of the weights) and
 ``gradient_accumulation_steps``.
 """
+
 import numbers
 
 import numpy as np
@@ -50,8 +51,9 @@ def _is_number(value):
 def check_number(owner, arg, value, low=None, high=None, low_open=False, high_open=False, allow_none=False):
     """``float(value)`` after checking it is a finite real number (any type: ``0.1``, ``np.float32(0.1)``,
     ``Fraction(1, 10)``) in the range; else a clear error. The one validator of :mod:`tinycnn.validation`."""
-    number = validation.check_number(value, arg, owner, low=low, high=high, low_open=low_open,
-                                     high_open=high_open, allow_none=allow_none)
+    number = validation.check_number(
+        value, arg, owner, low=low, high=high, low_open=low_open, high_open=high_open, allow_none=allow_none
+    )
     return None if number is None else float(number)
 
 
@@ -62,19 +64,38 @@ class Optimizer:
 
     _default_name = "optimizer"
 
-    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, lr=None, decay=0.0, **kwargs):
+    def __init__(
+        self,
+        learning_rate,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+        name=None,
+        lr=None,
+        decay=0.0,
+        **kwargs,
+    ):
         cls = type(self).__name__
         if kwargs:
-            raise InvalidArgumentError(f"{cls} got unexpected arguments {sorted(kwargs)}; see help({cls}) for the "
-                                       f"arguments it takes (Keras 3's names)")
+            raise InvalidArgumentError(
+                f"{cls} got unexpected arguments {sorted(kwargs)}; see help({cls}) for the "
+                f"arguments it takes (Keras 3's names)"
+            )
         if use_ema:
-            raise InvalidArgumentError(f"{cls}: use_ema=True (a moving average of the weights) is not supported by "
-                                       f"tinycnn; leave use_ema=False")
+            raise InvalidArgumentError(
+                f"{cls}: use_ema=True (a moving average of the weights) is not supported by "
+                f"tinycnn; leave use_ema=False"
+            )
         if gradient_accumulation_steps is not None:
-            raise InvalidArgumentError(f"{cls}: gradient_accumulation_steps is not supported by tinycnn; use a "
-                                       f"larger batch_size instead")
+            raise InvalidArgumentError(
+                f"{cls}: gradient_accumulation_steps is not supported by tinycnn; use a larger batch_size instead"
+            )
         self.iterations = 0
         self._slots = {}
         self.name = name if name is not None else self._default_name
@@ -88,11 +109,14 @@ class Optimizer:
         self.clipvalue = check_number(cls, "clipvalue", clipvalue, low=0.0, allow_none=True)
         self.global_clipnorm = check_number(cls, "global_clipnorm", global_clipnorm, low=0.0, allow_none=True)
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
-            raise InvalidArgumentError(f"{cls}: set at most one of clipnorm, clipvalue and global_clipnorm, got "
-                                       f"clipnorm={clipnorm}, clipvalue={clipvalue}, "
-                                       f"global_clipnorm={global_clipnorm}")
-        self.loss_scale_factor = check_number(cls, "loss_scale_factor", loss_scale_factor, low=0.0, low_open=True,
-                                              allow_none=True)
+            raise InvalidArgumentError(
+                f"{cls}: set at most one of clipnorm, clipvalue and global_clipnorm, got "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                f"global_clipnorm={global_clipnorm}"
+            )
+        self.loss_scale_factor = check_number(
+            cls, "loss_scale_factor", loss_scale_factor, low=0.0, low_open=True, allow_none=True
+        )
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, ema_momentum, ema_overwrite_frequency
         self.gradient_accumulation_steps = None
 
@@ -118,9 +142,11 @@ class Optimizer:
             self._learning_rate = value
             return
         if isinstance(self._learning_rate, LearningRateSchedule):
-            raise InvalidTypeError(f"{cls} was created with a LearningRateSchedule as its learning_rate, so its "
-                                   f"learning rate cannot be set to a number; create the optimizer with a float "
-                                   f"learning_rate if a callback should change it")
+            raise InvalidTypeError(
+                f"{cls} was created with a LearningRateSchedule as its learning_rate, so its "
+                f"learning rate cannot be set to a number; create the optimizer with a float "
+                f"learning_rate if a callback should change it"
+            )
         if hasattr(value, "item") and np.ndim(value) == 0:  # a NumPy scalar or 0-d array
             value = value.item()
         self._learning_rate = check_number(cls, "learning_rate", value, low=0.0)
@@ -193,13 +219,17 @@ class Optimizer:
         weights = [w for _, w in pairs]
         for w in weights:
             if not isinstance(w, np.ndarray) or not w.flags.writeable:
-                raise InvalidTypeError(f"{type(self).__name__}.apply_gradients updates weights in place: each "
-                                       f"weight must be a writeable NumPy array, got {type(w).__name__}")
+                raise InvalidTypeError(
+                    f"{type(self).__name__}.apply_gradients updates weights in place: each "
+                    f"weight must be a writeable NumPy array, got {type(w).__name__}"
+                )
         grads = [np.asarray(g, dtype=w.dtype) for g, w in pairs]
         for g, w in zip(grads, weights):
             if g.shape != w.shape:
-                raise InvalidArgumentError(f"{type(self).__name__}.apply_gradients: gradient of shape {g.shape} "
-                                           f"for a weight of shape {w.shape}")
+                raise InvalidArgumentError(
+                    f"{type(self).__name__}.apply_gradients: gradient of shape {g.shape} "
+                    f"for a weight of shape {w.shape}"
+                )
         grads = self._clip(grads)
         lr_t = self.current_learning_rate()
         wd = lr_t * self.weight_decay if self.weight_decay is not None else 0.0
@@ -237,13 +267,17 @@ class Optimizer:
         current = self.variables_for(weights, names)
         values = list(values)
         if len(values) != len(current):
-            raise InvalidArgumentError(f"{type(self).__name__}.set_variables: expected {len(current)} arrays "
-                                       f"({[n for n, _ in current]}), got {len(values)}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}.set_variables: expected {len(current)} arrays "
+                f"({[n for n, _ in current]}), got {len(values)}"
+            )
         values = [np.asarray(v) for v in values]
         for (name, target), value in zip(current, values):
             if value.shape != target.shape:
-                raise InvalidArgumentError(f"{type(self).__name__}.set_variables: {name} has shape {target.shape}, "
-                                           f"got an array of shape {value.shape}")
+                raise InvalidArgumentError(
+                    f"{type(self).__name__}.set_variables: {name} has shape {target.shape}, "
+                    f"got an array of shape {value.shape}"
+                )
         for (name, target), value in zip(current, values):
             if name == "iteration":
                 self.iterations = int(value)
@@ -270,13 +304,21 @@ class Optimizer:
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
             from . import schedules
+
             lr = schedules.serialize(lr)
-        config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                  "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                  "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
-                  "ema_overwrite_frequency": self.ema_overwrite_frequency,
-                  "loss_scale_factor": self.loss_scale_factor,
-                  "gradient_accumulation_steps": self.gradient_accumulation_steps}
+        config = {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
         config.update(self._config())
         if self.decay:
             config["decay"] = self.decay  # Keras 2's argument, only when used
@@ -288,6 +330,7 @@ class Optimizer:
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             from . import schedules
+
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 

@@ -16,6 +16,7 @@ epsilon is added to ``sqrt(v^)`` (after the correction), default 1e-7. The produ
 as optimizer state (Keras's variable named ``variable``, in the first weight's dtype), advanced once per step
 before the weights are updated, and restored with the other state when a step is refused.
 """
+
 import numpy as np
 
 from .. import kernels
@@ -28,10 +29,28 @@ class Nadam(Optimizer):
 
     _default_name = "nadam"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         self.beta_1 = check_number("Nadam", "beta_1", beta_1, low=0.0, high=1.0, high_open=True)
         self.beta_2 = check_number("Nadam", "beta_2", beta_2, low=0.0, high=1.0, high_open=True)
         self.epsilon = check_number("Nadam", "epsilon", epsilon, low=0.0)
@@ -62,8 +81,19 @@ class Nadam(Optimizer):
         return [[("momentum", 0.0), ("velocity", 0.0)]]
 
     def _update(self, w, g, slots, lr, wd):
-        kernels.nadam_update(w, g, slots["momentum"], slots["velocity"], lr, self.beta_1, self.beta_2, self.epsilon,
-                             self.iterations + 1, float(self._u_product), wd)
+        kernels.nadam_update(
+            w,
+            g,
+            slots["momentum"],
+            slots["velocity"],
+            lr,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.iterations + 1,
+            float(self._u_product),
+            wd,
+        )
 
     def _config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

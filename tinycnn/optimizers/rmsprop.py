@@ -15,6 +15,7 @@ Where Keras differs (and so tinycnn):
 * ``momentum > 0`` keeps a velocity of *steps*: ``s = momentum * s + lr * g / sqrt(...)``, ``w = w - s``;
 * ``v`` starts at 0 (the first step is ``g / sqrt((1 - rho) g^2)``, about 3.16 ``lr`` for ``rho = 0.9``).
 """
+
 from .. import kernels
 from .base import Optimizer, check_number
 
@@ -25,10 +26,29 @@ class RMSprop(Optimizer):
 
     _default_name = "rm_sprop"
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         self.rho = check_number("RMSprop", "rho", rho, low=0.0, high=1.0)
         self.momentum = check_number("RMSprop", "momentum", momentum, low=0.0, high=1.0)
         self.epsilon = check_number("RMSprop", "epsilon", epsilon, low=0.0)
@@ -43,8 +63,18 @@ class RMSprop(Optimizer):
         return groups
 
     def _update(self, w, g, slots, lr, wd):
-        kernels.rmsprop_update(w, g, slots["velocity"], slots.get("momentum"), slots.get("average_gradient"), lr,
-                               self.rho, self.momentum, self.epsilon, wd)
+        kernels.rmsprop_update(
+            w,
+            g,
+            slots["velocity"],
+            slots.get("momentum"),
+            slots.get("average_gradient"),
+            lr,
+            self.rho,
+            self.momentum,
+            self.epsilon,
+            wd,
+        )
 
     def _config(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}

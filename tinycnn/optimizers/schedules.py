@@ -25,6 +25,7 @@ so values agree to float32 rounding. Keras 2's ``SGD(lr, decay=d)`` is ``Inverse
 >>> PiecewiseConstantDecay([100, 200], [1.0, 0.5, 0.1])(150)
 0.5
 """
+
 import math
 
 import numpy as np
@@ -39,8 +40,11 @@ def _positive_steps(owner, name, value):
 
 
 def _finite(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+    ):
         raise InvalidArgumentError(f"{owner}: {name} must be a finite number, got {value!r}")
     return value
 
@@ -72,11 +76,16 @@ class ExponentialDecay(LearningRateSchedule):
         p = float(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * self.decay_rate**p
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -95,8 +104,13 @@ class InverseTimeDecay(LearningRateSchedule):
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -105,8 +119,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
-            raise InvalidArgumentError(f"{name}: boundaries must have one entry fewer than values, got "
-                                       f"{len(boundaries)} boundaries and {len(values)} values")
+            raise InvalidArgumentError(
+                f"{name}: boundaries must have one entry fewer than values, got "
+                f"{len(boundaries)} boundaries and {len(values)} values"
+            )
         if any(b2 < b1 for b1, b2 in zip(boundaries, boundaries[1:])):
             raise InvalidArgumentError(f"{name}: boundaries must be increasing, got {boundaries}")
         for v in values:
@@ -128,8 +144,15 @@ class PolynomialDecay(LearningRateSchedule):
     """``(initial - end) * (1 - step / decay_steps) ** power + end``, held at ``end`` after ``decay_steps``
     (or, with ``cycle=True``, restarted with ``decay_steps`` stretched to the next multiple)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
-                 name="PolynomialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        end_learning_rate=0.0001,
+        power=1.0,
+        cycle=False,
+        name="PolynomialDecay",
+    ):
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.end_learning_rate = _finite(name, "end_learning_rate", end_learning_rate)
@@ -143,27 +166,35 @@ class PolynomialDecay(LearningRateSchedule):
         else:
             t = min(t, steps)
         p = t / steps
-        return (self.initial_learning_rate - self.end_learning_rate) * (1.0 - p) ** self.power \
-            + self.end_learning_rate
+        return (self.initial_learning_rate - self.end_learning_rate) * (1.0 - p) ** self.power + self.end_learning_rate
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
-                "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
 class CosineDecay(LearningRateSchedule):
     """Half a cosine from ``initial_learning_rate`` down to ``alpha * initial_learning_rate`` over
     ``decay_steps`` (Loshchilov & Hutter 2017), after an optional linear warm-up to ``warmup_target``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
-                 warmup_steps=0):
+    def __init__(
+        self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
+    ):
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.alpha = _finite(name, "alpha", alpha)
         self.warmup_target = None if warmup_target is None else _finite(name, "warmup_target", warmup_target)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, float, np.integer, np.floating)) \
-                or warmup_steps < 0:
+        if (
+            isinstance(warmup_steps, bool)
+            or not isinstance(warmup_steps, (int, float, np.integer, np.floating))
+            or warmup_steps < 0
+        ):
             raise InvalidArgumentError(f"{name}: warmup_steps must be >= 0, got {warmup_steps!r}")
         self.warmup_steps, self.name = warmup_steps, name
 
@@ -182,9 +213,14 @@ class CosineDecay(LearningRateSchedule):
         return self._decay(t - self.warmup_steps, self.warmup_target)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
-                "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class CosineDecayRestarts(LearningRateSchedule):
@@ -196,8 +232,7 @@ class CosineDecayRestarts(LearningRateSchedule):
     (1 + cos(pi * position)) + alpha)``.
     """
 
-    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0,
-                 name="SGDRDecay"):
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.first_decay_steps = _positive_steps(name, "first_decay_steps", first_decay_steps)
         self._t_mul = _finite(name, "t_mul", t_mul)
@@ -211,24 +246,43 @@ class CosineDecayRestarts(LearningRateSchedule):
             f -= i
         else:
             i = math.floor(math.log(1.0 - f * (1.0 - self._t_mul)) / math.log(self._t_mul))
-            done = (1.0 - self._t_mul ** i) / (1.0 - self._t_mul)
-            f = (f - done) / self._t_mul ** i
-        cosine = 0.5 * self._m_mul ** i * (1.0 + math.cos(math.pi * f))
+            done = (1.0 - self._t_mul**i) / (1.0 - self._t_mul)
+            f = (f - done) / self._t_mul**i
+        cosine = 0.5 * self._m_mul**i * (1.0 + math.cos(math.pi * f))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
-                "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self._t_mul,
+            "m_mul": self._m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
 
 
-_SCHEDULES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay,
-                                      CosineDecay, CosineDecayRestarts)}
+_SCHEDULES = {
+    c.__name__: c
+    for c in (
+        ExponentialDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        CosineDecay,
+        CosineDecayRestarts,
+    )
+}
 
 
 def serialize(schedule):
     """Keras's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
-    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
-            "config": schedule.get_config(), "registered_name": None}
+    return {
+        "module": "keras.optimizers.schedules",
+        "class_name": type(schedule).__name__,
+        "config": schedule.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):
@@ -237,6 +291,7 @@ def deserialize(config):
         raise InvalidArgumentError(f"a serialized schedule is a dict with 'class_name' and 'config', got {config!r}")
     cls = _SCHEDULES.get(config["class_name"])
     if cls is None:
-        raise InvalidArgumentError(f"unknown learning-rate schedule {config['class_name']!r}; known: "
-                                   f"{sorted(_SCHEDULES)}")
+        raise InvalidArgumentError(
+            f"unknown learning-rate schedule {config['class_name']!r}; known: {sorted(_SCHEDULES)}"
+        )
     return cls.from_config(config.get("config", {}))

@@ -23,6 +23,7 @@ array([0.9])
 >>> opt.apply_gradients([(np.array([1.0]), w)]); w      # lr_1 = 0.1 / (1 + 1 * 1) = 0.05
 array([0.85])
 """
+
 from .. import kernels
 from ..errors import InvalidArgumentError
 from .base import Optimizer, check_number
@@ -35,10 +36,27 @@ class SGD(Optimizer):
 
     _default_name = "sgd"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name=None, **kwargs):
-        super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+            **kwargs,
+        )
         self.momentum = check_number("SGD", "momentum", momentum)
         if not 0 <= self.momentum <= 1:
             raise InvalidArgumentError(f"SGD momentum must be in [0, 1], got {momentum!r}")

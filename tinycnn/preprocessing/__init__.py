@@ -8,6 +8,7 @@ Keras 3's augmentation *layers* (``RandomFlip``, ``RandomRotation`` ...) are in
 
 >>> from tinycnn.preprocessing.image import ImageDataGenerator
 """
+
 from . import image
 
 __all__ = ["image"]

@@ -61,6 +61,7 @@ The iterator returned by :meth:`ImageDataGenerator.flow` is a :class:`tinycnn.ut
 >>> bool(np.all((xb == x * 0.5) | (xb == x[:, :, ::-1] * 0.5)))
 True
 """
+
 import numbers
 
 import numpy as np
@@ -74,8 +75,9 @@ __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "apply_affine_transform",
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
 
-def apply_affine_transform(x, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, fill_mode="nearest", cval=0.0,
-                           order=1):
+def apply_affine_transform(
+    x, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, fill_mode="nearest", cval=0.0, order=1
+):
     """Warp one image ``x`` of shape ``(h, w, channels)`` (module docstring: the map and its parameters).
 
     Parameters
@@ -107,13 +109,15 @@ def apply_affine_transform(x, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1
     cx, cy = (w - 1) / 2, (h - 1) / 2
     to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
     back = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]])
-    m = back @ rotation @ shift @ shearing @ zoom @ to_centre   # (x, y) = (column, row)
-    m = m[[1, 0, 2]][:, [1, 0, 2]]                              # the same map in (row, column)
+    m = back @ rotation @ shift @ shearing @ zoom @ to_centre  # (x, y) = (column, row)
+    m = m[[1, 0, 2]][:, [1, 0, 2]]  # the same map in (row, column)
     out = np.empty_like(x)
     from scipy import ndimage  # here, not at import: SciPy brings its own BLAS thread pool
+
     for ch in range(x.shape[2]):
-        out[:, :, ch] = ndimage.affine_transform(x[:, :, ch], m[:2, :2], m[:2, 2], order=order, mode=fill_mode,
-                                                 cval=cval)
+        out[:, :, ch] = ndimage.affine_transform(
+            x[:, :, ch], m[:2, :2], m[:2, 2], order=order, mode=fill_mode, cval=cval
+        )
     return out
 
 
@@ -124,8 +128,10 @@ def _shift_range(value, name):
             raise InvalidArgumentError(f"{name} must be a float, an int or a list of numbers, got {value!r}")
         return values
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
-        raise InvalidArgumentError(f"{name} must be a non-negative float (fraction of the size if < 1, pixels "
-                                   f"if >= 1), an int or a list of numbers, got {value!r}")
+        raise InvalidArgumentError(
+            f"{name} must be a non-negative float (fraction of the size if < 1, pixels "
+            f"if >= 1), an int or a list of numbers, got {value!r}"
+        )
     return value
 
 
@@ -168,31 +174,60 @@ class ImageDataGenerator:
     ``data_format="channels_first"``.
     """
 
-    def __init__(self, featurewise_center=False, samplewise_center=False, featurewise_std_normalization=False,
-                 samplewise_std_normalization=False, zca_whitening=False, zca_epsilon=1e-6, rotation_range=0,
-                 width_shift_range=0.0, height_shift_range=0.0, brightness_range=None, shear_range=0.0,
-                 zoom_range=0.0, channel_shift_range=0.0, fill_mode="nearest", cval=0.0, horizontal_flip=False,
-                 vertical_flip=False, rescale=None, preprocessing_function=None, data_format=None,
-                 validation_split=0.0, interpolation_order=1, dtype=None):
+    def __init__(
+        self,
+        featurewise_center=False,
+        samplewise_center=False,
+        featurewise_std_normalization=False,
+        samplewise_std_normalization=False,
+        zca_whitening=False,
+        zca_epsilon=1e-6,
+        rotation_range=0,
+        width_shift_range=0.0,
+        height_shift_range=0.0,
+        brightness_range=None,
+        shear_range=0.0,
+        zoom_range=0.0,
+        channel_shift_range=0.0,
+        fill_mode="nearest",
+        cval=0.0,
+        horizontal_flip=False,
+        vertical_flip=False,
+        rescale=None,
+        preprocessing_function=None,
+        data_format=None,
+        validation_split=0.0,
+        interpolation_order=1,
+        dtype=None,
+    ):
         if brightness_range is not None:
-            raise InvalidArgumentError("brightness_range is not supported by tinycnn's ImageDataGenerator "
-                                       "(Keras implements it through PIL); use rescale, or a "
-                                       "preprocessing_function that multiplies the image by a random factor")
+            raise InvalidArgumentError(
+                "brightness_range is not supported by tinycnn's ImageDataGenerator "
+                "(Keras implements it through PIL); use rescale, or a "
+                "preprocessing_function that multiplies the image by a random factor"
+            )
         if data_format not in (None, "channels_last"):
-            raise InvalidArgumentError(f"data_format must be 'channels_last' (tinycnn's only layout), got "
-                                       f"{data_format!r}")
+            raise InvalidArgumentError(
+                f"data_format must be 'channels_last' (tinycnn's only layout), got {data_format!r}"
+            )
         if fill_mode not in FILL_MODES:
             raise InvalidArgumentError(f"fill_mode must be one of {', '.join(FILL_MODES)}, got {fill_mode!r}")
         if validation_split and not 0 < validation_split < 1:
             raise InvalidArgumentError(f"validation_split must be strictly between 0 and 1, got {validation_split!r}")
-        for name, value in (("rotation_range", rotation_range), ("shear_range", shear_range),
-                            ("channel_shift_range", channel_shift_range)):
+        for name, value in (
+            ("rotation_range", rotation_range),
+            ("shear_range", shear_range),
+            ("channel_shift_range", channel_shift_range),
+        ):
             if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
                 raise InvalidArgumentError(f"{name} must be a non-negative number, got {value!r}")
         if isinstance(zoom_range, numbers.Real) and not isinstance(zoom_range, bool):
             zoom = [1 - zoom_range, 1 + zoom_range]
-        elif (isinstance(zoom_range, (list, tuple)) and len(zoom_range) == 2
-              and all(isinstance(v, numbers.Real) for v in zoom_range)):
+        elif (
+            isinstance(zoom_range, (list, tuple))
+            and len(zoom_range) == 2
+            and all(isinstance(v, numbers.Real) for v in zoom_range)
+        ):
             zoom = [float(zoom_range[0]), float(zoom_range[1])]
         else:
             raise InvalidArgumentError(f"zoom_range must be a float or a pair [lower, upper], got {zoom_range!r}")
@@ -256,19 +291,36 @@ class ImageDataGenerator:
             zx = zy = 1.0
         else:
             zx, zy = rng.uniform(self.zoom_range[0], self.zoom_range[1], 2)
-        return {"theta": theta, "tx": tx, "ty": ty, "shear": shear, "zx": float(zx), "zy": float(zy),
-                "flip_horizontal": bool(self.horizontal_flip and rng.random() < 0.5),
-                "flip_vertical": bool(self.vertical_flip and rng.random() < 0.5),
-                "channel_shift_intensity": (rng.uniform(-self.channel_shift_range, self.channel_shift_range)
-                                            if self.channel_shift_range else None),
-                "brightness": None}
+        return {
+            "theta": theta,
+            "tx": tx,
+            "ty": ty,
+            "shear": shear,
+            "zx": float(zx),
+            "zy": float(zy),
+            "flip_horizontal": bool(self.horizontal_flip and rng.random() < 0.5),
+            "flip_vertical": bool(self.vertical_flip and rng.random() < 0.5),
+            "channel_shift_intensity": (
+                rng.uniform(-self.channel_shift_range, self.channel_shift_range) if self.channel_shift_range else None
+            ),
+            "brightness": None,
+        }
 
     def apply_transform(self, x, transform_parameters):
         """Apply the parameters of :meth:`get_random_transform` to one image ``(h, w, c)``; a new array."""
         p = transform_parameters
-        x = apply_affine_transform(x, p.get("theta", 0), p.get("tx", 0), p.get("ty", 0), p.get("shear", 0),
-                                   p.get("zx", 1), p.get("zy", 1), fill_mode=self.fill_mode, cval=self.cval,
-                                   order=self.interpolation_order)
+        x = apply_affine_transform(
+            x,
+            p.get("theta", 0),
+            p.get("tx", 0),
+            p.get("ty", 0),
+            p.get("shear", 0),
+            p.get("zx", 1),
+            p.get("zy", 1),
+            fill_mode=self.fill_mode,
+            cval=self.cval,
+            order=self.interpolation_order,
+        )
         if p.get("channel_shift_intensity") is not None:
             x = np.clip(x + p["channel_shift_intensity"], np.min(x), np.max(x)).astype(x.dtype)
         if p.get("flip_horizontal"):
@@ -292,14 +344,20 @@ class ImageDataGenerator:
             x -= np.mean(x, keepdims=True)
         if self.samplewise_std_normalization:
             x /= np.std(x, keepdims=True) + 1e-6
-        needs_fit = [name for name, on, value in (("featurewise_center", self.featurewise_center, self.mean),
-                                                   ("featurewise_std_normalization",
-                                                    self.featurewise_std_normalization, self.std),
-                                                   ("zca_whitening", self.zca_whitening, self.zca_whitening_matrix))
-                     if on and value is None]
+        needs_fit = [
+            name
+            for name, on, value in (
+                ("featurewise_center", self.featurewise_center, self.mean),
+                ("featurewise_std_normalization", self.featurewise_std_normalization, self.std),
+                ("zca_whitening", self.zca_whitening, self.zca_whitening_matrix),
+            )
+            if on and value is None
+        ]
         if needs_fit:
-            raise InvalidInputError(f"this ImageDataGenerator uses {', '.join(needs_fit)} but was never fitted: call "
-                                    "datagen.fit(x_train) first (Keras only warns and skips the step)")
+            raise InvalidInputError(
+                f"this ImageDataGenerator uses {', '.join(needs_fit)} but was never fitted: call "
+                "datagen.fit(x_train) first (Keras only warns and skips the step)"
+            )
         if self.featurewise_center:
             x -= self.mean
         if self.featurewise_std_normalization:
@@ -321,8 +379,13 @@ class ImageDataGenerator:
         if self.rescale:
             x *= self.rescale
         if augment:
-            x = np.stack([self.apply_transform(image, self.get_random_transform(image.shape, rng=rng))
-                          for _ in range(rounds) for image in x])
+            x = np.stack(
+                [
+                    self.apply_transform(image, self.get_random_transform(image.shape, rng=rng))
+                    for _ in range(rounds)
+                    for image in x
+                ]
+            )
         if self.featurewise_center:
             self.mean = np.mean(x, axis=(0, 1, 2)).reshape(1, 1, -1).astype(self.dtype)
             x -= self.mean
@@ -336,17 +399,39 @@ class ImageDataGenerator:
             self.zca_whitening_matrix = ((u * s_inv) @ u.T).astype(self.dtype)
 
     # ------------------------------------------------------------------------------------ batches
-    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
-             save_prefix="", save_format="png", ignore_class_split=False, subset=None):
+    def flow(
+        self,
+        x,
+        y=None,
+        batch_size=32,
+        shuffle=True,
+        sample_weight=None,
+        seed=None,
+        save_to_dir=None,
+        save_prefix="",
+        save_format="png",
+        ignore_class_split=False,
+        subset=None,
+    ):
         """Batches of augmented images from the arrays ``x`` ``(n, h, w, c)`` and ``y`` (:class:`NumpyArrayIterator`).
 
         ``save_to_dir`` is not supported (an error says so).
         """
         if save_to_dir is not None:
-            raise InvalidArgumentError("save_to_dir is not supported by tinycnn; take a batch (it[0]) and save it "
-                                       "with matplotlib's plt.imsave")
-        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
-                                  seed=seed, ignore_class_split=ignore_class_split, subset=subset)
+            raise InvalidArgumentError(
+                "save_to_dir is not supported by tinycnn; take a batch (it[0]) and save it with matplotlib's plt.imsave"
+            )
+        return NumpyArrayIterator(
+            x,
+            y,
+            self,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            sample_weight=sample_weight,
+            seed=seed,
+            ignore_class_split=ignore_class_split,
+            subset=subset,
+        )
 
 
 class NumpyArrayIterator(PyDataset):
@@ -358,8 +443,18 @@ class NumpyArrayIterator(PyDataset):
     ``(x, y, sample_weight)``; ``x`` has the generator's dtype (float32), ``y`` is returned as given.
     """
 
-    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=False, sample_weight=None, seed=None,
-                 ignore_class_split=False, subset=None):
+    def __init__(
+        self,
+        x,
+        y,
+        image_data_generator,
+        batch_size=32,
+        shuffle=False,
+        sample_weight=None,
+        seed=None,
+        ignore_class_split=False,
+        subset=None,
+    ):
         super().__init__()
         x = np.asarray(x)
         if x.ndim != 4:
@@ -374,8 +469,9 @@ class NumpyArrayIterator(PyDataset):
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight)
             if len(sample_weight) != len(x):
-                raise InvalidInputError(f"x and sample_weight must have the same length, got {len(x)} and "
-                                        f"{len(sample_weight)}")
+                raise InvalidInputError(
+                    f"x and sample_weight must have the same length, got {len(x)} and {len(sample_weight)}"
+                )
         if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
         if subset is not None:
@@ -383,13 +479,19 @@ class NumpyArrayIterator(PyDataset):
                 raise InvalidArgumentError(f"subset must be 'training', 'validation' or None, got {subset!r}")
             split = int(len(x) * image_data_generator._validation_split)
             if not image_data_generator._validation_split:
-                raise InvalidArgumentError("subset= needs ImageDataGenerator(validation_split=...) with a fraction "
-                                           "in (0, 1)")
-            if (y is not None and not ignore_class_split
-                    and not np.array_equal(np.unique(y[:split]), np.unique(y[split:]))):
-                raise InvalidInputError("the training and validation subsets hold different classes after the split "
-                                        "(validation is the first validation_split of the samples); if the arrays "
-                                        "are sorted by label, shuffle them first, or pass ignore_class_split=True")
+                raise InvalidArgumentError(
+                    "subset= needs ImageDataGenerator(validation_split=...) with a fraction in (0, 1)"
+                )
+            if (
+                y is not None
+                and not ignore_class_split
+                and not np.array_equal(np.unique(y[:split]), np.unique(y[split:]))
+            ):
+                raise InvalidInputError(
+                    "the training and validation subsets hold different classes after the split "
+                    "(validation is the first validation_split of the samples); if the arrays "
+                    "are sorted by label, shuffle them first, or pass ignore_class_split=True"
+                )
             part = slice(None, split) if subset == "validation" else slice(split, None)
             x = x[part]
             y = y[part] if y is not None else None
@@ -413,7 +515,7 @@ class NumpyArrayIterator(PyDataset):
             raise IndexError(f"batch index {idx!r} out of range: this iterator has {len(self)} batches")
         if self.index_array is None:
             self._set_index_array()
-        return self._batch(self.index_array[self.batch_size * idx:self.batch_size * (idx + 1)])
+        return self._batch(self.index_array[self.batch_size * idx : self.batch_size * (idx + 1)])
 
     def on_epoch_end(self):
         """Draw a new order for the next epoch (when ``shuffle``)."""

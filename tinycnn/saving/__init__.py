@@ -21,6 +21,7 @@ against the model (classes, counts, shapes, finiteness) before any weight change
 :class:`~tinycnn.errors.WeightsFileError` naming it. Writes are atomic (a temporary file, then
 ``os.replace``).
 """
+
 import io
 import zipfile
 
@@ -35,6 +36,7 @@ _ZIP, _HDF5 = b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"
 
 def _path(filepath):
     from ..validation import check_path
+
     return check_path(filepath, "tinycnn.saving")
 
 
@@ -86,6 +88,7 @@ def _guard(path, body):
 
 def _open_h5(raw):
     import h5py
+
     return h5py.File(io.BytesIO(raw), "r")
 
 
@@ -95,17 +98,21 @@ def save_model(model, filepath):
     path = _path(filepath)
     kind = _kind(path)
     if kind not in ("keras", "legacy") or path.lower().endswith(".weights.h5"):
-        raise WeightsFileError(f"save: {path!r} -- a Keras model file ends in .keras (or .h5 for the legacy "
-                               f"format); for weights only use save_weights('x.weights.h5')")
+        raise WeightsFileError(
+            f"save: {path!r} -- a Keras model file ends in .keras (or .h5 for the legacy "
+            f"format); for weights only use save_weights('x.weights.h5')"
+        )
     if not getattr(model, "built", False):
         raise WeightsFileError("save: the model is not built yet; build it (or fit/predict once) first")
     from ..models.weights_npz import check_finite_weights
+
     check_finite_weights(model, path, "save")
     if kind == "keras":
         with atomic_open(path, "wb") as f:
             keras_archive.write(f, model)
         return
     import h5py
+
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         legacy_h5.write_model(h5, model)
@@ -120,15 +127,20 @@ def load_model(filepath, compile=True):
     if raw.startswith(_ZIP):
         return _guard(path, lambda: keras_archive.read(io.BytesIO(raw), path, compile=compile))
     if raw.startswith(_HDF5):
+
         def body():
             with _open_h5(raw) as h5:
                 if "layers" in h5 and "model_config" not in h5.attrs:
-                    raise WeightsFileError(f"{path!r} is a Keras 3 weights file (.weights.h5), not a model; build "
-                                           f"the model and call model.load_weights({path!r})")
+                    raise WeightsFileError(
+                        f"{path!r} is a Keras 3 weights file (.weights.h5), not a model; build "
+                        f"the model and call model.load_weights({path!r})"
+                    )
                 return legacy_h5.read_model(h5, path, compile=compile)
+
         return _guard(path, body)
-    raise WeightsFileError(f"{path!r} {_describe(raw)}; load_model reads Keras's .keras archives and legacy .h5 "
-                           f"model files")
+    raise WeightsFileError(
+        f"{path!r} {_describe(raw)}; load_model reads Keras's .keras archives and legacy .h5 model files"
+    )
 
 
 # ------------------------------------------------------------------------------------------ weights
@@ -138,6 +150,7 @@ def save_weights(model, filepath):
     import h5py
 
     from ..models.weights_npz import check_finite_weights
+
     path = _path(filepath)
     check_finite_weights(model, path, "save_weights")
     kind = _kind(path)
@@ -160,6 +173,7 @@ def load_weights(model, filepath):
     path = _path(filepath)
     raw = _read_bytes(path, "weights file")
     if raw.startswith(_ZIP):
+
         def from_archive():
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 keras_archive._check_names(zf, path)
@@ -168,8 +182,10 @@ def load_weights(model, filepath):
                 data = keras_archive._read_member(zf, keras_archive.WEIGHTS, keras_archive.MAX_WEIGHTS_BYTES, path)
             with _open_h5(data) as h5:
                 return h5_weights.plan(h5, model, path)
+
         run = _guard(path, from_archive)
     elif raw.startswith(_HDF5):
+
         def body():
             with _open_h5(raw) as h5:
                 if "layers" in h5:
@@ -178,6 +194,7 @@ def load_weights(model, filepath):
                 if "layer_names" not in h5.attrs and "layer_names0" not in h5.attrs and "model_weights" in h5:
                     group = h5_weights._group(h5, "model_weights", path)
                 return legacy_h5.plan_weights_group(group, model, path)
+
         run = _guard(path, body)
     else:
         raise WeightsFileError(f"{path!r} {_describe(raw)}; Keras weights files are HDF5 (.weights.h5, .h5)")

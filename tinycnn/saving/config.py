@@ -16,6 +16,7 @@ what every key of its config means to tinycnn:
 A key in none of these is refused with its name, so a newer Keras option is never silently dropped.
 Nothing from a file is ever run: class names are looked up in these tables, never imported.
 """
+
 import re
 
 from .. import errors
@@ -62,18 +63,25 @@ def check_builtin(entry, what):
     module = entry.get("module")
     registered = entry.get("registered_name")
     if module is not None and not (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
-        raise refuse(f"{what}: {class_name!r} is a custom object (module {module!r}); tinycnn reads only Keras's "
-                     f"built-in classes and never runs code from a file")
+        raise refuse(
+            f"{what}: {class_name!r} is a custom object (module {module!r}); tinycnn reads only Keras's "
+            f"built-in classes and never runs code from a file"
+        )
     if registered is not None and registered != class_name:
-        raise refuse(f"{what}: {class_name!r} is a custom object (registered_name {registered!r}); tinycnn "
-                     f"reads only Keras's built-in classes and never runs code from a file")
+        raise refuse(
+            f"{what}: {class_name!r} is a custom object (registered_name {registered!r}); tinycnn "
+            f"reads only Keras's built-in classes and never runs code from a file"
+        )
     return class_name
 
 
 _INITIALIZERS = {  # Keras class -> tinycnn name; the config keys whose default values tinycnn's initializer uses
-    "Zeros": ("zeros", {}), "Ones": ("ones", {}),
-    "GlorotUniform": ("glorot_uniform", {}), "GlorotNormal": ("glorot_normal", {}),
-    "HeUniform": ("he_uniform", {}), "HeNormal": ("he_normal", {}),
+    "Zeros": ("zeros", {}),
+    "Ones": ("ones", {}),
+    "GlorotUniform": ("glorot_uniform", {}),
+    "GlorotNormal": ("glorot_normal", {}),
+    "HeUniform": ("he_uniform", {}),
+    "HeNormal": ("he_normal", {}),
     "RandomNormal": ("random_normal", {"mean": 0.0, "stddev": 0.05}),
     "RandomUniform": ("random_uniform", {"minval": -0.05, "maxval": 0.05}),
 }
@@ -95,15 +103,19 @@ def initializer_from_keras(value, where):
         if key in _INITIALIZER_COSMETIC:
             continue
         if key not in defaults or v != defaults[key]:
-            raise refuse(f"{where}: initializer {class_name} with {key}={v!r} is not supported "
-                         f"(tinycnn's {name} uses {defaults or 'no arguments'})")
+            raise refuse(
+                f"{where}: initializer {class_name} with {key}={v!r} is not supported "
+                f"(tinycnn's {name} uses {defaults or 'no arguments'})"
+            )
     return name
 
 
 def initializer_to_keras(name, where):
     if not isinstance(name, str):
-        raise refuse(f"{where}: the initializer {name!r} is a Python callable; a Keras file can only name "
-                     f"Keras's built-in initializers")
+        raise refuse(
+            f"{where}: the initializer {name!r} is a Python callable; a Keras file can only name "
+            f"Keras's built-in initializers"
+        )
     for cls, (tiny, defaults) in _INITIALIZERS.items():
         if tiny == name.lower():
             config = dict(defaults) if defaults else {}
@@ -113,8 +125,24 @@ def initializer_to_keras(name, where):
     raise refuse(f"{where}: initializer {name!r} has no Keras equivalent")
 
 
-_KERAS_ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign",
-                      "swish", "silu", "gelu", "exponential", "relu6", "leaky_relu", "hard_sigmoid"}
+_KERAS_ACTIVATIONS = {
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "softplus",
+    "softsign",
+    "swish",
+    "silu",
+    "gelu",
+    "exponential",
+    "relu6",
+    "leaky_relu",
+    "hard_sigmoid",
+}
 
 
 def activation_from_keras(value, where):
@@ -122,11 +150,16 @@ def activation_from_keras(value, where):
         return "linear"
     if isinstance(value, dict):  # Keras 3 writes built-ins as plain names; a dict is a custom function
         name = value.get("config") if value.get("class_name") == "function" else None
-        if isinstance(name, str) and value.get("module") in ("keras.activations", "keras.src.activations") \
-                and name in _KERAS_ACTIVATIONS:
+        if (
+            isinstance(name, str)
+            and value.get("module") in ("keras.activations", "keras.src.activations")
+            and name in _KERAS_ACTIVATIONS
+        ):
             return name
-        raise refuse(f"{where}: activation {value.get('class_name')!r} {value.get('config')!r} is a custom "
-                     f"object; tinycnn reads only Keras's built-in activations by name")
+        raise refuse(
+            f"{where}: activation {value.get('class_name')!r} {value.get('config')!r} is a custom "
+            f"object; tinycnn reads only Keras's built-in activations by name"
+        )
     if not isinstance(value, str) or value not in _KERAS_ACTIVATIONS:
         raise refuse(f"{where}: activation {value!r} is not a Keras built-in activation tinycnn has")
     return value
@@ -134,8 +167,10 @@ def activation_from_keras(value, where):
 
 def activation_to_keras(name, where):
     if not isinstance(name, str) or name not in _KERAS_ACTIVATIONS:
-        raise refuse(f"{where}: activation {name!r} cannot be written to a Keras file (Keras's built-ins: "
-                     f"{sorted(_KERAS_ACTIVATIONS)})")
+        raise refuse(
+            f"{where}: activation {name!r} cannot be written to a Keras file (Keras's built-ins: "
+            f"{sorted(_KERAS_ACTIVATIONS)})"
+        )
     return name
 
 
@@ -188,6 +223,7 @@ def regularizer_from_keras(value, where):
     if value is None:
         return None
     from .. import regularizers
+
     if isinstance(value, dict):
         check_builtin(value, where)
     try:
@@ -200,12 +236,17 @@ def regularizer_to_keras(value, where):
     if value is None:
         return None
     from .. import regularizers
+
     if isinstance(value, dict):  # a layer's get_config reports its regularizer serialized
         value = regularizer_from_keras(value, where)
     if type(value) not in (regularizers.L1, regularizers.L2, regularizers.L1L2):
         raise refuse(f"{where}: regularizer {value!r} is not one of Keras's (L1, L2, L1L2)")
-    return {"module": "keras.regularizers", "class_name": type(value).__name__, "config": _json(value.get_config()),
-            "registered_name": None}
+    return {
+        "module": "keras.regularizers",
+        "class_name": type(value).__name__,
+        "config": _json(value.get_config()),
+        "registered_name": None,
+    }
 
 
 def _nested_tuple(value, where):
@@ -222,10 +263,19 @@ _REG = dict(load=regularizer_from_keras, save=regularizer_to_keras)
 _SHAPE = dict(load=_tuple, save=_list)
 _NO_ACTIVITY = {"activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
 _CHANNELS_LAST = {"data_format": "channels_last"}
-_CONV = [Arg("filters"), Arg("kernel_size", **_SHAPE), Arg("strides", **_SHAPE), Arg("padding"),
-         Arg("dilation_rate", **_SHAPE), Arg("activation", **_ACT), Arg("use_bias"),
-         Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT),
-         Arg("kernel_regularizer", **_REG), Arg("bias_regularizer", **_REG)]
+_CONV = [
+    Arg("filters"),
+    Arg("kernel_size", **_SHAPE),
+    Arg("strides", **_SHAPE),
+    Arg("padding"),
+    Arg("dilation_rate", **_SHAPE),
+    Arg("activation", **_ACT),
+    Arg("use_bias"),
+    Arg("kernel_initializer", **_INIT),
+    Arg("bias_initializer", **_INIT),
+    Arg("kernel_regularizer", **_REG),
+    Arg("bias_regularizer", **_REG),
+]
 
 
 def _bn_init(weight):
@@ -250,46 +300,92 @@ _POOL = [Arg("pool_size", **_SHAPE), Arg("strides", **_SHAPE), Arg("padding")]
 _GLOBAL_POOL = dict(args=[Arg("keepdims")], fixed=_CHANNELS_LAST)
 
 #: Keras class name -> how to read and write it. One row per layer; add a row for a new tinycnn layer.
-LAYERS = {spec.keras: spec for spec in [
-    LayerSpec("Dense", args=[Arg("units"), Arg("activation", **_ACT), Arg("use_bias"),
-                             Arg("kernel_initializer", **_INIT), Arg("bias_initializer", **_INIT),
-                             Arg("kernel_regularizer", **_REG), Arg("bias_regularizer", **_REG)],
-              fixed={**_NO_ACTIVITY, "quantization_config": None, "lora_rank": None}, cosmetic={"lora_alpha"}),
-    LayerSpec("Conv2D", args=_CONV, fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
-              cosmetic={"lora_alpha"}),
-    LayerSpec("Conv1D", args=_CONV, fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
-              cosmetic={"lora_alpha"}),
-    LayerSpec("Activation", args=[Arg("activation", **_ACT)]),
-    LayerSpec("ReLU", args=[Arg("max_value"), Arg("negative_slope"), Arg("threshold")]),
-    LayerSpec("LeakyReLU", args=[Arg("negative_slope"), Arg("alpha", write=False)]),  # alpha: Keras 2
-    LayerSpec("Softmax", args=[Arg("axis")]),
-    LayerSpec("BatchNormalization",
-              args=[Arg("axis", load=_axis_from_keras), Arg("momentum"), Arg("epsilon"), Arg("center"),
-                    Arg("scale"), Arg("beta_initializer", get=_bn_init("beta"), **_INIT),
-                    Arg("gamma_initializer", get=_bn_init("gamma"), **_INIT),
-                    Arg("moving_mean_initializer", get=_bn_init("moving_mean"), **_INIT),
-                    Arg("moving_variance_initializer", get=_bn_init("moving_variance"), **_INIT)],
-              fixed={"beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                     "gamma_constraint": None, "renorm": False, "renorm_clipping": None, "fused": None,
-                     "virtual_batch_size": None, "adjustment": None},
-              cosmetic={"synchronized", "renorm_momentum"}),
-    LayerSpec("MaxPooling2D", args=_POOL, fixed=_CHANNELS_LAST),
-    LayerSpec("AveragePooling2D", args=_POOL, fixed=_CHANNELS_LAST),
-    LayerSpec("MaxPooling1D", args=_POOL, fixed=_CHANNELS_LAST),
-    LayerSpec("AveragePooling1D", args=_POOL, fixed=_CHANNELS_LAST),
-    LayerSpec("GlobalAveragePooling2D", **_GLOBAL_POOL), LayerSpec("GlobalMaxPooling2D", **_GLOBAL_POOL),
-    LayerSpec("GlobalAveragePooling1D", **_GLOBAL_POOL), LayerSpec("GlobalMaxPooling1D", **_GLOBAL_POOL),
-    LayerSpec("Dropout", args=[Arg("rate"), Arg("noise_shape", load=_tuple, save=_nested_list), Arg("seed")]),
-    LayerSpec("Flatten", fixed=_CHANNELS_LAST),
-    LayerSpec("Reshape", args=[Arg("target_shape", **_SHAPE)]),
-    LayerSpec("ZeroPadding2D", args=[Arg("padding", load=_nested_tuple, save=_nested_list)], fixed=_CHANNELS_LAST),
-    LayerSpec("UpSampling2D", args=[Arg("size", **_SHAPE), Arg("interpolation")], fixed=_CHANNELS_LAST),
-    LayerSpec("Rescaling", args=[Arg("scale"), Arg("offset")]),
-    LayerSpec("Normalization", args=[Arg("axis", load=_nested_tuple, save=_nested_list), Arg("mean"),
-                                     Arg("variance"), Arg("invert")]),
-    LayerSpec("Add"), LayerSpec("Subtract"), LayerSpec("Average"), LayerSpec("Multiply"),
-    LayerSpec("Maximum"), LayerSpec("Minimum"), LayerSpec("Concatenate", args=[Arg("axis")]),
-]}
+LAYERS = {
+    spec.keras: spec
+    for spec in [
+        LayerSpec(
+            "Dense",
+            args=[
+                Arg("units"),
+                Arg("activation", **_ACT),
+                Arg("use_bias"),
+                Arg("kernel_initializer", **_INIT),
+                Arg("bias_initializer", **_INIT),
+                Arg("kernel_regularizer", **_REG),
+                Arg("bias_regularizer", **_REG),
+            ],
+            fixed={**_NO_ACTIVITY, "quantization_config": None, "lora_rank": None},
+            cosmetic={"lora_alpha"},
+        ),
+        LayerSpec(
+            "Conv2D",
+            args=_CONV,
+            fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
+            cosmetic={"lora_alpha"},
+        ),
+        LayerSpec(
+            "Conv1D",
+            args=_CONV,
+            fixed={**_NO_ACTIVITY, **_CHANNELS_LAST, "groups": 1, "lora_rank": None},
+            cosmetic={"lora_alpha"},
+        ),
+        LayerSpec("Activation", args=[Arg("activation", **_ACT)]),
+        LayerSpec("ReLU", args=[Arg("max_value"), Arg("negative_slope"), Arg("threshold")]),
+        LayerSpec("LeakyReLU", args=[Arg("negative_slope"), Arg("alpha", write=False)]),  # alpha: Keras 2
+        LayerSpec("Softmax", args=[Arg("axis")]),
+        LayerSpec(
+            "BatchNormalization",
+            args=[
+                Arg("axis", load=_axis_from_keras),
+                Arg("momentum"),
+                Arg("epsilon"),
+                Arg("center"),
+                Arg("scale"),
+                Arg("beta_initializer", get=_bn_init("beta"), **_INIT),
+                Arg("gamma_initializer", get=_bn_init("gamma"), **_INIT),
+                Arg("moving_mean_initializer", get=_bn_init("moving_mean"), **_INIT),
+                Arg("moving_variance_initializer", get=_bn_init("moving_variance"), **_INIT),
+            ],
+            fixed={
+                "beta_regularizer": None,
+                "gamma_regularizer": None,
+                "beta_constraint": None,
+                "gamma_constraint": None,
+                "renorm": False,
+                "renorm_clipping": None,
+                "fused": None,
+                "virtual_batch_size": None,
+                "adjustment": None,
+            },
+            cosmetic={"synchronized", "renorm_momentum"},
+        ),
+        LayerSpec("MaxPooling2D", args=_POOL, fixed=_CHANNELS_LAST),
+        LayerSpec("AveragePooling2D", args=_POOL, fixed=_CHANNELS_LAST),
+        LayerSpec("MaxPooling1D", args=_POOL, fixed=_CHANNELS_LAST),
+        LayerSpec("AveragePooling1D", args=_POOL, fixed=_CHANNELS_LAST),
+        LayerSpec("GlobalAveragePooling2D", **_GLOBAL_POOL),
+        LayerSpec("GlobalMaxPooling2D", **_GLOBAL_POOL),
+        LayerSpec("GlobalAveragePooling1D", **_GLOBAL_POOL),
+        LayerSpec("GlobalMaxPooling1D", **_GLOBAL_POOL),
+        LayerSpec("Dropout", args=[Arg("rate"), Arg("noise_shape", load=_tuple, save=_nested_list), Arg("seed")]),
+        LayerSpec("Flatten", fixed=_CHANNELS_LAST),
+        LayerSpec("Reshape", args=[Arg("target_shape", **_SHAPE)]),
+        LayerSpec("ZeroPadding2D", args=[Arg("padding", load=_nested_tuple, save=_nested_list)], fixed=_CHANNELS_LAST),
+        LayerSpec("UpSampling2D", args=[Arg("size", **_SHAPE), Arg("interpolation")], fixed=_CHANNELS_LAST),
+        LayerSpec("Rescaling", args=[Arg("scale"), Arg("offset")]),
+        LayerSpec(
+            "Normalization",
+            args=[Arg("axis", load=_nested_tuple, save=_nested_list), Arg("mean"), Arg("variance"), Arg("invert")],
+        ),
+        LayerSpec("Add"),
+        LayerSpec("Subtract"),
+        LayerSpec("Average"),
+        LayerSpec("Multiply"),
+        LayerSpec("Maximum"),
+        LayerSpec("Minimum"),
+        LayerSpec("Concatenate", args=[Arg("axis")]),
+    ]
+}
 #: Keras 2 spellings of the same classes.
 ALIASES = {"MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D", "Convolution2D": "Conv2D"}
 #: Keys every layer's config may hold, handled here rather than per row.
@@ -297,13 +393,13 @@ _BASE_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", 
 
 _REFUSED_CLASSES = {
     "Lambda": "a Lambda layer holds Python code (marshalled bytecode); tinycnn never runs code from a file",
-    "TFOpLambda": "a TFOpLambda layer is a TensorFlow operation recorded as code; tinycnn never runs code "
-                  "from a file",
+    "TFOpLambda": "a TFOpLambda layer is a TensorFlow operation recorded as code; tinycnn never runs code from a file",
 }
 
 
 def _tiny_layers():
     from .. import layers
+
     return layers
 
 
@@ -330,8 +426,10 @@ def spec_for_layer(layer):
         cls = getattr(_tiny_layers(), spec.tiny, None)
         if cls is not None and type(layer) is cls:
             return spec
-    raise refuse(f"layer {layer.name!r} ({type(layer).__name__}) has no Keras equivalent, so the model cannot "
-                 f"be written as a Keras file (use model.save_weights('x.npz') for tinycnn's own format)")
+    raise refuse(
+        f"layer {layer.name!r} ({type(layer).__name__}) has no Keras equivalent, so the model cannot "
+        f"be written as a Keras file (use model.save_weights('x.npz') for tinycnn's own format)"
+    )
 
 
 def keras_class_name(layer):
@@ -416,11 +514,16 @@ def layer_to_keras(layer, with_module=True):
 
 
 def input_layer_entry(name, batch_shape, dtype, with_module=True):
-    config = {"batch_shape": _json(batch_shape), "dtype": dtype, "sparse": False, "ragged": False, "name": name,
-              "optional": False}
+    config = {
+        "batch_shape": _json(batch_shape),
+        "dtype": dtype,
+        "sparse": False,
+        "ragged": False,
+        "name": name,
+        "optional": False,
+    }
     if with_module:
-        return {"module": _KERAS_LAYERS_MODULE, "class_name": "InputLayer", "config": config,
-                "registered_name": None}
+        return {"module": _KERAS_LAYERS_MODULE, "class_name": "InputLayer", "config": config, "registered_name": None}
     return {"class_name": "InputLayer", "config": config}
 
 
@@ -438,7 +541,10 @@ def input_layer_from_keras(entry, where):
     if unknown:
         raise refuse(f"{where}: InputLayer config keys {sorted(unknown)} are not understood by tinycnn's reader")
     shape = config.get("batch_shape", config.get("batch_input_shape"))
-    if not isinstance(shape, list) or len(shape) < 2 or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape):
+    if (
+        not isinstance(shape, list)
+        or len(shape) < 2
+        or not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape)
+    ):
         raise refuse(f"{where}: InputLayer has no valid batch_shape (got {shape!r})")
     return config.get("name"), tuple(shape), dtype_from_keras(config.get("dtype"), where)

@@ -16,6 +16,7 @@ model's InputLayers are. Every weight of a layer is in the order of ``layer.weig
 trainable first). Reading checks the whole file against the model -- groups, counts, shapes, dtypes,
 finiteness -- and returns a plan; nothing changes until :func:`apply` runs it.
 """
+
 import numpy as np
 
 from .config import keras_class_name, refuse, to_snake_case
@@ -40,8 +41,13 @@ def layer_paths(model):
 
 def trainable_weights(model):
     """The arrays the optimizer updates, in Keras's ``model.trainable_variables`` order."""
-    return [layer.params[n] for layer in keras_layers(model) if layer.trainable
-            for n in layer.weight_names if n in layer.params]
+    return [
+        layer.params[n]
+        for layer in keras_layers(model)
+        if layer.trainable
+        for n in layer.weight_names
+        if n in layer.params
+    ]
 
 
 # ------------------------------------------------------------------------------------------ optimizer state
@@ -49,8 +55,13 @@ def trainable_paths(model):
     """Keras's paths of the trainable weights (``"sequential/dense/kernel"``): Keras names the optimizer's
     slots after them (``"sequential_dense_kernel_momentum"``)."""
     prefix = f"{model.name}/" if any(c.__name__ == "Sequential" for c in type(model).__mro__) else ""
-    return [f"{prefix}{layer.name}/{n}" for layer in keras_layers(model) if layer.trainable
-            for n in layer.weight_names if n in layer.params]
+    return [
+        f"{prefix}{layer.name}/{n}"
+        for layer in keras_layers(model)
+        if layer.trainable
+        for n in layer.weight_names
+        if n in layer.params
+    ]
 
 
 def optimizer_variables(model):
@@ -78,14 +89,15 @@ def check_optimizer_values(model, values, where, legacy_without_lr=False):
         names = [n for n in names if n != "learning_rate"]
     n_head = 2 if "learning_rate" in names else 1
     if len(values) not in (len(names), n_head):
-        raise refuse(f"{where}: the file holds {len(values)} optimizer variables, the model's "
-                     f"{type(optimizer).__name__} has {len(names)} ({names[:4]} ...); is it the same optimizer "
-                     f"and model?")
+        raise refuse(
+            f"{where}: the file holds {len(values)} optimizer variables, the model's "
+            f"{type(optimizer).__name__} has {len(names)} ({names[:4]} ...); is it the same optimizer "
+            f"and model?"
+        )
     shapes = {n: v.shape for n, v in expected}
     for name, value in zip(names, values):
         if tuple(value.shape) != tuple(shapes[name]):
-            raise refuse(f"{where}: optimizer variable {name} has shape {value.shape}, the model needs "
-                         f"{shapes[name]}")
+            raise refuse(f"{where}: optimizer variable {name} has shape {value.shape}, the model needs {shapes[name]}")
     if int(values[0]) < 0:
         raise refuse(f"{where}: negative optimizer iteration count {int(values[0])}")
     given = dict(zip(names, values))
@@ -94,6 +106,7 @@ def check_optimizer_values(model, values, where, legacy_without_lr=False):
         weights, paths = trainable_weights(model), trainable_paths(model)
         current = optimizer.variables_for(weights, paths)
         optimizer.set_variables(weights, [given.get(n, v) for n, v in current], paths)
+
     return run
 
 
@@ -101,6 +114,7 @@ def check_optimizer_values(model, values, where, legacy_without_lr=False):
 def _group(parent, name, where):
     """A sub-group by hard link only (an HDF5 file can link to other files; those are refused)."""
     import h5py
+
     link = parent.get(name, getlink=True)
     if link is None:
         return None
@@ -115,6 +129,7 @@ def _group(parent, name, where):
 def read_dataset(parent, name, where, shape=None):
     """A dataset's values, after checking that it is a plain, in-file, numeric array (of ``shape``)."""
     import h5py
+
     link = parent.get(name, getlink=True)
     if link is None:
         raise refuse(f"{where}: no dataset {name!r}")
@@ -139,10 +154,13 @@ def read_dataset(parent, name, where, shape=None):
 def check_range(layer, values, where):
     """Refuse float64 values beyond the layer's float32 range: they would load as inf."""
     from ..validation import overflows
+
     for name, value in zip(layer.weight_names, values):
         if overflows(value, layer.dtype):
-            raise refuse(f"{where}: weight {name!r} holds values up to {float(np.max(np.abs(value))):.3g}, beyond "
-                         f"{layer.dtype}'s range (they would load as inf)")
+            raise refuse(
+                f"{where}: weight {name!r} holds values up to {float(np.max(np.abs(value))):.3g}, beyond "
+                f"{layer.dtype}'s range (they would load as inf)"
+            )
 
 
 def _vars(group, where):
@@ -174,9 +192,14 @@ def plan(h5, model, where, with_optimizer=True):
     """Check the file against the model and return ``run()`` that loads it; nothing changes before that."""
     layers_group = _group(h5, "layers", where)
     if layers_group is None:
-        raise refuse(f"{where} has no 'layers' group: it is not a Keras 3 weights file"
-                     + (" (it looks like a legacy Keras .h5 weights file)" if "layer_names" in h5.attrs
-                        or "model_weights" in h5 else ""))
+        raise refuse(
+            f"{where} has no 'layers' group: it is not a Keras 3 weights file"
+            + (
+                " (it looks like a legacy Keras .h5 weights file)"
+                if "layer_names" in h5.attrs or "model_weights" in h5
+                else ""
+            )
+        )
     paths = layer_paths(model)
     expected = {path.split("/", 1)[1] for path, _ in paths}
     for name in layers_group.keys():
@@ -184,8 +207,10 @@ def plan(h5, model, where, with_optimizer=True):
             g = _group(layers_group, name, where)
             holds = g is not None and "vars" in g and len(g["vars"]) > 0
             if holds:
-                raise refuse(f"{where} holds weights for a layer {name!r} that this model does not have; the "
-                             f"model's layers are {sorted(expected)}")
+                raise refuse(
+                    f"{where} holds weights for a layer {name!r} that this model does not have; the "
+                    f"model's layers are {sorted(expected)}"
+                )
     updates = []
     for path, layer in paths:
         here = f"{where}, {path} ({layer.name!r})"
@@ -193,8 +218,10 @@ def plan(h5, model, where, with_optimizer=True):
         vars_group = _group(group, "vars", here) if group is not None else None
         names = _vars(vars_group, here) if vars_group is not None else []
         if len(names) != len(layer.weight_names):
-            raise refuse(f"{here}: the file holds {len(names)} weights, the layer has {len(layer.weight_names)} "
-                         f"({', '.join(layer.weight_names) or 'none'})")
+            raise refuse(
+                f"{here}: the file holds {len(names)} weights, the layer has {len(layer.weight_names)} "
+                f"({', '.join(layer.weight_names) or 'none'})"
+            )
         values = [read_dataset(vars_group, str(i), here, w.shape) for i, w in enumerate(layer.weights)]
         check_range(layer, values, here)
         updates.append((layer, values))
@@ -213,4 +240,5 @@ def plan(h5, model, where, with_optimizer=True):
             layer.set_weights(values)
         if optimizer_run is not None:
             optimizer_run()
+
     return run

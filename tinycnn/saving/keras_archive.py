@@ -6,6 +6,7 @@ uncompressed. An ``assets/`` folder holds files of layers such as ``TextVectoriz
 an archive with assets is refused. Members are read in memory -- nothing is ever extracted to disk -- and
 every name is checked first: a ``../`` path, an absolute path or an unexpected member is refused.
 """
+
 import datetime
 import io
 import json
@@ -18,7 +19,7 @@ from .legacy_h5 import KERAS_VERSION
 from .model_config import compile_from_keras, compile_to_keras, model_from_keras, model_to_keras
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
-MAX_JSON_BYTES = 64 << 20        # a config larger than this is not a model tinycnn can hold
+MAX_JSON_BYTES = 64 << 20  # a config larger than this is not a model tinycnn can hold
 MAX_WEIGHTS_BYTES = 16 << 30
 
 
@@ -29,8 +30,11 @@ def write(f, model):
     config = model_to_keras(model)
     if getattr(model, "optimizer", None) is not None and getattr(model, "loss", None) is not None:
         config["compile_config"] = compile_to_keras(model)
-    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-                "tinycnn_version": tinycnn_version}
+    metadata = {
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        "tinycnn_version": tinycnn_version,
+    }
     weights = io.BytesIO()
     with h5py.File(weights, "w") as h5:
         h5_weights.write(h5, model)
@@ -48,8 +52,9 @@ def _check_names(zf, where):
             raise refuse(f"{where}: the archive holds a member with an unsafe path {name!r}; refused")
     unexpected = [n for n in names if n not in (CONFIG, METADATA, WEIGHTS)]
     if any(n.startswith("assets/") for n in unexpected):
-        raise refuse(f"{where}: the archive holds assets ({unexpected[:3]}), which belong to layers tinycnn "
-                     f"does not have")
+        raise refuse(
+            f"{where}: the archive holds assets ({unexpected[:3]}), which belong to layers tinycnn does not have"
+        )
     if unexpected:
         raise refuse(f"{where}: the archive holds members a Keras 3 model file does not have: {unexpected[:5]}")
     if CONFIG not in names:

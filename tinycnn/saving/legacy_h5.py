@@ -15,6 +15,7 @@ root. Long attribute lists are split into ``layer_names0``, ``layer_names1`` ...
 header at 64 KiB). Weights are matched to layers **by order** among the layers that have weights, as
 Keras does; names only make the errors readable.
 """
+
 import json
 import warnings
 
@@ -25,8 +26,8 @@ from .h5_weights import _group, check_optimizer_values, check_range, optimizer_v
 from .model_config import compile_from_keras, compile_to_keras, keras_layers, model_from_keras, model_to_keras
 
 KERAS_VERSION = "3.15.1"  # the Keras version whose legacy writer this one reproduces (checked by the tests)
-BACKEND = "tensorflow"    # the numbers follow TensorFlow-backend Keras; Keras ignores this attribute on reading
-_ATTR_LIMIT = 64512       # HDF5_OBJECT_HEADER_LIMIT in Keras
+BACKEND = "tensorflow"  # the numbers follow TensorFlow-backend Keras; Keras ignores this attribute on reading
+_ATTR_LIMIT = 64512  # HDF5_OBJECT_HEADER_LIMIT in Keras
 
 
 def _text(value):
@@ -99,14 +100,18 @@ def plan_weights_group(group, model, where):
             saved.append((name, g, weight_names))
     mine = [layer for layer in keras_layers(model) if layer.weight_names]
     if len(saved) != len(mine):
-        raise refuse(f"{where} holds weights for {len(saved)} layers ({[s[0] for s in saved]}), the model has "
-                     f"{len(mine)} layers with weights ({[layer.name for layer in mine]})")
+        raise refuse(
+            f"{where} holds weights for {len(saved)} layers ({[s[0] for s in saved]}), the model has "
+            f"{len(mine)} layers with weights ({[layer.name for layer in mine]})"
+        )
     updates = []
     for (name, g, weight_names), layer in zip(saved, mine):
         here = f"{where}, layer {name!r} (model layer {layer.name!r})"
         if len(weight_names) != len(layer.weight_names):
-            raise refuse(f"{here}: the file holds {len(weight_names)} weights, the layer has "
-                         f"{len(layer.weight_names)} ({', '.join(layer.weight_names)})")
+            raise refuse(
+                f"{here}: the file holds {len(weight_names)} weights, the layer has "
+                f"{len(layer.weight_names)} ({', '.join(layer.weight_names)})"
+            )
         values = [read_dataset(g, wn, here, w.shape) for wn, w in zip(weight_names, layer.weights)]
         check_range(layer, values, here)
         updates.append((layer, values))
@@ -114,6 +119,7 @@ def plan_weights_group(group, model, where):
     def run():
         for layer, values in updates:
             layer.set_weights(values)
+
     return run
 
 
@@ -125,8 +131,12 @@ def _plan_optimizer(h5, model, where):
     if not names:
         return None
     if any(n.endswith("/iter:0") or n == "iter:0" for n in names):
-        warnings.warn(f"{where}: the optimizer state is from Keras 2's legacy optimizer (tf.keras.optimizers.legacy), "
-                      f"whose variables tinycnn does not map; the optimizer starts fresh", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{where}: the optimizer state is from Keras 2's legacy optimizer (tf.keras.optimizers.legacy), "
+            f"whose variables tinycnn does not map; the optimizer starts fresh",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     values = [read_dataset(group, n, f"{where}, optimizer_weights") for n in names]
     keras2 = names[0].endswith(":0")  # tf.keras 2.11+: iteration:0, <Opt>/m/..., no learning-rate variable
@@ -155,8 +165,10 @@ def write_model(h5, model, include_optimizer=True):
 def read_model(h5, where, compile=True):
     """A new tinycnn model from an open legacy ``.h5`` model file (checked whole before it is returned)."""
     if "model_config" not in h5.attrs:
-        raise refuse(f"{where} has no model_config: it is a weights-only file; build the model and call "
-                     f"model.load_weights({where!r})")
+        raise refuse(
+            f"{where} has no model_config: it is a weights-only file; build the model and call "
+            f"model.load_weights({where!r})"
+        )
     try:
         config = json.loads(_text(h5.attrs["model_config"]))
     except (ValueError, UnicodeDecodeError) as e:

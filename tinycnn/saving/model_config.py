@@ -8,6 +8,7 @@ layer with its ``inbound_nodes``: each node is one call of the layer, and names 
 ``[[name, node, tensor, kwargs], ...]``. The model is rebuilt here through tinycnn's public API only:
 ``Input``, calling layers on symbolic tensors, ``Model(inputs, outputs)`` and ``Sequential(layers)``.
 """
+
 from collections import deque
 
 from .. import errors
@@ -70,6 +71,7 @@ def _input_name(model):
 
 def _dtype_policy(layers):
     from .config import dtype_to_keras
+
     return dtype_to_keras(layers[0].dtype if layers else "float32")
 
 
@@ -100,9 +102,14 @@ def _functional_to_keras(model, with_module):
 
     def tensor(t):
         layer, node_index, tensor_index = t._keras_history
-        return {"class_name": "__keras_tensor__",
-                "config": {"shape": _json(t.shape), "dtype": getattr(t, "dtype", "float32"),
-                           "keras_history": [layer.name, renumber[(id(layer), node_index)], tensor_index]}}
+        return {
+            "class_name": "__keras_tensor__",
+            "config": {
+                "shape": _json(t.shape),
+                "dtype": getattr(t, "dtype", "float32"),
+                "keras_history": [layer.name, renumber[(id(layer), node_index)], tensor_index],
+            },
+        }
 
     entries = []
     for layer in model.layers:
@@ -118,16 +125,28 @@ def _functional_to_keras(model, with_module):
         entries.append(entry)
 
     def ends(tensors):
-        refs = [[t._keras_history[0].name, renumber[(id(t._keras_history[0]), t._keras_history[1])],
-                 t._keras_history[2]] for t in tensors]
+        refs = [
+            [t._keras_history[0].name, renumber[(id(t._keras_history[0]), t._keras_history[1])], t._keras_history[2]]
+            for t in tensors
+        ]
         return refs[0] if len(refs) == 1 else refs
 
-    config = {"name": model.name, "trainable": True, "layers": entries,
-              "input_layers": ends(list(model.inputs)), "output_layers": ends(list(model.outputs))}
+    config = {
+        "name": model.name,
+        "trainable": True,
+        "layers": entries,
+        "input_layers": ends(list(model.inputs)),
+        "output_layers": ends(list(model.outputs)),
+    }
     if not with_module:
         return {"class_name": "Functional", "config": config}
-    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
-            "registered_name": "Functional", "build_config": {"input_shape": None}}
+    return {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "config": config,
+        "registered_name": "Functional",
+        "build_config": {"input_shape": None},
+    }
 
 
 # ------------------------------------------------------------------------------------------ Keras -> model
@@ -143,8 +162,10 @@ def model_from_keras(entry, where="the model config"):
         return _sequential_from_keras(config, where, entry)
     if class_name in ("Functional", "Model"):
         return _functional_from_keras(config, where)
-    raise refuse(f"{where}: model class {class_name!r} is not one tinycnn has (Sequential, Functional); a "
-                 f"subclassed Keras model holds Python code that tinycnn does not run")
+    raise refuse(
+        f"{where}: model class {class_name!r} is not one tinycnn has (Sequential, Functional); a "
+        f"subclassed Keras model holds Python code that tinycnn does not run"
+    )
 
 
 def _layer_list(config, where):
@@ -171,8 +192,10 @@ def _sequential_from_keras(config, where, entry):
         shape = config.get("build_input_shape") or (entry.get("build_config") or {}).get("input_shape")
     if shape is not None and (not isinstance(shape, (list, tuple)) or len(shape) < 2):
         raise refuse(f"{where}: invalid input shape {shape!r}")
-    layers = [layer_from_keras(e, f"{where}, layer {i}", input_shape=shape[1:] if i == 0 and shape else None)
-              for i, e in enumerate(entries)]
+    layers = [
+        layer_from_keras(e, f"{where}, layer {i}", input_shape=shape[1:] if i == 0 and shape else None)
+        for i, e in enumerate(entries)
+    ]
     name = config.get("name")
     try:
         return Sequential(layers, name=name if isinstance(name, str) else None)
@@ -184,11 +207,17 @@ def _history(ref, where):
     """``(layer name, node index, tensor index)`` of an inbound-tensor reference, either spelling."""
     if isinstance(ref, dict):
         if ref.get("class_name") != "__keras_tensor__":
-            raise refuse(f"{where}: a node argument of class {ref.get('class_name')!r} is not a tensor; tinycnn "
-                         f"layers take tensors only")
+            raise refuse(
+                f"{where}: a node argument of class {ref.get('class_name')!r} is not a tensor; tinycnn "
+                f"layers take tensors only"
+            )
         ref = (ref.get("config") or {}).get("keras_history")
-    if (not isinstance(ref, (list, tuple)) or len(ref) < 3 or not isinstance(ref[0], str)
-            or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ref[1:3])):
+    if (
+        not isinstance(ref, (list, tuple))
+        or len(ref) < 3
+        or not isinstance(ref[0], str)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ref[1:3])
+    ):
         raise refuse(f"{where}: invalid tensor reference {ref!r}")
     if len(ref) > 3 and ref[3]:
         raise refuse(f"{where}: call arguments {ref[3]!r} are not supported by tinycnn")
@@ -204,8 +233,10 @@ def _node_inputs(node, where):
         if unsupported:
             raise refuse(f"{where}: call arguments {unsupported} are not supported by tinycnn")
         if not isinstance(args, list) or len(args) != 1:
-            raise refuse(f"{where}: a layer called with {len(args) if isinstance(args, list) else '?'} positional "
-                         f"arguments; tinycnn layers take one tensor or one list of tensors")
+            raise refuse(
+                f"{where}: a layer called with {len(args) if isinstance(args, list) else '?'} positional "
+                f"arguments; tinycnn layers take one tensor or one list of tensors"
+            )
         arg = args[0]
         if isinstance(arg, list):
             return False, [_history(r, where) for r in arg]
@@ -278,8 +309,10 @@ def _functional_from_keras(config, where):
                 progress = True
         if not progress:
             stuck = [n for n in order if pending[n]]
-            raise refuse(f"{where}: the graph cannot be rebuilt: layers {stuck} wait for tensors that no layer "
-                         f"makes (a missing layer or a cycle)")
+            raise refuse(
+                f"{where}: the graph cannot be rebuilt: layers {stuck} wait for tensors that no layer "
+                f"makes (a missing layer or a cycle)"
+            )
 
     def resolve(value, what):
         single, refs = _ends(value, where, what)
@@ -309,14 +342,18 @@ def optimizer_from_keras(value, where="the optimizer config"):
     refuse what they do not run (``use_ema=True`` ...); a learning-rate schedule is rebuilt by class name.
     """
     from .. import optimizers
+
     known = {cls.__name__.lower(): cls.__name__ for cls in optimizers.ALL_OPTIMIZERS}
     if isinstance(value, str):
         if value.lower() not in known:
             raise refuse(f"{where}: optimizer {value!r} is not one tinycnn has ({sorted(known.values())})")
         return optimizers.get(value.lower())
-    if isinstance(value, dict) and isinstance(value.get("class_name"), str) \
-            and value["class_name"].startswith("Custom>"):  # how tf.keras 2.11+ wrote its own optimizers
-        value = {**value, "class_name": value["class_name"][len("Custom>"):]}
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("class_name"), str)
+        and value["class_name"].startswith("Custom>")
+    ):  # how tf.keras 2.11+ wrote its own optimizers
+        value = {**value, "class_name": value["class_name"][len("Custom>") :]}
     class_name = check_builtin(value, where)
     if class_name.lower() not in known:
         raise refuse(f"{where}: optimizer {class_name!r} is not one tinycnn has ({sorted(known.values())})")
@@ -335,6 +372,7 @@ def optimizer_from_keras(value, where="the optimizer config"):
 
 def _check_optimizer(optimizer):
     from .. import optimizers
+
     if type(optimizer) not in optimizers.ALL_OPTIMIZERS:
         raise refuse(f"optimizer {type(optimizer).__name__} is not one of Keras's, so it cannot be written")
 
@@ -343,18 +381,29 @@ def optimizer_to_keras(optimizer, with_module=True):
     """Keras 3's serialized optimizer. Keras 2's ``decay`` (which Keras 3 no longer takes) is written as
     the schedule Keras 3 uses for it: ``InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)``."""
     from .. import optimizers
+
     _check_optimizer(optimizer)
     entry = optimizers.serialize(optimizer)
     config = dict(entry["config"])
     decay = config.pop("decay", 0.0)
     if decay:
         if isinstance(config["learning_rate"], dict):
-            raise refuse("an optimizer with both a learning-rate schedule and decay cannot be written to a Keras "
-                         "file (Keras 3 has no decay argument)")
-        config["learning_rate"] = {"module": "keras.optimizers.schedules", "class_name": "InverseTimeDecay",
-                                   "config": {"initial_learning_rate": config["learning_rate"], "decay_steps": 1,
-                                              "decay_rate": decay, "staircase": False, "name": "InverseTimeDecay"},
-                                   "registered_name": None}
+            raise refuse(
+                "an optimizer with both a learning-rate schedule and decay cannot be written to a Keras "
+                "file (Keras 3 has no decay argument)"
+            )
+        config["learning_rate"] = {
+            "module": "keras.optimizers.schedules",
+            "class_name": "InverseTimeDecay",
+            "config": {
+                "initial_learning_rate": config["learning_rate"],
+                "decay_steps": 1,
+                "decay_rate": decay,
+                "staircase": False,
+                "name": "InverseTimeDecay",
+            },
+            "registered_name": None,
+        }
     config = _json(config)
     if not with_module:
         return {"class_name": entry["class_name"], "config": config}
@@ -368,6 +417,7 @@ _LOSS_FIXED = {"from_logits": False, "label_smoothing": 0.0, "axis": -1, "ignore
 
 def loss_from_keras(value, where):
     from .. import losses
+
     if isinstance(value, dict):
         class_name = check_builtin(value, where)
         config = value.get("config") or {}
@@ -377,6 +427,7 @@ def loss_from_keras(value, where):
             if key not in _LOSS_FIXED or v != _LOSS_FIXED[key]:
                 raise refuse(f"{where}: loss {class_name} with {key}={v!r} is not supported by tinycnn")
         from .config import to_snake_case
+
         value = to_snake_case(class_name)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
@@ -390,6 +441,7 @@ def loss_from_keras(value, where):
 
 def metrics_from_keras(value, where):
     from .. import metrics
+
     if value is None:
         return []
     if not isinstance(value, list):
@@ -424,10 +476,12 @@ def compile_from_keras(config, where, legacy=False):
 def compile_to_keras(model, legacy=False):
     """Keras 3's ``compile_config`` (or, ``legacy``, the ``.h5`` ``training_config``) of a compiled model."""
     from .. import metrics as metrics_mod
+
     loss, metrics, loss_weights = getattr(model, "_compile_args", (model.loss, None, None))
     if isinstance(loss, (list, tuple, dict)) or loss_weights is not None:
-        raise refuse("a model compiled with several losses or loss_weights cannot be written to a Keras file by "
-                     "tinycnn yet")
+        raise refuse(
+            "a model compiled with several losses or loss_weights cannot be written to a Keras file by tinycnn yet"
+        )
     loss_name = loss if isinstance(loss, str) else getattr(model.loss, "name", None)
     if not isinstance(loss_name, str):
         raise refuse(f"the model's loss {model.loss!r} has no Keras name, so it cannot be written")
@@ -437,8 +491,15 @@ def compile_to_keras(model, legacy=False):
         names = [metrics] if isinstance(metrics, str) else list(metrics) if isinstance(metrics, (list, tuple)) else None
         if names is None or not all(isinstance(m, str) and m.lower() in metrics_mod.VALID_NAMES for m in names):
             raise refuse(f"metrics {metrics!r}: only Keras's built-in metric names can be written to a Keras file")
-    config = {"loss": loss_name, "loss_weights": None, "metrics": names or None, "weighted_metrics": None,
-              "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    config = {
+        "loss": loss_name,
+        "loss_weights": None,
+        "metrics": names or None,
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
     if legacy:
         return {**config, "optimizer_config": optimizer_to_keras(model.optimizer, with_module=False)}
     return {"optimizer": optimizer_to_keras(model.optimizer), **config}
