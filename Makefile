@@ -57,6 +57,8 @@ demo: $(VENV)/.installed-base data
 	$(BIN)/python examples/fashion_mnist_cnn.py --epochs $(EPOCHS)
 
 test: $(VENV)/.installed-test data chromium
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q
 
 # The textbook as a website, built strictly (a broken link or cross-reference fails it), offline.
