@@ -266,3 +266,24 @@ def test_sweep_course_model_is_the_course_model():
 
     assert describe(ours) == describe(course)
     assert [l.rate for l in ours.layers if isinstance(l, Dropout)] == [0.5]
+
+
+def test_the_default_starts_a_local_ray_whatever_cluster_the_machine_remembers(monkeypatch):
+    """address=None must start Ray here ("local"): None would join RAY_ADDRESS or the cluster an earlier
+    `ray start` left in /tmp/ray/ray_current_cluster, and wait for ever on a dead one."""
+    ray = _import_ray_core()
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("RAY_ADDRESS", "192.0.2.1:6379")
+    assert tune._start_ray(None, 2, None) is True
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    tune._start_ray("auto", 2, None)
+    assert calls[1]["address"] == "auto" and "num_cpus" not in calls[1]
+
+
+def _import_ray_core():
+    _import_ray()
+    import ray
+
+    return ray

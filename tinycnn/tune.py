@@ -326,6 +326,9 @@ def _start_ray(address, num_cpus, ray_init):
         return False
     kwargs = dict(ray_init or {})
     if address is None:  # Ray in this process, on this machine's CPUs
+        # "local", not None: None would join whatever cluster RAY_ADDRESS or /tmp/ray/ray_current_cluster names --
+        # a dead head left by an earlier `ray start` makes ray.init wait on it for ever
+        address = "local"
         kwargs.setdefault("num_cpus", num_cpus)
         kwargs.setdefault("include_dashboard", False)  # nothing to look at, and one process less
         kwargs.setdefault("log_to_driver", False)  # trials train with verbose=0; Tune prints the progress
