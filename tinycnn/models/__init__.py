@@ -2,9 +2,9 @@
 ``load_model`` for Keras's files. Read in this order:
 
 ``model`` (the graph as a layer: structure, weights, summary) -> ``graph`` (running it forward and backward:
-the chain rule on a graph) -> ``training`` (compile / fit / evaluate / predict) -> ``data`` (how arrays, data
-sets and generators become batches) -> ``safety`` (the engine lock, Ctrl-C between steps, the undo of a refused
-step) -> ``sequential`` -> ``weights_npz`` (tinycnn's weights file).
+the chain rule on a graph) -> ``training`` (compile, fit, the training step) -> ``inference`` (predict,
+evaluate) -> ``data`` (how arrays, data sets and generators become batches) -> ``safety`` (the engine lock,
+Ctrl-C between steps, the undo of a refused step) -> ``sequential`` -> ``weights_npz`` (tinycnn's weights file).
 """
 
 from .model import Model

@@ -44,6 +44,7 @@ from .. import regularizers, validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
 from .data import DataMixin, _BatchSource, _is_batch_source, _OutputView, _per_output  # noqa: F401
+from .inference import InferenceMixin
 from .safety import _INTERRUPTS, ENGINE_LOCK, _defer_keyboard_interrupt, _Undo  # noqa: F401
 
 
@@ -52,7 +53,7 @@ def history_logs(history):
     return {k: v[-1] for k, v in history.history.items() if v}
 
 
-class Trainer(DataMixin):
+class Trainer(DataMixin, InferenceMixin):
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
 
@@ -279,125 +280,6 @@ class Trainer(DataMixin):
                 self.optimizer.iterations = iterations
             undo.clear()
         return loss, per_sample, outs
-
-    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` in inference mode, computed ``batch_size`` samples at a time (a list of arrays
-        for a model with several outputs). ``x`` may also be a ``PyDataset``, a generator or an iterator of
-        batches (``steps=`` of them; the ``y`` of ``(x, y)`` batches is ignored)."""
-        validation.check_verbose(verbose, "predict")
-        if _is_batch_source(x):
-            source = _BatchSource(x, steps, "predict", "steps")
-            batches = (self._prepare_x(xb, "predict") for xb, _ in source.epoch())
-        else:
-            xs = self._prepare_x(x, "predict")
-            batch_size = validation.check_batch_size(batch_size, "predict")
-            batches = ([a[i : i + batch_size] for a in xs] for i in range(0, len(xs[0]), batch_size))
-        outs = []
-        with _INTERRUPTS.deferred() as interrupts:
-            for xb in batches:
-                with ENGINE_LOCK:
-                    outs.append(self._forward_all(xb, training=False))
-                interrupts.check()
-        joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
-        return joined[0] if len(joined) == 1 else joined
-
-    def predict_on_batch(self, x):
-        return self.predict(
-            x,
-            batch_size=max(
-                len(
-                    np.asarray(
-                        x if not isinstance(x, (list, dict)) else list(x.values() if isinstance(x, dict) else x)[0]
-                    )
-                ),
-                1,
-            ),
-        )
-
-    def _batch_logs(self, ys, outs, per_sample):
-        """Sums over the batch: total loss, each output's loss (several outputs), each metric."""
-        from .model import leaf_layers
-
-        n = len(next(ps for ps in per_sample if ps is not None))
-
-        def batch_sum(ps):  # a loss per position (N, T): each sample counts the mean of its positions (Keras)
-            return float(np.sum(np.mean(ps.reshape(len(ps), -1), axis=1)))
-
-        sums = {
-            "loss": sum(w * batch_sum(ps) for w, ps in zip(self._loss_weights, per_sample) if ps is not None)
-            + regularizers.penalty(leaf_layers(self)) * n
-        }  # the penalty counts once per batch, like Keras
-        if len(self.outputs) > 1:
-            for k, ps in enumerate(per_sample):
-                if ps is not None:
-                    sums[f"{self.output_names[k]}_loss"] = batch_sum(ps)
-        for k, ms in enumerate(self._metrics):
-            for name, fn in ms:
-                sums[name] = float(np.sum(fn(ys[k], outs[k])))
-        return sums
-
-    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, steps=None, callbacks=None):
-        """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report.
-        ``x`` may be a ``PyDataset``, generator or iterator of ``(x, y)`` batches (``steps=`` of them)."""
-        self._require_compiled("evaluate")
-        verbose = validation.check_verbose(verbose, "evaluate")
-        if _is_batch_source(x):
-            if y is not None:
-                raise InvalidArgumentError("evaluate: give y inside the batches of the data set, not as y=")
-            logs = self._evaluate_batches(self._source_batches(_BatchSource(x, steps, "evaluate", "steps"), "evaluate"))
-        else:
-            xs, ys = self._prepare(x, y, "evaluate")
-            batch_size = validation.check_batch_size(batch_size, "evaluate")
-            logs = self._evaluate_logs(xs, ys, batch_size)
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
-
-    def _evaluate_batches(self, batches):
-        n, totals = 0, {}
-        with _INTERRUPTS.deferred() as interrupts:
-            for xb, yb in batches:
-                with ENGINE_LOCK:
-                    outs = self._forward_all(xb, training=False)
-                    per_sample = self._losses_and_gradients_eval(yb, outs)
-                    logs = self._batch_logs(yb, outs, per_sample)
-                for k, v in logs.items():
-                    totals[k] = totals.get(k, 0.0) + v
-                n += len(xb[0])
-                interrupts.check()
-        return {k: v / n for k, v in totals.items()}
-
-    def test_on_batch(self, x, y, return_dict=False):
-        return self.evaluate(
-            x,
-            y,
-            batch_size=len(
-                np.asarray(x if not isinstance(x, (list, dict)) else list(x.values() if isinstance(x, dict) else x)[0])
-            ),
-            verbose=0,
-            return_dict=return_dict,
-        )
-
-    def _evaluate_logs(self, xs, ys, batch_size):
-        return self._evaluate_batches(self._array_batches(xs, ys, batch_size, shuffle=False))
-
-    def _losses_and_gradients_eval(self, ys, outs):
-        """Per-output per-sample losses in inference mode (from the logits where training fuses them)."""
-        per_sample = []
-        for k, (yk, out) in enumerate(zip(ys, outs)):
-            loss = self._losses[k]
-            if loss is None:
-                per_sample.append(None)
-            elif self._fused(k) is not None:
-                layer, node = self._fused(k)
-                z = self._tape.snapshots[id(node)]["_z"] if id(node) in self._tape.snapshots else layer._z
-                per_sample.append(loss.per_sample_and_gradient_from_logits(yk, z)[0])
-            else:
-                per_sample.append(loss.per_sample(yk, out))
-        return per_sample
 
     def fit(
         self,
