@@ -69,34 +69,12 @@ def _tiny_cnn():
 
 
 def _keras_cnn(keras):
-    L = keras.layers
+    """The course CNN in Keras: the benchmarks' definition (``benchmarks/keras_models.py``), seeded."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+    from keras_models import keras_course_cnn
+
     keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            L.Conv2D(32, (3, 3), padding="same"),
-            L.Activation("relu"),
-            L.BatchNormalization(axis=-1),
-            L.Conv2D(32, (3, 3), padding="same"),
-            L.Activation("relu"),
-            L.BatchNormalization(axis=-1),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Conv2D(64, (3, 3), padding="same"),
-            L.Activation("relu"),
-            L.BatchNormalization(axis=-1),
-            L.Conv2D(64, (3, 3), padding="same"),
-            L.Activation("relu"),
-            L.BatchNormalization(axis=-1),
-            L.MaxPooling2D(pool_size=(2, 2)),
-            L.Flatten(),
-            L.Dense(512),
-            L.Activation("relu"),
-            L.BatchNormalization(),
-            L.Dropout(0.5),
-            L.Dense(10),
-            L.Activation("softmax"),
-        ]
-    )
+    return keras_course_cnn(keras, 0.5)
 
 
 def _tiny_dense():

@@ -59,6 +59,10 @@ class History(Callback):
     def on_train_begin(self, logs=None):
         self.epoch = []
 
+    def last_logs(self):
+        """The last epoch's logs (what Keras hands ``on_train_end``)."""
+        return {k: v[-1] for k, v in self.history.items() if v}
+
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():

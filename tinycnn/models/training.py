@@ -48,11 +48,6 @@ from .inference import InferenceMixin
 from .safety import _INTERRUPTS, ENGINE_LOCK, _defer_keyboard_interrupt, _Undo  # noqa: F401
 
 
-def history_logs(history):
-    """The last epoch's logs (what Keras hands ``on_train_end``)."""
-    return {k: v[-1] for k, v in history.history.items() if v}
-
-
 class Trainer(DataMixin, InferenceMixin):
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
@@ -414,7 +409,7 @@ class Trainer(DataMixin, InferenceMixin):
         with _INTERRUPTS.deferred() as interrupts:
             self._fit_epochs(all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts)
         for cb in all_cbs:
-            cb.on_train_end(dict(history_logs(history)))
+            cb.on_train_end(history.last_logs())
         return history
 
     def _fit_epochs(self, all_cbs, epoch_batches, validate, initial_epoch, epochs, interrupts):
