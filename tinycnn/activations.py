@@ -53,13 +53,19 @@ array([-0.4,  0. ,  2. ])
 True
 """
 
+from __future__ import annotations
+
 import functools
 import math
+from collections.abc import Callable
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import kernels
 from .errors import InvalidArgumentError, InvalidTypeError
+from .hints import Array
 
 
 def _erf(x):
@@ -95,14 +101,14 @@ class ActivationFunction:
     (array([9.]), array([6.]))
     """
 
-    def __init__(self, name, forward, backward, **params):
+    def __init__(self, name: str, forward: Callable[..., Array], backward: Callable[..., Array], **params: Any) -> None:
         if not callable(forward) or not callable(backward):
             raise InvalidTypeError(f"ActivationFunction {name!r}: forward and backward must be callables")
         self.__name__ = self.name = name
         self._forward, self._backward, self.params = forward, backward, dict(params)
         self.__doc__ = getattr(forward, "__doc__", None)
 
-    def __call__(self, z, **params):
+    def __call__(self, z: ArrayLike, **params: Any) -> Array:
         """Called by a user (``tf.nn.softmax(logits)``): the values, as an array with Keras's ``.numpy()``."""
         from .utils import as_eager
 
@@ -111,15 +117,15 @@ class ActivationFunction:
             z = z.astype(np.float32)
         return as_eager(self._forward(z, **{**self.params, **params}))
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         """Called by a layer: ``f(z)`` as a plain array."""
         return self._forward(z, **self.params)
 
-    def backward(self, dy, z, a):
+    def backward(self, dy: Array, z: Array, a: Array) -> Array:
         """``dL/dz = dy * f'(z)`` (a Jacobian-vector product for softmax)."""
         return self._backward(dy, z, a, **self.params)
 
-    def with_params(self, **params):
+    def with_params(self, **params: Any) -> ActivationFunction:
         """The same activation with other default parameters (used for ``functools.partial``)."""
         unknown = sorted(set(params) - set(self.params))
         if unknown:
@@ -131,6 +137,11 @@ class ActivationFunction:
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"<activation {self.name}{extra}>"
+
+
+#: What ``activation=`` takes: a Keras name, ``None`` (linear), an :class:`ActivationFunction`, or a
+#: ``functools.partial`` of one with keyword arguments.
+ActivationLike = Union[str, ActivationFunction, functools.partial[Array], None]
 
 
 def _def(name, backward, **params):
@@ -158,52 +169,52 @@ def _sigmoid(z):
 
 
 # ------------------------------------------------------------------------------------ the course's four
-def linear_backward(dy, z, a):
+def linear_backward(dy: Array, z: Array, a: Array) -> Array:
     return dy
 
 
-def relu_backward(dy, z, a):
+def relu_backward(dy: Array, z: Array, a: Array) -> Array:
     return kernels.relu_backward(dy, z)  # dy * [z > 0]
 
 
-def sigmoid_backward(dy, z, a):
+def sigmoid_backward(dy: Array, z: Array, a: Array) -> Array:
     return dy * a * (1 - a)
 
 
-def tanh_backward(dy, z, a):
+def tanh_backward(dy: Array, z: Array, a: Array) -> Array:
     return dy * (1 - a * a)
 
 
-def softmax_backward(dy, z, a, axis=-1):
+def softmax_backward(dy: Array, z: Array | None, a: Array, axis: int = -1) -> Array:
     return a * (dy - (dy * a).sum(axis=axis, keepdims=True))
 
 
 @_def("linear", linear_backward)
-def linear(z):
+def linear(z: Array) -> Array:
     """The identity, ``f(z) = z``."""
     return z
 
 
 @_def("relu", relu_backward)
-def relu(z):
+def relu(z: Array) -> Array:
     """``max(z, 0)`` (see :func:`tinycnn.kernels.reference.relu_forward`)."""
     return kernels.relu_forward(z)
 
 
 @_def("sigmoid", sigmoid_backward)
-def sigmoid(z):
+def sigmoid(z: Array) -> Array:
     """``1 / (1 + exp(-z))``, computed by sign so ``exp`` never overflows."""
     return _sigmoid(z)
 
 
 @_def("tanh", tanh_backward)
-def tanh(z):
+def tanh(z: Array) -> Array:
     """``tanh(z)``."""
     return np.tanh(z)
 
 
 @_def("softmax", softmax_backward, axis=-1)
-def softmax(z, axis=-1):
+def softmax(z: Array, axis: int = -1) -> Array:
     """Row-wise softmax, shifted by the row maximum so ``exp`` never overflows.
 
     >>> p = softmax(np.array([[1.0, 2.0, 3.0]]))
@@ -223,7 +234,7 @@ def _leaky_relu_backward(dy, z, a, negative_slope=0.2):
 
 
 @_def("leaky_relu", _leaky_relu_backward, negative_slope=0.2)
-def leaky_relu(z, negative_slope=0.2):
+def leaky_relu(z: Array, negative_slope: float = 0.2) -> Array:
     """``z`` for ``z > 0``, else ``negative_slope * z`` (Maas et al. 2013; Keras 3 default slope 0.2)."""
     return np.where(z > 0, z, negative_slope * z).astype(z.dtype, copy=False)
 
@@ -233,7 +244,7 @@ def _elu_backward(dy, z, a, alpha=1.0):
 
 
 @_def("elu", _elu_backward, alpha=1.0)
-def elu(z, alpha=1.0):
+def elu(z: Array, alpha: float = 1.0) -> Array:
     """``z`` for ``z > 0``, else ``alpha * (exp(z) - 1)`` (Clevert et al. 2016)."""
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))).astype(z.dtype, copy=False)
 
@@ -247,7 +258,7 @@ def _selu_backward(dy, z, a):
 
 
 @_def("selu", _selu_backward)
-def selu(z):
+def selu(z: Array) -> Array:
     """``scale * elu(z, alpha)`` with Klambauer et al.'s (2017) self-normalizing constants."""
     return (SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0)))).astype(z.dtype, copy=False)
 
@@ -266,7 +277,7 @@ def _gelu_backward(dy, z, a, approximate=False):
 
 
 @_def("gelu", _gelu_backward, approximate=False)
-def gelu(z, approximate=False):
+def gelu(z: Array, approximate: bool = False) -> Array:
     """``z * Phi(z)``, ``Phi`` the standard normal CDF (Hendrycks & Gimpel 2016); ``approximate=True`` uses the
     tanh form. Keras 3's default is the exact form."""
     z64 = z.astype(np.float64)
@@ -278,13 +289,13 @@ def gelu(z, approximate=False):
 
 
 @_def("softplus", lambda dy, z, a: dy * _sigmoid(z))
-def softplus(z):
+def softplus(z: Array) -> Array:
     """``log(1 + exp(z))``, computed as ``max(z, 0) + log1p(exp(-|z|))`` so it never overflows."""
     return (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))).astype(z.dtype, copy=False)
 
 
 @_def("softsign", lambda dy, z, a: dy / (1 + np.abs(z)) ** 2)
-def softsign(z):
+def softsign(z: Array) -> Array:
     """``z / (1 + |z|)``."""
     return z / (1 + np.abs(z))
 
@@ -295,7 +306,7 @@ def _silu_backward(dy, z, a):
 
 
 @_def("silu", _silu_backward)
-def silu(z):
+def silu(z: Array) -> Array:
     """``z * sigmoid(z)`` (SiLU, Elfwing et al. 2018; swish, Ramachandran et al. 2017)."""
     return z * _sigmoid(z)
 
@@ -304,13 +315,13 @@ swish = silu
 
 
 @_def("exponential", lambda dy, z, a: dy * a)
-def exponential(z):
+def exponential(z: Array) -> Array:
     """``exp(z)``."""
     return np.exp(z)
 
 
 @_def("hard_sigmoid", lambda dy, z, a: dy * ((z > -3) & (z < 3)).astype(dy.dtype) / 6)
-def hard_sigmoid(z):
+def hard_sigmoid(z: Array) -> Array:
     """``clip(z / 6 + 0.5, 0, 1)``, Keras 3's piecewise-linear sigmoid."""
     return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype, copy=False)
 
@@ -337,7 +348,7 @@ ACTIVATIONS = {
 ACTIVATIONS["swish"] = silu
 
 
-def get(identifier):
+def get(identifier: ActivationLike) -> ActivationFunction:
     """The :class:`ActivationFunction` for a Keras name, ``None`` (linear), or an activation object.
 
     Accepts ``functools.partial(f, **kwargs)`` of an activation object. Refuses other callables: tinycnn

@@ -8,14 +8,24 @@ For a Dense kernel ``(in, out)``: ``fan_in = in``, ``fan_out = out``. For a Conv
 * ``he_normal``: ``N(0, 2 / fan_in)`` truncated at two standard deviations (He et al. 2015).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InvalidArgumentError
+from .hints import Array
+
+#: What ``kernel_initializer=`` takes: a Keras name (``"glorot_uniform"``) or a callable ``shape -> array``.
+InitializerLike = Union[str, Callable[[tuple[int, ...]], ArrayLike]]
 
 _rng = {"gen": np.random.default_rng()}
 
 
-def set_seed(seed):
+def set_seed(seed: int | None) -> None:
     """Seed the generator that every initializer draws from (called by ``utils.set_random_seed``)."""
     _rng["gen"] = np.random.default_rng(seed)
 
@@ -24,7 +34,7 @@ def _gen():
     return _rng["gen"]
 
 
-def compute_fans(shape):
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape, as Keras computes them."""
     shape = tuple(shape)
     if len(shape) < 1:
@@ -47,41 +57,41 @@ def _truncated_normal(shape, std):
     return out
 
 
-def zeros(shape):
+def zeros(shape: Sequence[int]) -> Array:
     return np.zeros(shape)
 
 
-def ones(shape):
+def ones(shape: Sequence[int]) -> Array:
     return np.ones(shape)
 
 
-def glorot_uniform(shape):
+def glorot_uniform(shape: Sequence[int]) -> Array:
     fan_in, fan_out = compute_fans(shape)
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return _gen().uniform(-limit, limit, size=shape)
 
 
-def glorot_normal(shape):
+def glorot_normal(shape: Sequence[int]) -> Array:
     fan_in, fan_out = compute_fans(shape)
     return _truncated_normal(shape, np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978)
 
 
-def he_uniform(shape):
+def he_uniform(shape: Sequence[int]) -> Array:
     fan_in, _ = compute_fans(shape)
     limit = np.sqrt(6.0 / fan_in)
     return _gen().uniform(-limit, limit, size=shape)
 
 
-def he_normal(shape):
+def he_normal(shape: Sequence[int]) -> Array:
     fan_in, _ = compute_fans(shape)
     return _truncated_normal(shape, np.sqrt(2.0 / fan_in) / 0.87962566103423978)
 
 
-def random_normal(shape):
+def random_normal(shape: Sequence[int]) -> Array:
     return _gen().normal(0.0, 0.05, size=shape)
 
 
-def random_uniform(shape):
+def random_uniform(shape: Sequence[int]) -> Array:
     return _gen().uniform(-0.05, 0.05, size=shape)
 
 
@@ -97,7 +107,7 @@ _ALL = {
 }
 
 
-def get(identifier):
+def get(identifier: InitializerLike) -> Callable[[tuple[int, ...]], ArrayLike]:
     """An initializer from its Keras name (or a callable ``shape -> array``)."""
     if callable(identifier):
         return identifier

@@ -29,11 +29,20 @@ array([[ 1., -2.],
 {'l1': 0.01, 'l2': 0.01}
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InvalidArgumentError
+from .hints import Array, Config
+
+if TYPE_CHECKING:
+    from .layers.base import Layer
 
 
 def _factor(value, name):
@@ -50,17 +59,17 @@ def _factor(value, name):
 class Regularizer:
     """Base class: ``regularizer(w)`` is the penalty (a float), ``gradient(w)`` its derivative (w's shape)."""
 
-    def __call__(self, w):
+    def __call__(self, w: ArrayLike) -> float:
         return 0.0
 
-    def gradient(self, w):
+    def gradient(self, w: ArrayLike) -> Array:
         return np.zeros_like(w)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Regularizer:
         return cls(**config)
 
     def __repr__(self):
@@ -71,11 +80,11 @@ class Regularizer:
 class L1L2(Regularizer):
     """``l1 * sum|w| + l2 * sum w^2``; both factors default to 0 (``"l1_l2"`` means 0.01 and 0.01)."""
 
-    def __init__(self, l1=0.0, l2=0.0):
+    def __init__(self, l1: float | None = 0.0, l2: float | None = 0.0) -> None:
         self.l1 = _factor(0.0 if l1 is None else l1, "l1")
         self.l2 = _factor(0.0 if l2 is None else l2, "l2")
 
-    def __call__(self, w):
+    def __call__(self, w: ArrayLike) -> float:
         w = np.asarray(w, dtype=np.float64)
         total = 0.0
         if self.l1:
@@ -84,7 +93,7 @@ class L1L2(Regularizer):
             total += self.l2 * float((w * w).sum())
         return total
 
-    def gradient(self, w):
+    def gradient(self, w: ArrayLike) -> Array:
         w = np.asarray(w)
         g = np.zeros_like(w)
         if self.l1:
@@ -93,31 +102,31 @@ class L1L2(Regularizer):
             g = g + 2.0 * self.l2 * w
         return g.astype(w.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"l1": self.l1, "l2": self.l2}
 
 
 class L1(L1L2):
     """``l1 * sum|w|`` (default ``l1=0.01``); drives small weights to exactly zero (sparsity)."""
 
-    def __init__(self, l1=0.01):
+    def __init__(self, l1: float | None = 0.01) -> None:
         super().__init__(l1=0.01 if l1 is None else l1)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"l1": self.l1}
 
 
 class L2(L1L2):
     """``l2 * sum w^2`` (default ``l2=0.01``); shrinks every weight in proportion to its size."""
 
-    def __init__(self, l2=0.01):
+    def __init__(self, l2: float | None = 0.01) -> None:
         super().__init__(l2=0.01 if l2 is None else l2)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"l2": self.l2}
 
 
-def l1_l2(l1=0.01, l2=0.01):
+def l1_l2(l1: float | None = 0.01, l2: float | None = 0.01) -> L1L2:
     """Keras 2's helper: ``L1L2(l1, l2)`` with both defaults 0.01."""
     return L1L2(l1=l1, l2=l2)
 
@@ -127,7 +136,12 @@ l1, l2 = L1, L2
 _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "l1l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
 
 
-def get(identifier):
+#: What ``kernel_regularizer=`` takes: ``None``, a name (``"l2"``), a :class:`Regularizer` or its class, or a config
+#: dict.
+RegularizerLike = Union[str, Regularizer, type[Regularizer], dict[str, Any], None]
+
+
+def get(identifier: RegularizerLike) -> Regularizer | None:
     """A regularizer from ``None``, a name (``"l1"``, ``"l2"``, ``"l1_l2"``, ``"L2"`` ...), an instance, a config
     dict (``{"class_name": "L2", "config": {"l2": 0.01}}`` or ``{"l2": 0.01}``), or a class."""
     if identifier is None or isinstance(identifier, Regularizer):
@@ -166,12 +180,12 @@ def _items(layers):
                 yield layer, name, reg
 
 
-def penalty(layers):
+def penalty(layers: Iterable[Layer]) -> float:
     """The sum of every penalty of ``layers`` (what Keras adds to the loss as ``sum(model.losses)``)."""
     return float(sum(reg(layer.params[name]) for layer, name, reg in _items(layers)))
 
 
-def add_gradients(layers):
+def add_gradients(layers: Iterable[Layer]) -> None:
     """After ``backward``: add each penalty's gradient into ``layer.grads[name]``, in place."""
     for layer, name, reg in _items(layers):
         if name not in layer.grads:  # e.g. a frozen layer: its penalty still counts in the loss, as Keras

@@ -27,10 +27,17 @@ array([[0. , 0.5, 2. ]], dtype=float32)
 array([[0., 1., 1.]], dtype=float32)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import activations, validation
+from ..activations import ActivationLike
 from ..errors import InvalidArgumentError
+from ..hints import Array, Config, ShapeLike
 from .base import Layer
 
 
@@ -54,7 +61,7 @@ class ActivationStep:
         self.activation_name = self.activation.name
 
     @property
-    def ends_with_softmax(self):
+    def ends_with_softmax(self) -> bool:
         """True when the output is a softmax over the last axis: a loss may then hand ``dL/dz`` to
         ``backward_logits`` (fused softmax + cross-entropy)."""
         if getattr(self, "_fuse", None) is not None:
@@ -65,7 +72,7 @@ class ActivationStep:
         return _is_last_axis(self.activation.params.get("axis", -1), ndim)
 
     @ends_with_softmax.setter
-    def ends_with_softmax(self, value):
+    def ends_with_softmax(self, value: bool | None) -> None:
         """Set False to force the unfused path (``loss.gradient`` then the softmax Jacobian); None: automatic."""
         self._fuse = None if value is None else bool(value) and self.activation_name == "softmax"
 
@@ -77,11 +84,11 @@ class ActivationStep:
     def _deactivate(self, da):
         return self.activation.backward(da, self._z, self._a).astype(self.dtype, copy=False)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array | None:
         """``dx`` from ``dy = dL/da``: ``dz = f'(z) * dy``, then :meth:`backward_logits`."""
         return self.backward_logits(self._deactivate(dy))
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array | None:
         """The layer's backward pass from ``dz = dL/dz`` (the activation skipped); fills ``grads``."""
         raise NotImplementedError(f"{type(self).__name__} must define backward_logits(dz)")
 
@@ -90,18 +97,18 @@ class Activation(ActivationStep, Layer):
     """Applies an activation function: ``Activation("relu")``, ``Activation(tinycnn.nn.gelu)`` (any name or
     function of :mod:`tinycnn.activations`)."""
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._init_activation(activation)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         return self._activate(self._cast(x))
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array:
         """Backward when the loss already gave ``dL/dz`` (fused softmax + cross-entropy): nothing left to do."""
         return dz
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "activation": self.activation_name}
 
 
@@ -114,7 +121,9 @@ class ReLU(Layer):
     the derivative taken is ``negative_slope``, 0 by default, as TensorFlow does).
     """
 
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+    def __init__(
+        self, max_value: float | None = None, negative_slope: float = 0.0, threshold: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         for arg, value in (("max_value", max_value), ("negative_slope", negative_slope), ("threshold", threshold)):
             if (value is not None or arg != "max_value") and (
@@ -129,7 +138,7 @@ class ReLU(Layer):
             raise InvalidArgumentError(f"ReLU negative_slope must be >= 0, got {negative_slope!r}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self._x = x
         below = self.negative_slope * (x - self.threshold) if self.negative_slope else 0.0  # 0, never -0
@@ -138,14 +147,14 @@ class ReLU(Layer):
             y = np.minimum(y, self.max_value)
         return y.astype(self.dtype, copy=False)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         x = self._x
         slope = np.where(x > self.threshold, 1.0, self.negative_slope)
         if self.max_value is not None:
             slope = np.where(x >= self.max_value, 0.0, slope)
         return (dy * slope).astype(self.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "max_value": self.max_value,
@@ -168,7 +177,7 @@ class LeakyReLU(Layer):
     array([[-0.3,  2. ]], dtype=float32)
     """
 
-    def __init__(self, negative_slope=0.3, **kwargs):
+    def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
@@ -183,15 +192,15 @@ class LeakyReLU(Layer):
             )
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self._x = x
         return np.where(x > 0, x, self.negative_slope * x).astype(self.dtype, copy=False)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return (dy * np.where(self._x > 0, 1.0, self.negative_slope)).astype(self.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
@@ -202,20 +211,20 @@ class Softmax(Layer):
     built. Only a softmax over the last axis is fused with a cross-entropy loss (``ends_with_softmax``).
     """
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis: int | tuple[int] | list[int] = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
         self.axis = validation.check_int(axis, "axis", f"Softmax {self.name!r}")
 
     @property
-    def ends_with_softmax(self):
+    def ends_with_softmax(self) -> bool:
         if getattr(self, "_fuse", None) is not None:
             return self._fuse
         return _is_last_axis(self.axis, len(self.input_shape) if self.input_shape is not None else None)
 
     @ends_with_softmax.setter
-    def ends_with_softmax(self, value):
+    def ends_with_softmax(self, value: bool | None) -> None:
         """Set False to force the unfused path (the softmax Jacobian); None: automatic."""
         self._fuse = (
             None
@@ -223,7 +232,7 @@ class Softmax(Layer):
             else bool(value) and _is_last_axis(self.axis, None if self.input_shape is None else len(self.input_shape))
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim:
             raise InvalidArgumentError(
@@ -233,16 +242,16 @@ class Softmax(Layer):
             )
         super().build(input_shape)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         self._z = self._cast(x)
         self._p = activations.softmax._forward(self._z, axis=self.axis)
         return self._p
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return activations.softmax_backward(dy, None, self._p, axis=self.axis).astype(self.dtype, copy=False)
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array:
         return dz
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "axis": self.axis}

@@ -47,12 +47,23 @@ array([[ 0.,  0.,  0.,  0.],
        [ 8.,  9., 10., 11.]], dtype=float32)
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, ShapeLike
 from .base import Layer
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+#: Keras's factor arguments: ``f`` (the range ``(-f, f)``) or a pair ``(lower, upper)``.
+FactorLike = float | tuple[float, float] | list[float]
 
 __all__ = ["RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "warp_matrix"]
 
@@ -94,7 +105,7 @@ def _fold(index, n, mode):
     return np.where((index >= 0) & (index < n), index, -1)
 
 
-def warp_matrix(matrix, offset, shape, mode, order):
+def warp_matrix(matrix: ArrayLike, offset: ArrayLike, shape: tuple[int, int], mode: str, order: int) -> csr_matrix:
     """The sparse ``(h*w, h*w)`` matrix ``A`` of one warp: ``A @ x.ravel()`` is SciPy's
     ``ndimage.affine_transform(x, matrix, offset, order=order, mode=mode)`` for ``x`` of ``shape`` ``(h, w)``,
     with ``cval = 0`` (for ``grid-constant`` the fill adds ``cval * (1 - A.sum(axis=1))``).
@@ -142,7 +153,14 @@ def warp_matrix(matrix, offset, shape, mode, order):
 class _RandomWarp(Layer):
     """Shared machinery of the three warps: draw per image, warp with SciPy, backward through ``A^T``."""
 
-    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+    def __init__(
+        self,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if fill_mode not in _SCIPY_MODES:
             raise InvalidArgumentError(
@@ -156,7 +174,7 @@ class _RandomWarp(Layer):
         self._rng = np.random.default_rng(seed)
         self._warps = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: expects images (batch, height, width, channels), got input shape {tuple(input_shape)}"
@@ -173,7 +191,7 @@ class _RandomWarp(Layer):
         centre = np.array([(h - 1) / 2, (w - 1) / 2])
         return linear, centre - linear @ centre
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         if not self.built:
             self.build(x.shape)
@@ -199,7 +217,7 @@ class _RandomWarp(Layer):
         self._shape = x.shape
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> Array | None:
         if self._warps is None:  # inference: the identity
             return dy
         if not self.input_gradient:
@@ -212,7 +230,7 @@ class _RandomWarp(Layer):
             dx[i] = warp_matrix(matrix, offset, (h, w), mode, order).T @ dy[i]
         return dx.reshape(n, h, w, c)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "fill_mode": self.fill_mode,
@@ -228,14 +246,14 @@ class RandomTranslation(_RandomWarp):
 
     def __init__(
         self,
-        height_factor,
-        width_factor,
-        fill_mode="reflect",
-        interpolation="bilinear",
-        seed=None,
-        fill_value=0.0,
-        **kwargs,
-    ):
+        height_factor: FactorLike,
+        width_factor: FactorLike,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _factor_range(height_factor, "height_factor")
         self.width_factor = _factor_range(width_factor, "width_factor")
@@ -245,7 +263,7 @@ class RandomTranslation(_RandomWarp):
         dx = self._rng.uniform(*self.width_factor) * w
         return np.eye(2), np.array([-dy, -dx])
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
 
 
@@ -253,7 +271,15 @@ class RandomRotation(_RandomWarp):
     """Rotate each image by ``U(factor) * 360`` degrees about its centre (positive: counter-clockwise), as
     ``keras.layers.RandomRotation``."""
 
-    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+    def __init__(
+        self,
+        factor: FactorLike,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.factor = _factor_range(factor, "factor")
 
@@ -264,7 +290,7 @@ class RandomRotation(_RandomWarp):
         # other way: the picture turns counter-clockwise for theta > 0 (checked against Keras in the tests).
         return self._about_centre(np.array([[cos, sin], [-sin, cos]]), h, w)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "factor": self.factor}
 
 
@@ -274,14 +300,14 @@ class RandomZoom(_RandomWarp):
 
     def __init__(
         self,
-        height_factor,
-        width_factor=None,
-        fill_mode="reflect",
-        interpolation="bilinear",
-        seed=None,
-        fill_value=0.0,
-        **kwargs,
-    ):
+        height_factor: FactorLike,
+        width_factor: FactorLike | None = None,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _factor_range(height_factor, "height_factor", symmetric_min=-1.0)
         self.width_factor = (
@@ -293,7 +319,7 @@ class RandomZoom(_RandomWarp):
         zx = zy if self.width_factor is None else 1.0 + self._rng.uniform(*self.width_factor)
         return self._about_centre(np.diag([zy, zx]), h, w)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
 
 
@@ -307,7 +333,7 @@ class RandomFlip(Layer):
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
-    def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
+    def __init__(self, mode: str = "horizontal_and_vertical", seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if mode not in self.MODES:
             raise InvalidArgumentError(f"{self.name}: mode must be one of {', '.join(self.MODES)}, got {mode!r}")
@@ -315,7 +341,7 @@ class RandomFlip(Layer):
         self._rng = np.random.default_rng(seed)
         self._flips = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: expects images (batch, height, width, channels), got input shape {tuple(input_shape)}"
@@ -329,7 +355,7 @@ class RandomFlip(Layer):
         y[ud] = y[ud][:, ::-1]
         return y
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         if not self.built:
             self.build(x.shape)
@@ -342,12 +368,12 @@ class RandomFlip(Layer):
         self._flips = (lr, ud)
         return self._apply(x, self._flips)
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> Array | None:
         if self._flips is None:
             return dy
         if not self.input_gradient:
             return None
         return self._apply(np.asarray(dy, dtype=self.dtype), self._flips)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "mode": self.mode, "seed": self.seed}

@@ -31,15 +31,25 @@ A layer whose ``multi_input`` is True (the merge layers) takes a *list* of tenso
 arrays, and its ``backward`` returns a list of input gradients, one per input.
 """
 
+from __future__ import annotations
+
 import collections
 import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import initializers
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from ..hints import Array, ArrayLike, Config, IntPair, Shape, ShapeLike
 from ..utils import as_eager, floatx
 from ..validation import overflows
+
+if TYPE_CHECKING:
+    from ..initializers import InitializerLike
+    from .input_layer import KerasTensor
 
 _name_counts = collections.Counter()
 
@@ -50,14 +60,14 @@ def _snake(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def unique_name(base):
+def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ``dense_2`` ... as Keras names layers."""
     n = _name_counts[base]
     _name_counts[base] += 1
     return base if n == 0 else f"{base}_{n}"
 
 
-def reserve_name(name):
+def reserve_name(name: str) -> None:
     """Note an explicitly given name, so later automatic names do not repeat it (``conv2d`` given by hand,
     then the next automatic one is ``conv2d_1``): two layers of one model must not share a name."""
     m = re.fullmatch(r"(.*?)(?:_(\d+))?", name)
@@ -66,7 +76,7 @@ def reserve_name(name):
         _name_counts[base] = n + 1
 
 
-def as_pair(value, what, allow_zero=False):
+def as_pair(value: IntPair, what: str, allow_zero: bool = False) -> tuple[int, int]:
     """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; refuses non-positive or non-integer values."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
@@ -84,7 +94,7 @@ def as_pair(value, what, allow_zero=False):
     return pair
 
 
-def check_padding(padding):
+def check_padding(padding: str) -> str:
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise InvalidArgumentError(f"padding must be 'valid' or 'same', got {padding!r}")
     return padding.lower()
@@ -98,7 +108,15 @@ class Layer:
     #: True for layers called on a list of tensors (``Add()([a, b])``).
     multi_input = False
 
-    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, input_dim=None, **kwargs):
+    def __init__(
+        self,
+        name: str | None = None,
+        dtype: DTypeLike = None,
+        input_shape: int | ShapeLike | None = None,
+        trainable: bool = True,
+        input_dim: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         if kwargs:
             raise InvalidTypeError(f"{type(self).__name__} got unexpected keyword arguments {sorted(kwargs)}")
         if name is not None and not isinstance(name, str):
@@ -140,7 +158,12 @@ class Layer:
         self._inbound_nodes = []
 
     # ----------------------------------------------------------------------------- calling
-    def __call__(self, inputs, training=None, **kwargs):
+    def __call__(
+        self,
+        inputs: KerasTensor | Sequence[KerasTensor] | ArrayLike,
+        training: bool | None = None,
+        **kwargs: Any,
+    ) -> KerasTensor | list[KerasTensor] | Array | list[Array]:
         """``layer(x)``: symbolic tensors give symbolic outputs (a graph node); arrays give arrays."""
         from .input_layer import KerasTensor
 
@@ -226,7 +249,7 @@ class Layer:
                 self.check_input_shape(shape)
             return as_eager(self.forward(arrays if self.multi_input else arrays[0], training=training))
 
-    def check_input_shape(self, shape):
+    def check_input_shape(self, shape: ShapeLike | Sequence[ShapeLike]) -> None:
         """Refuse an input that does not fit the shape this layer was built for (batch axis excepted)."""
         built = self.input_shape
         pairs = list(zip(shape, built)) if self.multi_input else [(shape, built)]
@@ -253,17 +276,19 @@ class Layer:
         return values[0] if len(values) == 1 else values
 
     @property
-    def input(self):
+    def input(self) -> KerasTensor | list[KerasTensor]:
         """The symbolic input of the layer's first call (as ``keras.layers.Layer.input``)."""
         return self._node_attribute("input_tensors", "input")
 
     @property
-    def output(self):
+    def output(self) -> KerasTensor | list[KerasTensor]:
         """The symbolic output of the layer's first call (as ``keras.layers.Layer.output``)."""
         return self._node_attribute("output_tensors", "output")
 
     # ----------------------------------------------------------------------------- weights
-    def add_weight(self, name, shape, initializer="zeros", trainable=True):
+    def add_weight(
+        self, name: str, shape: Sequence[int], initializer: InitializerLike = "zeros", trainable: bool = True
+    ) -> Array:
         value = np.asarray(initializers.get(initializer)(tuple(shape)), dtype=self.dtype)
         (self.params if trainable else self.state)[name] = value
         self.weight_names.append(name)
@@ -273,15 +298,15 @@ class Layer:
         return self.params[name] if name in self.params else self.state[name]
 
     @property
-    def weights(self):
+    def weights(self) -> list[Array]:
         """The weight arrays themselves (not copies), in Keras order."""
         return [self._weight(n) for n in self.weight_names]
 
-    def get_weights(self):
+    def get_weights(self) -> list[Array]:
         """Copies of the weights in Keras order (e.g. Dense: ``[kernel (in, out), bias (out,)]``)."""
         return [w.copy() for w in self.weights]
 
-    def check_weights(self, weights):
+    def check_weights(self, weights: Iterable[ArrayLike]) -> list[ArrayLike]:
         """Raise a clear error if ``weights`` do not fit this layer; change nothing."""
         weights = list(weights)
         if len(weights) != len(self.weight_names):
@@ -305,29 +330,29 @@ class Layer:
                 )
         return weights
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Iterable[ArrayLike]) -> None:
         """Copy ``weights`` (Keras order and shapes) into the layer, in place. All are checked first."""
         weights = self.check_weights(weights)
         for n, w in zip(self.weight_names, weights):
             self._weight(n)[...] = np.asarray(w, dtype=self.dtype)
 
-    def count_params(self):
+    def count_params(self) -> int:
         return int(sum(w.size for w in self.weights))
 
-    def count_trainable_params(self):
+    def count_trainable_params(self) -> int:
         return int(sum(w.size for w in self.params.values())) if self.trainable else 0
 
     # ----------------------------------------------------------------------------- shapes
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike | Sequence[ShapeLike]) -> None:
         """Create the weights for ``input_shape`` (batch axis included). Subclasses call this last."""
         self.input_shape = tuple(input_shape)
         self.output_shape = tuple(self.compute_output_shape(self.input_shape))
         self.built = True
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike | Sequence[ShapeLike]) -> Shape | list[Shape]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
         if self.batch_input_shape is not None:
             config["batch_input_shape"] = self.batch_input_shape
@@ -337,10 +362,10 @@ class Layer:
         return np.asarray(x, dtype=self.dtype)
 
     # ----------------------------------------------------------------------------- compute
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike | Sequence[ArrayLike], training: bool = False) -> Array:
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array | list[Array] | None:
         raise NotImplementedError
 
     def __repr__(self):

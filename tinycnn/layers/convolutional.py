@@ -51,13 +51,42 @@ array([[0., 0., 1., 0.],
        [0., 0., 1., 0.]], dtype=float32)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
+from ..activations import ActivationLike
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, IntPair, Shape, ShapeLike
+from ..initializers import InitializerLike
+from ..regularizers import RegularizerLike
 from .activation import ActivationStep
 from .base import Layer, as_pair, check_padding
 from .variables import KernelBiasAttributes, WeightRegularizers
+
+
+def _check_filters_and_format(kind: str, filters: int, data_format: str | None) -> int:
+    """The checks Conv1D and Conv2D share on their first arguments: ``filters`` a positive int (returned as an
+    int), ``data_format`` None or ``"channels_last"``. ``kind`` names the layer in the error."""
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        raise InvalidArgumentError(f"{kind} filters must be a positive int, got {filters!r}")
+    if data_format not in (None, "channels_last"):
+        raise InvalidArgumentError(
+            f"tinycnn is channels-last only: data_format must be 'channels_last', got {data_format!r}"
+        )
+    return int(filters)
+
+
+def _check_strides_with_dilation(kind: str, strides: tuple[int, ...], dilation_rate: tuple[int, ...]) -> None:
+    """Refuse strides > 1 together with dilation > 1 (on any axis), as Keras does."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise InvalidArgumentError(
+            f"{kind}: strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it too)"
+        )
 
 
 class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
@@ -88,39 +117,30 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
 
     def __init__(
         self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
+        filters: int,
+        kernel_size: IntPair,
+        strides: IntPair = (1, 1),
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: IntPair = (1, 1),
+        activation: ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        activity_regularizer: None = None,
+        kernel_constraint: None = None,
+        bias_constraint: None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise InvalidArgumentError(f"Conv2D filters must be a positive int, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise InvalidArgumentError(
-                f"tinycnn is channels-last only: data_format must be 'channels_last', got {data_format!r}"
-            )
-        self.filters = int(filters)
+        self.filters = _check_filters_and_format("Conv2D", filters, data_format)
         self.kernel_size = as_pair(kernel_size, "Conv2D kernel_size")
         self.strides = as_pair(strides, "Conv2D strides")
         self.padding = check_padding(padding)
         self.dilation_rate = as_pair(dilation_rate, "Conv2D dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise InvalidArgumentError(
-                "Conv2D: strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it too)"
-            )
+        _check_strides_with_dilation("Conv2D", self.strides, self.dilation_rate)
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
@@ -138,7 +158,7 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             )
         return (oh, ow), pads
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: Conv2D expects 4-D input (batch, height, width, channels), "
@@ -154,14 +174,14 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             self.add_weight("bias", (self.filters,), self.bias_initializer)
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         n, h, w, _ = input_shape
         if h is None or w is None:
             return (n, None, None, self.filters)
         (oh, ow), _ = self._geometry((h, w))
         return (n, oh, ow, self.filters)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         _, pads = self._geometry(x.shape[1:3])
         z = kernels.conv2d_forward(
@@ -170,7 +190,7 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         self._x, self._pads = x, pads
         return self._activate(z)
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array | None:
         """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
         self.grads["kernel"] = kernels.conv2d_backward_kernel(
             dz, self._x, self.params["kernel"].shape, self.strides, self._pads, self.dilation_rate
@@ -183,7 +203,7 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             dz, self.params["kernel"], self._x.shape, self.strides, self._pads, self.dilation_rate
         )
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "filters": self.filters,
@@ -199,7 +219,7 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         }
 
 
-def as_single(value, what):
+def as_single(value: int | tuple[int] | list[int], what: str) -> int:
     """``3 -> 3``; ``(3,) -> 3``; refuses anything else, or a non-positive value."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
@@ -250,46 +270,37 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
 
     def __init__(
         self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
+        filters: int,
+        kernel_size: int | tuple[int] | list[int],
+        strides: int | tuple[int] | list[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int] | list[int] = 1,
+        groups: int = 1,
+        activation: ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        activity_regularizer: None = None,
+        kernel_constraint: None = None,
+        bias_constraint: None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise InvalidArgumentError(f"Conv1D filters must be a positive int, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise InvalidArgumentError(
-                f"tinycnn is channels-last only: data_format must be 'channels_last', got {data_format!r}"
-            )
+        self.filters = _check_filters_and_format("Conv1D", filters, data_format)
         if groups != 1:
             raise InvalidArgumentError(
                 f"Conv1D: grouped convolutions are not supported (groups={groups!r}); use groups=1"
             )
-        self.filters = int(filters)
         self.kernel_size = as_single(kernel_size, "Conv1D kernel_size")
         self.strides = as_single(strides, "Conv1D strides")
         self.dilation_rate = as_single(dilation_rate, "Conv1D dilation_rate")
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
             raise InvalidArgumentError(f"Conv1D padding must be 'valid', 'same' or 'causal', got {padding!r}")
         self.padding = padding.lower()
-        if self.strides > 1 and self.dilation_rate > 1:
-            raise InvalidArgumentError(
-                "Conv1D: strides > 1 together with dilation_rate > 1 is not supported (Keras refuses it too)"
-            )
+        _check_strides_with_dilation("Conv1D", (self.strides,), (self.dilation_rate,))
         self._init_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
@@ -314,7 +325,7 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             )
         return ol, pads
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 3:
             raise InvalidInputError(
                 f"{self.name}: Conv1D expects 3-D input (batch, steps, channels), got shape {tuple(input_shape)}"
@@ -328,14 +339,14 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             self.add_weight("bias", (self.filters,), self.bias_initializer)
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         n, length, _ = input_shape
         return (n, None if length is None else self._geometry(length)[0], self.filters)
 
     def _2d(self):
         return (1, self.strides), (1, self.dilation_rate)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         if x.ndim != 3:
             raise InvalidInputError(
@@ -349,7 +360,7 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         )
         return self._activate(z[:, 0])
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array | None:
         """Backward from ``dz = dL/dz`` (``backward(dy)`` applies the activation's derivative first)."""
         dz = dz[:, None]  # (N, 1, OL, F)
         strides, dilation = self._2d()
@@ -363,7 +374,7 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             return None
         return kernels.conv2d_backward_input(dz, kernel4, self._x4.shape, strides, self._pads, dilation)[:, 0]
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "filters": self.filters,

@@ -24,10 +24,19 @@ Weights in Keras order and shapes: ``[kernel (D_in, units), bias (units,)]``; de
 array([[6.5, 5.5]], dtype=float32)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
+from ..activations import ActivationLike
 from ..errors import InvalidArgumentError
+from ..hints import Array, Config, Shape, ShapeLike
+from ..initializers import InitializerLike
+from ..regularizers import RegularizerLike
 from .activation import ActivationStep
 from .base import Layer
 from .variables import KernelBiasAttributes, WeightRegularizers
@@ -55,18 +64,18 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
 
     def __init__(
         self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
+        units: int,
+        activation: ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        activity_regularizer: None = None,
+        kernel_constraint: None = None,
+        bias_constraint: None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise InvalidArgumentError(f"Dense units must be a positive int, got {units!r}")
@@ -78,7 +87,7 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         d_in = input_shape[-1]
         if d_in is None:
             raise InvalidArgumentError(f"{self.name}: the last input axis must be known to build a Dense layer")
@@ -87,10 +96,10 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             self.add_weight("bias", (self.units,), self.bias_initializer)
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         x2 = x.reshape(-1, x.shape[-1])  # Keras: a Dense layer acts on the last axis
         z = kernels.dense_forward(x2, self.params["kernel"], self.params.get("bias"))
@@ -98,7 +107,7 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         self._x = x
         return self._activate(z)
 
-    def backward_logits(self, dz):
+    def backward_logits(self, dz: Array) -> Array | None:
         """Backward from ``dL/dz`` (skips the activation; used by fused softmax + cross-entropy)."""
         x2 = self._x.reshape(-1, self._x.shape[-1])
         dz2 = dz.reshape(-1, self.units)
@@ -109,7 +118,7 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             return None
         return kernels.dense_backward_input(dz2, self.params["kernel"]).reshape(self._x.shape)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "units": self.units,

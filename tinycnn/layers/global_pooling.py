@@ -28,9 +28,15 @@ array([[3., 4.]], dtype=float32)
 (1, 1, 1, 2)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, Shape, ShapeLike
 from .base import Layer
 
 
@@ -40,7 +46,7 @@ class GlobalPooling(Layer):
     rank = None  # spatial axes: 1 or 2
     mode = None  # "avg" or "max"
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise InvalidArgumentError(f"tinycnn is channels-last only, got data_format={data_format!r}")
@@ -56,16 +62,16 @@ class GlobalPooling(Layer):
                 f"{self.name}: {type(self).__name__} expects {self.rank + 2}-D input {what}, got shape {tuple(shape)}"
             )
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         self._check(input_shape)
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         self._check(input_shape)
         n, c = input_shape[0], input_shape[-1]
         return (n,) + (1,) * self.rank + (c,) if self.keepdims else (n, c)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self._check(x.shape)
         self._x = x
@@ -76,7 +82,7 @@ class GlobalPooling(Layer):
         self._y = y
         return y if self.keepdims else y.reshape(x.shape[0], x.shape[-1])
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> Array:
         x = self._x
         dy = np.asarray(dy).reshape(self._y.shape)  # (N, 1, [1,] C): broadcasts over the map
         if self.mode == "avg":
@@ -85,7 +91,7 @@ class GlobalPooling(Layer):
         winners = x == self._y
         return (winners * (dy / winners.sum(axis=self._axes, keepdims=True))).astype(self.dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "data_format": "channels_last", "keepdims": self.keepdims}
 
 

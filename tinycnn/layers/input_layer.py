@@ -20,9 +20,16 @@ Calling a layer on a NumPy array instead runs it at once (eager) and returns an 
 'features'
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import InvalidArgumentError
+from ..hints import Array, Config, ShapeLike
 from .base import Layer
 
 
@@ -33,20 +40,26 @@ class KerasTensor:
     as its output number ``tensor_index``.
     """
 
-    def __init__(self, shape, dtype="float32", name=None, history=None):
+    def __init__(
+        self,
+        shape: ShapeLike,
+        dtype: str = "float32",
+        name: str | None = None,
+        history: tuple[Layer, int, int] | None = None,
+    ) -> None:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.name = name
         self._keras_history = history
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self.shape)
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
-    def __array__(self, *args, **kwargs):
+    def __array__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(
             f"{self!r} is symbolic: it holds no numbers. Build a model with "
             f"tinycnn.Model(inputs, outputs) and call model.predict(x) on arrays"
@@ -60,7 +73,13 @@ class Node:
     (``Add()([a, b])``), so the graph hands it the same structure when it runs.
     """
 
-    def __init__(self, layer, input_tensors, output_tensors, single_input=True):
+    def __init__(
+        self,
+        layer: Layer,
+        input_tensors: Iterable[KerasTensor],
+        output_tensors: Iterable[KerasTensor],
+        single_input: bool = True,
+    ) -> None:
         self.layer = layer
         self.input_tensors = list(input_tensors)
         self.output_tensors = list(output_tensors)
@@ -68,7 +87,7 @@ class Node:
         self.is_input = not self.input_tensors
 
     @property
-    def parent_nodes(self):
+    def parent_nodes(self) -> list[Node]:
         """The nodes that made this node's inputs."""
         return [t._keras_history[0]._inbound_nodes[t._keras_history[1]] for t in self.input_tensors]
 
@@ -88,18 +107,18 @@ class InputLayer(Layer):
 
     def __init__(
         self,
-        shape=None,
-        batch_size=None,
-        dtype=None,
-        batch_shape=None,
-        name=None,
-        sparse=None,
-        input_shape=None,
-        batch_input_shape=None,
-        input_tensor=None,
-        ragged=None,
-        **kwargs,
-    ):
+        shape: int | ShapeLike | None = None,
+        batch_size: int | None = None,
+        dtype: DTypeLike = None,
+        batch_shape: ShapeLike | None = None,
+        name: str | None = None,
+        sparse: bool | None = None,
+        input_shape: int | ShapeLike | None = None,
+        batch_input_shape: ShapeLike | None = None,
+        input_tensor: None = None,
+        ragged: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         if sparse or ragged:
             raise InvalidArgumentError("tinycnn has no sparse or ragged tensors: Input(sparse=True) is not supported")
         if input_tensor is not None:
@@ -136,13 +155,13 @@ class InputLayer(Layer):
         self._inbound_nodes.append(Node(self, [], [tensor]))
         self.output_tensor = tensor
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         return np.asarray(x)  # each layer casts to its own dtype; a float64 model keeps float64 inputs
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return dy
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"name": self.name, "dtype": self.dtype, "batch_shape": self.batch_shape}
 
 
@@ -152,7 +171,14 @@ def _input_name():
     return unique_name("input_layer")
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+def Input(
+    shape: int | ShapeLike | None = None,
+    batch_size: int | None = None,
+    dtype: DTypeLike = None,
+    name: str | None = None,
+    batch_shape: ShapeLike | None = None,
+    **kwargs: Any,
+) -> KerasTensor:
     """A symbolic input tensor, as ``keras.Input``: ``shape`` without the batch axis."""
     return InputLayer(
         shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape, **kwargs

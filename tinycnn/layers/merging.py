@@ -30,10 +30,20 @@ array([[3., 5.]], dtype=float32)
 (1, 4)
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, Shape, ShapeLike
 from .base import Layer
+
+if TYPE_CHECKING:
+    from .input_layer import KerasTensor
 
 
 class Merge(Layer):
@@ -43,7 +53,7 @@ class Merge(Layer):
     min_inputs = 2
     max_inputs = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[ShapeLike]) -> None:
         if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
             raise InvalidInputError(
                 f"{self.name}: a {type(self).__name__} layer is called on a list of tensors, "
@@ -70,7 +80,7 @@ class Merge(Layer):
                     f"{self.name}: {type(self).__name__} needs inputs of one shape, got {[tuple(x) for x in shapes]}"
                 )
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[ShapeLike]) -> Shape:
         shapes = [tuple(s) for s in input_shape]
         return tuple(next((d for d in dims if d is not None), None) for dims in zip(*shapes))
 
@@ -88,7 +98,7 @@ class Merge(Layer):
 class Add(Merge):
     """``y = x_1 + ... + x_k``; ``dx_i = dy``."""
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         arrays = self._arrays(xs)
         self._k = len(arrays)
         y = arrays[0].copy()
@@ -96,7 +106,7 @@ class Add(Merge):
             y += a
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         return [dy] * self._k
 
 
@@ -105,18 +115,18 @@ class Subtract(Merge):
 
     max_inputs = 2
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         a, b = self._arrays(xs)
         return a - b
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         return [dy, -dy]
 
 
 class Average(Merge):
     """``y = (x_1 + ... + x_k) / k``; ``dx_i = dy / k``."""
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         arrays = self._arrays(xs)
         self._k = len(arrays)
         y = arrays[0].copy()
@@ -124,7 +134,7 @@ class Average(Merge):
             y += a
         return y / np.asarray(self._k, dtype=y.dtype)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         g = dy / np.asarray(self._k, dtype=dy.dtype)
         return [g] * self._k
 
@@ -132,7 +142,7 @@ class Average(Merge):
 class Multiply(Merge):
     """``y = x_1 * ... * x_k``; ``dx_i = dy * prod_{j != i} x_j`` (computed directly, no division by ``x_i``)."""
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         arrays = self._arrays(xs)
         self._xs = arrays
         y = arrays[0].copy()
@@ -140,7 +150,7 @@ class Multiply(Merge):
             y *= a
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         grads = []
         for i in range(len(self._xs)):
             g = dy.copy()
@@ -157,7 +167,7 @@ class _Extremum(Merge):
     def _first_wins(self, acc, x):
         raise NotImplementedError
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         arrays = self._arrays(xs)
         winner = np.zeros(arrays[0].shape, dtype=np.intp)  # which input each element of y came from
         y = arrays[0].copy()
@@ -168,7 +178,7 @@ class _Extremum(Merge):
         self._winner, self._k = winner, len(arrays)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         return [np.where(self._winner == i, dy, 0).astype(dy.dtype, copy=False) for i in range(self._k)]
 
 
@@ -189,7 +199,7 @@ class Minimum(_Extremum):
 class Concatenate(Merge):
     """Join along ``axis`` (default -1, the channels); backward splits ``dy`` back into the inputs' slices."""
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise InvalidArgumentError(f"Concatenate axis must be an int, got {axis!r}")
@@ -217,7 +227,7 @@ class Concatenate(Merge):
                     f"match except along that axis, got {[tuple(x) for x in shapes]}"
                 )
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[ShapeLike]) -> Shape:
         shapes = [tuple(s) for s in input_shape]
         axis = self._axis(len(shapes[0]))
         out = list(Merge.compute_output_shape(self, [s[:axis] + (1,) + s[axis + 1 :] for s in shapes]))
@@ -225,25 +235,27 @@ class Concatenate(Merge):
         out[axis] = None if any(d is None for d in sizes) else int(sum(sizes))
         return tuple(out)
 
-    def forward(self, xs, training=False):
+    def forward(self, xs: Sequence[ArrayLike], training: bool = False) -> Array:
         arrays = self._arrays(xs)
         axis = self._axis(arrays[0].ndim)
         self._check_shapes([a.shape for a in arrays])
         self._splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
         return np.concatenate(arrays, axis=axis)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> list[Array]:
         return np.split(dy, self._splits, axis=self._axis(dy.ndim))
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "axis": self.axis}
 
 
-def add(inputs, **kwargs):
+def add(inputs: Sequence[KerasTensor] | Sequence[ArrayLike], **kwargs: Any) -> KerasTensor | Array:
     """Functional spelling, as ``keras.layers.add``."""
     return Add(**kwargs)(inputs)
 
 
-def concatenate(inputs, axis=-1, **kwargs):
+def concatenate(
+    inputs: Sequence[KerasTensor] | Sequence[ArrayLike], axis: int = -1, **kwargs: Any
+) -> KerasTensor | Array:
     """Functional spelling, as ``keras.layers.concatenate``."""
     return Concatenate(axis=axis, **kwargs)(inputs)

@@ -49,12 +49,19 @@ array([[-0.9995, -1.    ],
 array([0.02, 0.2 ], dtype=float32)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, ShapeLike
+from ..initializers import InitializerLike
 from .base import Layer
-from .variables import weight_attribute
+from .variables import Variable, weight_attribute
 
 
 class BatchNormalization(Layer):
@@ -75,17 +82,17 @@ class BatchNormalization(Layer):
 
     def __init__(
         self,
-        axis=-1,
-        momentum=0.99,
-        epsilon=0.001,
-        center=True,
-        scale=True,
-        beta_initializer="zeros",
-        gamma_initializer="ones",
-        moving_mean_initializer="zeros",
-        moving_variance_initializer="ones",
-        **kwargs,
-    ):
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 0.001,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: InitializerLike = "zeros",
+        gamma_initializer: InitializerLike = "ones",
+        moving_mean_initializer: InitializerLike = "zeros",
+        moving_variance_initializer: InitializerLike = "ones",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise InvalidArgumentError(f"BatchNormalization axis must be one int, got {axis!r}")
@@ -110,12 +117,23 @@ class BatchNormalization(Layer):
         )
 
     # Keras's attributes: views of the weights (None when scale/center is off); see tinycnn.layers.variables
-    gamma = property(lambda self: weight_attribute(self, "gamma"))
-    beta = property(lambda self: weight_attribute(self, "beta"))
-    moving_mean = property(lambda self: weight_attribute(self, "moving_mean"))
-    moving_variance = property(lambda self: weight_attribute(self, "moving_variance"))
+    @property
+    def gamma(self) -> Variable | None:
+        return weight_attribute(self, "gamma")
 
-    def build(self, input_shape):
+    @property
+    def beta(self) -> Variable | None:
+        return weight_attribute(self, "beta")
+
+    @property
+    def moving_mean(self) -> Variable | None:
+        return weight_attribute(self, "moving_mean")
+
+    @property
+    def moving_variance(self) -> Variable | None:
+        return weight_attribute(self, "moving_variance")
+
+    def build(self, input_shape: ShapeLike) -> None:
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
             raise InvalidInputError(
@@ -154,7 +172,7 @@ class BatchNormalization(Layer):
         beta = self.params["beta"] if self.center else np.zeros(c, self.dtype)
         return gamma, beta
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         c = x.shape[self._axis]
         gamma, beta = self._gamma_beta(c)
@@ -176,7 +194,7 @@ class BatchNormalization(Layer):
         shift = beta - self.state["moving_mean"] * scale
         return self._from_rows(kernels.batchnorm_inference(self._as_rows(x), scale, shift), x.shape)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         c = dy.shape[self._axis]
         gamma, _ = self._gamma_beta(c)
         if self._training:
@@ -196,7 +214,7 @@ class BatchNormalization(Layer):
             self.grads["beta"] = dbeta.astype(self.dtype)
         return dx
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "axis": self.axis,

@@ -44,10 +44,16 @@ array([[2.5 , 1.75]], dtype=float32)
 array([[5.477226, 5.196152]], dtype=float32)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from ..errors import InvalidInputError
+from ..hints import Array, Config, IntPair, Shape, ShapeLike
 from .base import Layer, as_pair, check_padding
 
 
@@ -63,7 +69,14 @@ class Pooling2D(Layer):
 
     mode = None
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+    def __init__(
+        self,
+        pool_size: IntPair = (2, 2),
+        strides: IntPair | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.pool_size = as_pair(pool_size, f"{type(self).__name__} pool_size")
         self.strides = self.pool_size if strides is None else as_pair(strides, f"{type(self).__name__} strides")
@@ -80,7 +93,7 @@ class Pooling2D(Layer):
             )
         return (oh, ow), pads
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: pooling expects 4-D input (batch, height, width, channels), "
@@ -88,24 +101,24 @@ class Pooling2D(Layer):
             )
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         n, h, w, c = input_shape
         if h is None or w is None:
             return (n, None, None, c)
         (oh, ow), _ = self._geometry((h, w))
         return (n, oh, ow, c)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         _, pads = self._geometry(x.shape[1:3])
         y = kernels.pool2d_forward(x, self.mode, self.pool_size, self.strides, pads)
         self._x, self._y, self._pads = x, y, pads
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return kernels.pool2d_backward(dy, self._x, self._y, self.mode, self.pool_size, self.strides, self._pads)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
 
 
@@ -146,7 +159,14 @@ class Pooling1D(Layer):
 
     mode = None
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+    def __init__(
+        self,
+        pool_size: int | tuple[int] | list[int] = 2,
+        strides: int | tuple[int] | list[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         from .convolutional import as_single
 
         super().__init__(**kwargs)
@@ -166,18 +186,18 @@ class Pooling1D(Layer):
             )
         return ol, pads
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if len(input_shape) != 3:
             raise InvalidInputError(
                 f"{self.name}: 1-D pooling expects 3-D input (batch, steps, channels), got shape {tuple(input_shape)}"
             )
         super().build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         n, length, c = input_shape
         return (n, None if length is None else self._geometry(length)[0], c)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         if x.ndim != 3:
             raise InvalidInputError(
@@ -189,7 +209,7 @@ class Pooling1D(Layer):
         self._pads = pads
         return self._y4[:, 0]
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         dx = kernels.pool2d_backward(
             np.ascontiguousarray(dy)[:, None],
             self._x4,
@@ -201,7 +221,7 @@ class Pooling1D(Layer):
         )
         return dx[:, 0]
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "pool_size": (self.pool_size,),

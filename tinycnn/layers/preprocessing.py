@@ -30,11 +30,18 @@ array([[0., 2.]], dtype=float32)
 array([[0., 1.]], dtype=float32)
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, ShapeLike
 from .base import Layer
-from .variables import weight_attribute
+from .variables import Variable, weight_attribute
 
 EPSILON = 1e-7
 
@@ -52,7 +59,14 @@ class Normalization(Layer):
         Undo the normalization instead (``mean + x * std``).
     """
 
-    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+    def __init__(
+        self,
+        axis: int | tuple[int, ...] | list[int] | None = -1,
+        mean: ArrayLike | None = None,
+        variance: ArrayLike | None = None,
+        invert: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if axis is None:
             axis = ()
@@ -81,7 +95,7 @@ class Normalization(Layer):
         self.input_mean, self.input_variance = mean, variance
         self.invert = bool(invert)
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         ndim = len(input_shape)
         if any(not -ndim <= a < ndim for a in self.axis):
             raise InvalidInputError(f"{self.name}: axis {self.axis} out of range for inputs of rank {ndim}")
@@ -111,7 +125,7 @@ class Normalization(Layer):
             )
         super().build(input_shape)
 
-    def adapt(self, data):
+    def adapt(self, data: ArrayLike | Iterable[Any]) -> None:
         """Set ``mean`` and ``variance`` from ``data``: an array, or an iterable of batches (combined exactly,
         by the pooled-variance formula Keras uses).
 
@@ -176,33 +190,38 @@ class Normalization(Layer):
         return self.state["mean"].reshape(self._bshape), self.state["variance"].reshape(self._bshape)
 
     @property
-    def mean(self):
+    def mean(self) -> Array:
         """The mean, shaped to broadcast against the input (as Keras's ``layer.mean``)."""
         return self._stats()[0].copy()
 
     @property
-    def variance(self):
+    def variance(self) -> Array:
         return self._stats()[1].copy()
 
-    adapt_mean = property(lambda self: weight_attribute(self, "mean"))
-    adapt_variance = property(lambda self: weight_attribute(self, "variance"))
+    @property
+    def adapt_mean(self) -> Variable | None:
+        return weight_attribute(self, "mean")
+
+    @property
+    def adapt_variance(self) -> Variable | None:
+        return weight_attribute(self, "variance")
 
     def _std(self):
         mean, var = self._stats()
         return mean, np.maximum(np.sqrt(var.astype(np.float64)), EPSILON).astype(self.dtype)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         mean, std = self._std()
         if self.invert:
             return (mean + x * std).astype(self.dtype, copy=False)
         return ((x - mean) / std).astype(self.dtype, copy=False)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         _, std = self._std()
         return (dy * std if self.invert else dy / std).astype(self.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         as_list = lambda v: None if v is None else v.tolist()
         return {
             **super().get_config(),
@@ -219,7 +238,7 @@ class Rescaling(Layer):
     ``scale`` and ``offset`` are numbers or arrays that broadcast against a sample (e.g. one per channel).
     """
 
-    def __init__(self, scale, offset=0.0, **kwargs):
+    def __init__(self, scale: ArrayLike, offset: ArrayLike = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for arg, value in (("scale", scale), ("offset", offset)):
             arr = np.asarray(value) if not isinstance(value, (str, bytes)) else None
@@ -232,12 +251,12 @@ class Rescaling(Layer):
                 raise InvalidArgumentError(f"Rescaling {arg} must be a finite number (or array), got {value!r}")
         self.scale, self.offset = scale, offset
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         return (x * np.asarray(self.scale, self.dtype) + np.asarray(self.offset, self.dtype)).astype(self.dtype)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return np.broadcast_to(dy * np.asarray(self.scale, self.dtype), dy.shape).astype(self.dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -22,10 +22,16 @@ gradient checks use it, since a finite difference needs the same mask on every f
 [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import validation
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, ShapeLike
 from .base import Layer
 
 
@@ -33,7 +39,13 @@ class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability ``rate`` and scale the rest by
     ``1 / (1 - rate)``; in inference, the identity. ``rate`` must be in ``[0, 1)``."""
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: tuple[int | None, ...] | list[int | None] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.rate = float(validation.check_number(rate, "Dropout rate", None, low=0, high=1, high_open=True))
         if noise_shape is not None:
@@ -52,7 +64,7 @@ class Dropout(Layer):
         self.fixed_mask = None
         self._mask = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike) -> None:
         if self.noise_shape is not None:
             self._check_noise_shape(tuple(input_shape))
         super().build(input_shape)
@@ -71,7 +83,7 @@ class Dropout(Layer):
                 f"{(None,) + (1,) * (len(shape) - 2) + (shape[-1],)}"
             )
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         if self.noise_shape is not None:
             self._check_noise_shape(x.shape)
@@ -91,8 +103,8 @@ class Dropout(Layer):
         self._mask = mask
         return x * mask
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return dy if self._mask is None else (dy * self._mask).astype(self.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

@@ -15,26 +15,33 @@ tinycnn is channels-last only, so unlike ``keras.layers.Flatten`` it takes no ``
 (2, 3136)
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidArgumentError, InvalidInputError
+from ..hints import Array, Config, IntPair, Shape, ShapeLike
 from .base import Layer, as_pair
 
 
 class Flatten(Layer):
     """Reshape every sample to one vector (C order), keeping the batch axis."""
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         rest = input_shape[1:]
         size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
         return (input_shape[0], size)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return dy.reshape(self._shape)
 
 
@@ -50,7 +57,7 @@ class Reshape(Layer):
     (2, 3, 4)
     """
 
-    def __init__(self, target_shape, **kwargs):
+    def __init__(self, target_shape: int | tuple[int, ...] | list[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(target_shape, (int, np.integer)):
             target_shape = (target_shape,)
@@ -81,18 +88,18 @@ class Reshape(Layer):
             )
         return out
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         return (input_shape[0],) + self._resolve(tuple(input_shape[1:]))
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self._shape = x.shape
         return x.reshape((x.shape[0],) + self._resolve(x.shape[1:]))
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return dy.reshape(self._shape)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "target_shape": self.target_shape}
 
 
@@ -128,13 +135,18 @@ class ZeroPadding2D(Layer):
            [1., 1., 0., 0.]], dtype=float32)
     """
 
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+    def __init__(
+        self,
+        padding: int | Sequence[int] | Sequence[Sequence[int]] = (1, 1),
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise InvalidArgumentError(f"tinycnn is channels-last only, got data_format={data_format!r}")
         self.padding = _padding_pairs(padding)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: ZeroPadding2D expects 4-D input (batch, height, width, "
@@ -144,18 +156,18 @@ class ZeroPadding2D(Layer):
         n, h, w, c = input_shape
         return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self.compute_output_shape(x.shape)
         self._hw = x.shape[1:3]
         return np.pad(x, ((0, 0),) + self.padding + ((0, 0),))
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         (t, _), (l, _) = self.padding
         h, w = self._hw
         return np.ascontiguousarray(dy[:, t : t + h, l : l + w])
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {**super().get_config(), "padding": self.padding, "data_format": "channels_last"}
 
 
@@ -191,7 +203,9 @@ class UpSampling2D(Layer):
            [1., 1., 2., 2.]], dtype=float32)
     """
 
-    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+    def __init__(
+        self, size: IntPair = (2, 2), data_format: str | None = None, interpolation: str = "nearest", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise InvalidArgumentError(f"tinycnn is channels-last only, got data_format={data_format!r}")
@@ -202,7 +216,7 @@ class UpSampling2D(Layer):
             )
         self.interpolation = interpolation
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike) -> Shape:
         if len(input_shape) != 4:
             raise InvalidInputError(
                 f"{self.name}: UpSampling2D expects 4-D input (batch, height, width, "
@@ -211,7 +225,7 @@ class UpSampling2D(Layer):
         n, h, w, c = input_shape
         return (n, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> Array:
         x = self._cast(x)
         self.compute_output_shape(x.shape)
         self._shape = x.shape
@@ -222,14 +236,14 @@ class UpSampling2D(Layer):
         self._ah, self._aw = _bilinear_matrix(h, h * sh), _bilinear_matrix(w, w * sw)
         return np.einsum("ih,nhwc,jw->nijc", self._ah, x, self._aw, optimize=True).astype(self.dtype)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         n, h, w, c = self._shape
         sh, sw = self.size
         if self.interpolation == "nearest":
             return dy.reshape(n, h, sh, w, sw, c).sum(axis=(2, 4)).astype(self.dtype, copy=False)
         return np.einsum("ih,nijc,jw->nhwc", self._ah, dy, self._aw, optimize=True).astype(self.dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "size": self.size,

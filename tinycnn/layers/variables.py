@@ -19,9 +19,18 @@ does not have (``bias`` with ``use_bias=False``, ``gamma`` with ``scale=False``)
 (6.0, 'ndarray')
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import InvalidInputError
+from ..hints import Array
+
+if TYPE_CHECKING:
+    from .base import Layer
 
 
 class Variable(np.ndarray):
@@ -32,29 +41,29 @@ class Variable(np.ndarray):
         out = np.asarray(array).view(np.ndarray)
         return out[()] if return_scalar else out
 
-    def numpy(self):
+    def numpy(self) -> Array:
         """A plain copy of the values (as ``keras.Variable.numpy()``)."""
         return np.array(self, copy=True).view(np.ndarray)
 
     @property
-    def value(self):
+    def value(self) -> Array:
         return self.view(np.ndarray)
 
-    def assign(self, value):
+    def assign(self, value: ArrayLike) -> None:
         """Write ``value`` (same shape) into the layer's weight, in place."""
         value = np.asarray(value)
         if value.shape != self.shape:
             raise InvalidInputError(f"assign: value of shape {value.shape} does not fit a weight of shape {self.shape}")
         self[...] = value
 
-    def assign_add(self, value):
+    def assign_add(self, value: ArrayLike) -> None:
         self.assign(self.value + np.asarray(value))
 
-    def assign_sub(self, value):
+    def assign_sub(self, value: ArrayLike) -> None:
         self.assign(self.value - np.asarray(value))
 
 
-def weight_attribute(layer, name):
+def weight_attribute(layer: Layer, name: str) -> Variable | None:
     """``layer``'s weight ``name`` as a :class:`Variable`; ``None`` if the built layer has no such weight."""
     if not layer.built:
         raise AttributeError(
@@ -70,11 +79,11 @@ class KernelBiasAttributes:
     """``kernel`` and ``bias`` properties (Dense, Conv1D, Conv2D)."""
 
     @property
-    def kernel(self):
+    def kernel(self) -> Variable | None:
         return weight_attribute(self, "kernel")
 
     @property
-    def bias(self):
+    def bias(self) -> Variable | None:
         return weight_attribute(self, "bias")
 
 
