@@ -54,9 +54,16 @@ array([1., 0.])
 0.693147
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InvalidArgumentError, InvalidInputError
+from .hints import Array, Config
 
 EPSILON = 1e-7
 
@@ -75,7 +82,7 @@ def _onehot_from_sparse(y_true, num_classes):
 class LossValue(float):
     """A loss value: a Python float that also answers ``.numpy()`` (as the tensor a Keras loss returns)."""
 
-    def numpy(self):
+    def numpy(self) -> np.float32:
         return np.float32(self)
 
 
@@ -86,7 +93,7 @@ class _FromLogitsFlag:
 
     __slots__ = ("value", "_loss")
 
-    def __init__(self, value, loss):
+    def __init__(self, value: bool, loss: CategoricalCrossentropy) -> None:
         self.value, self._loss = bool(value), loss
 
     def __bool__(self):
@@ -101,7 +108,7 @@ class _FromLogitsFlag:
     def __repr__(self):
         return repr(self.value)
 
-    def __call__(self, y_true, z):
+    def __call__(self, y_true: ArrayLike, z: Array) -> tuple[Array, Array]:
         return self._loss.per_sample_and_gradient_from_logits(y_true, z)
 
 
@@ -133,7 +140,9 @@ class Loss:
     name = None
     fuses_softmax = False
 
-    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+    def __init__(
+        self, reduction: str = "sum_over_batch_size", name: str | None = None, dtype: DTypeLike = None
+    ) -> None:
         if reduction not in ("sum_over_batch_size", "auto", "mean"):
             raise InvalidArgumentError(
                 f"{type(self).__name__}: tinycnn computes the batch mean only; reduction must "
@@ -143,13 +152,13 @@ class Loss:
             self.name = name
         self.reduction = "sum_over_batch_size"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         raise NotImplementedError
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> LossValue:
         y_pred = np.asarray(y_pred)
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float32)
@@ -161,11 +170,11 @@ class Loss:
             values = values * (w.reshape((-1,) + (1,) * (values.ndim - 1)) if w.ndim == 1 else w.reshape(values.shape))
         return LossValue(values.sum() / max(values.size, 1))
 
-    def prepare_targets(self, y_true, y_pred):
+    def prepare_targets(self, y_true: ArrayLike, y_pred: Array) -> Array:
         """Targets in the form ``gradient`` needs (sparse labels become one-hot here)."""
         return np.asarray(y_true, dtype=y_pred.dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"name": self.name, "reduction": self.reduction}
 
     def __repr__(self):
@@ -176,8 +185,14 @@ class _Crossentropy(Loss):
     """``from_logits`` and ``label_smoothing``, shared by the three cross-entropies."""
 
     def __init__(
-        self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None, dtype=None
-    ):
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: DTypeLike = None,
+    ) -> None:
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         if axis not in (-1,):
             raise InvalidArgumentError(
@@ -187,7 +202,7 @@ class _Crossentropy(Loss):
         self.from_logits = _FromLogitsFlag(_check_flag(from_logits, "from_logits"), self)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             **super().get_config(),
             "from_logits": bool(self.from_logits),
@@ -203,24 +218,24 @@ class CategoricalCrossentropy(_Crossentropy):
     name = "categorical_crossentropy"
 
     @property
-    def fuses_softmax(self):
+    def fuses_softmax(self) -> bool:
         """True: a model ending in softmax may hand this loss the logits (not when the output already is logits)."""
         return not self.from_logits
 
-    def prepare_targets(self, y_true, y_pred):
+    def prepare_targets(self, y_true: ArrayLike, y_pred: Array) -> Array:
         y = np.asarray(y_true, dtype=y_pred.dtype)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
         return y
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         if self.from_logits:
             return self.per_sample_and_gradient_from_logits(y_true, y_pred)[0]
         y = self.prepare_targets(y_true, y_pred)
         p = y_pred / y_pred.sum(axis=-1, keepdims=True)
         return -(y * np.log(np.clip(p, EPSILON, 1 - EPSILON))).sum(axis=-1)
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         if self.from_logits:
             return self.per_sample_and_gradient_from_logits(y_true, y_pred)[1]
         y = self.prepare_targets(y_true, y_pred)
@@ -232,7 +247,7 @@ class CategoricalCrossentropy(_Crossentropy):
         dp = (dq - (dq * p).sum(axis=-1, keepdims=True)) / s
         return (dp / _n_losses(y_pred)).astype(y_pred.dtype)
 
-    def per_sample_and_gradient_from_logits(self, y_true, z):
+    def per_sample_and_gradient_from_logits(self, y_true: ArrayLike, z: Array) -> tuple[Array, Array]:
         """``(per-sample loss, dL/dz)`` for logits ``z``: the stable log-softmax form and the fused gradient
         ``(p sum_k y_k - y) / N`` (module docstring). Used for ``from_logits=True`` and by the model's fused
         softmax + cross-entropy path (formerly the method ``from_logits``)."""
@@ -253,7 +268,14 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     name = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", name=None, dtype=None):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: None = None,
+        reduction: str = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: DTypeLike = None,
+    ) -> None:
         if ignore_class is not None:
             raise InvalidArgumentError(
                 "SparseCategoricalCrossentropy: ignore_class is not supported by tinycnn; "
@@ -261,19 +283,19 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             )
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
-    def prepare_targets(self, y_true, y_pred):
+    def prepare_targets(self, y_true: ArrayLike, y_pred: Array) -> Array:
         return _onehot_from_sparse(y_true, y_pred.shape[-1]).astype(y_pred.dtype)
 
     # Keras clips *before* normalizing here: L = -log softmax(log c)_label = -log c_label + log sum_k c_k,
     # c = clip(p). Same value as the categorical loss unless the clip is active; the gradient differs then.
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         if self.from_logits:
             return self.per_sample_and_gradient_from_logits(y_true, y_pred)[0]
         y = self.prepare_targets(y_true, y_pred)
         c = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -(y * np.log(c)).sum(axis=-1) + np.log(c.sum(axis=-1))
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         if self.from_logits:
             return self.per_sample_and_gradient_from_logits(y_true, y_pred)[1]
         y = self.prepare_targets(y_true, y_pred)
@@ -282,7 +304,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         dc = 1.0 / c.sum(axis=-1, keepdims=True) - y / c  # dL/dc_j = -[j = label] / c_j + 1 / sum_k c_k
         return (np.where(inside, dc, 0.0) / _n_losses(y_pred)).astype(y_pred.dtype)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         config = super().get_config()
         del config["label_smoothing"]
         return {**config, "ignore_class": None}
@@ -291,11 +313,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         d = y_pred - self.prepare_targets(y_true, y_pred).reshape(y_pred.shape)
         return np.mean(d * d, axis=-1)
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         d = y_pred - self.prepare_targets(y_true, y_pred).reshape(y_pred.shape)
         return (2.0 * d / d.size).astype(y_pred.dtype)
 
@@ -303,10 +325,10 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     name = "mean_absolute_error"
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         return np.mean(np.abs(y_pred - self.prepare_targets(y_true, y_pred).reshape(y_pred.shape)), axis=-1)
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         d = y_pred - self.prepare_targets(y_true, y_pred).reshape(y_pred.shape)
         return (np.sign(d) / d.size).astype(y_pred.dtype)
 
@@ -317,13 +339,13 @@ class BinaryCrossentropy(_Crossentropy):
 
     name = "binary_crossentropy"
 
-    def prepare_targets(self, y_true, y_pred):
+    def prepare_targets(self, y_true: ArrayLike, y_pred: Array) -> Array:
         y = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
         return y
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: Array) -> Array:
         y = self.prepare_targets(y_true, y_pred)
         if self.from_logits:
             z = y_pred
@@ -331,7 +353,7 @@ class BinaryCrossentropy(_Crossentropy):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1)
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: ArrayLike, y_pred: Array) -> Array:
         y = self.prepare_targets(y_true, y_pred)
         if self.from_logits:
             from .activations import sigmoid
@@ -355,7 +377,7 @@ _CLASSES.update({cls.__name__.lower(): cls for cls in set(_CLASSES.values())})
 
 
 def _fn(cls):
-    def loss(y_true, y_pred, **kwargs):
+    def loss(y_true: ArrayLike, y_pred: ArrayLike, **kwargs: Any) -> Array:
         y_pred = np.asarray(y_pred)
         if not np.issubdtype(y_pred.dtype, np.floating):
             y_pred = y_pred.astype(np.float32)
@@ -377,7 +399,12 @@ mean_absolute_error = mae = _fn(MeanAbsoluteError)
 binary_crossentropy = _fn(BinaryCrossentropy)
 
 
-def get(identifier):
+#: What ``compile(loss=)`` takes: a Keras name, a :class:`Loss` or its class, one of the functions above, or a
+#: Keras config dict.
+LossLike = Union[str, Loss, type[Loss], Callable[..., Array], dict[str, Any]]
+
+
+def get(identifier: LossLike) -> Loss:
     """A :class:`Loss` from a Keras name (``"categorical_crossentropy"`` or ``"CategoricalCrossentropy"``), a Loss
     instance or class, one of the functions above, or a Keras config dict
     (``{"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}}``)."""

@@ -38,10 +38,17 @@ array([1., 1.])
 0.5
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import losses
 from .errors import InvalidArgumentError, InvalidInputError
+from .hints import Array, Config
 
 EPSILON = 1e-7
 
@@ -57,17 +64,17 @@ def _labels(y_true, y_pred):
     return y.reshape(y_pred.shape[:-1])
 
 
-def categorical_accuracy(y_true, y_pred):
+def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     y_pred = _pred(y_pred)
     return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
 
 
-def sparse_categorical_accuracy(y_true, y_pred):
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     y_pred = _pred(y_pred)
     return (_labels(y_true, y_pred) == np.argmax(y_pred, axis=-1)).astype(np.float64)
 
 
-def binary_accuracy(y_true, y_pred, threshold=0.5):
+def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5) -> Array:
     y_pred = _pred(y_pred)
     y_true = np.asarray(y_true).reshape(y_pred.shape)
     return np.mean(y_true == (y_pred > threshold), axis=-1).astype(np.float64)
@@ -87,34 +94,36 @@ def _in_top_k(labels, y_pred, k):
     return hit.reshape(labels.shape).astype(np.float64)
 
 
-def top_k_categorical_accuracy(y_true, y_pred, k=5):
+def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5) -> Array:
     y_pred = _pred(y_pred)
     return _in_top_k(np.argmax(y_true, axis=-1), y_pred, k)
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+def sparse_top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5) -> Array:
     y_pred = _pred(y_pred)
     return _in_top_k(_labels(y_true, y_pred), y_pred, k)
 
 
-def mean_absolute_percentage_error(y_true, y_pred):
+def mean_absolute_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     y_pred = _pred(y_pred)
     y_true = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
     return 100.0 * np.mean(np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON)), axis=-1)
 
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     return losses.mean_squared_error(y_true, y_pred)
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     return losses.mean_absolute_error(y_true, y_pred)
 
 
 mse, mae, mape = mean_squared_error, mean_absolute_error, mean_absolute_percentage_error
 
 
-def resolve_accuracy(y_true_shape, y_pred_shape):
+def resolve_accuracy(
+    y_true_shape: Sequence[int | None], y_pred_shape: Sequence[int | None]
+) -> Callable[[ArrayLike, ArrayLike], Array]:
     """The accuracy Keras 3 picks for ``"accuracy"`` from the target and output shapes (module docstring)."""
     if y_pred_shape[-1] == 1:
         return binary_accuracy
@@ -123,7 +132,7 @@ def resolve_accuracy(y_true_shape, y_pred_shape):
     return categorical_accuracy
 
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """``"accuracy"``: binary, sparse categorical or categorical accuracy, chosen from the shapes as Keras 3."""
     y_true, y_pred = np.asarray(y_true), _pred(y_pred)
     return resolve_accuracy(y_true.shape, y_pred.shape)(y_true, y_pred)
@@ -152,16 +161,18 @@ class MeanMetricWrapper:
     ``reset_state()`` starts again; calling the object updates and returns the result, as in Keras.
     """
 
-    def __init__(self, fn, name=None, dtype=None, **kwargs):
+    def __init__(
+        self, fn: Callable[..., ArrayLike], name: str | None = None, dtype: DTypeLike = None, **kwargs: Any
+    ) -> None:
         self._fn, self._kwargs = fn, kwargs
         self.name = name or getattr(fn, "__name__", "metric")
         self.reset_state()
 
-    def per_sample(self, y_true, y_pred):
+    def per_sample(self, y_true: ArrayLike, y_pred: ArrayLike) -> ArrayLike:
         """The per-sample values (what ``compile(metrics=[...])`` averages over the epoch)."""
         return self._fn(y_true, y_pred, **self._kwargs)
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         values = np.asarray(self.per_sample(y_true, y_pred), dtype=np.float64)
         w = (
             np.ones_like(values)
@@ -173,19 +184,21 @@ class MeanMetricWrapper:
         self._total += float((values * w).sum())
         self._count += float(w.sum())
 
-    def result(self):
+    def result(self) -> losses.LossValue:
         return losses.LossValue(self._total / self._count if self._count else 0.0)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self._total, self._count = 0.0, 0.0
 
     reset_states = reset_state
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> losses.LossValue:
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"name": self.name, **self._kwargs}
 
     def __repr__(self):
@@ -193,7 +206,7 @@ class MeanMetricWrapper:
 
 
 def _metric_class(class_name, fn, default_name, **defaults):
-    def __init__(self, name=default_name, dtype=None, **kwargs):
+    def __init__(self, name: str = default_name, dtype: DTypeLike = None, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(defaults))
         if unknown:
             raise InvalidArgumentError(f"{class_name} got unexpected arguments {unknown}")
@@ -241,7 +254,12 @@ _CLASSES = {
 VALID_NAMES = sorted(set(_BY_NAME) | {"accuracy", "acc"} | set(_CLASSES))
 
 
-def get(identifier, loss=None):
+#: What ``compile(metrics=[...])`` takes: a name, a per-sample function ``(y_true, y_pred) -> values``, or a
+#: metric object or class.
+MetricLike = Union[str, Callable[..., ArrayLike], MeanMetricWrapper, type[MeanMetricWrapper]]
+
+
+def get(identifier: MetricLike, loss: losses.Loss | None = None) -> tuple[str, Callable[..., ArrayLike]]:
     """``(name, per-sample function)`` of a metric given by name, function or metric object.
 
     ``"accuracy"``/``"acc"`` gives :func:`accuracy`, which picks binary, sparse or categorical accuracy from the

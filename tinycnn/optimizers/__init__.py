@@ -25,7 +25,12 @@ pass in the Numba engine). Learning-rate schedules: :mod:`tinycnn.optimizers.sch
 'RMSprop'
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from ..errors import InvalidArgumentError, InvalidTypeError
+from ..hints import Config
 from . import schedules
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -56,7 +61,7 @@ ALL_OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam, Adamax)
 _BY_NAME = {cls.__name__.lower(): cls for cls in ALL_OPTIMIZERS}
 
 
-def serialize(optimizer):
+def serialize(optimizer: Optimizer) -> Config:
     """Keras 3's serialized form ``{"module", "class_name", "config", "registered_name"}``."""
     return {
         "module": "keras.optimizers",
@@ -66,7 +71,7 @@ def serialize(optimizer):
     }
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> Optimizer:
     """The optimizer a ``serialize`` dict (or Keras's, or ``{"class_name", "config"}``) describes."""
     name = config.get("class_name")
     cls = _BY_NAME.get(str(name).lower())
@@ -75,7 +80,7 @@ def deserialize(config):
     return cls.from_config(config.get("config", {}))
 
 
-def get(identifier):
+def get(identifier: Optimizer | str | dict[str, Any]) -> Optimizer:
     """An optimizer object from an instance, a Keras name (``"adam"``, any case; Keras's defaults) or a config
     dict ``{"class_name": "Adam", "config": {...}}``."""
     if isinstance(identifier, Optimizer):

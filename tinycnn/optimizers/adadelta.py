@@ -14,8 +14,12 @@ Adadelta moves 1000x less than the paper's; Keras 2's default was 1.0, which is 
 default epsilon is 1e-7 (the paper: 1e-6). Both running averages start at 0.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from .. import kernels
-from .base import Optimizer, check_number
+from .base import LearningRateLike, Optimizer, check_number
 
 
 class Adadelta(Optimizer):
@@ -25,16 +29,16 @@ class Adadelta(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        rho=0.95,
-        epsilon=1e-7,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        name=None,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             learning_rate,
             weight_decay=weight_decay,

@@ -12,8 +12,12 @@ finite), and epsilon sits *inside* the root, ``sqrt(G + epsilon)`` (default 1e-7
 0.001, small for Adagrad (the paper's experiments and Keras 2 used 0.01).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from .. import kernels
-from .base import Optimizer, check_number
+from .base import LearningRateLike, Optimizer, check_number
 
 
 class Adagrad(Optimizer):
@@ -23,16 +27,16 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        initial_accumulator_value=0.1,
-        epsilon=1e-7,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        name=None,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             learning_rate,
             weight_decay=weight_decay,

@@ -11,8 +11,12 @@ Where Keras differs: it adds ``epsilon`` to ``u_t`` (the paper has none; ``u`` c
 gradient has always been 0), ``w = w - lr * m_t / ((1 - beta_1^t) * (u_t + epsilon))``, default 1e-7.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from .. import kernels
-from .base import Optimizer, check_number
+from .base import LearningRateLike, Optimizer, check_number
 
 
 class Adamax(Optimizer):
@@ -22,17 +26,17 @@ class Adamax(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        name=None,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             learning_rate,
             weight_decay=weight_decay,

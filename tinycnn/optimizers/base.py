@@ -35,20 +35,39 @@ Not supported (a clear error when asked for): ``use_ema`` (Keras's moving averag
 ``gradient_accumulation_steps``.
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import validation
 from ..errors import InvalidArgumentError, InvalidTypeError
+from ..hints import Array, Config
 from .schedules import LearningRateSchedule
+
+#: What ``learning_rate=`` takes: a number, a :class:`~tinycnn.optimizers.schedules.LearningRateSchedule`, or a
+#: callable of no arguments returning the rate.
+LearningRateLike = Union[float, LearningRateSchedule, Callable[[], float]]
 
 
 def _is_number(value):
     return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_number(owner, arg, value, low=None, high=None, low_open=False, high_open=False, allow_none=False):
+def check_number(
+    owner: str,
+    arg: str,
+    value: float | None,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
     """``float(value)`` after checking it is a finite real number (any type: ``0.1``, ``np.float32(0.1)``,
     ``Fraction(1, 10)``) in the range; else a clear error. The one validator of :mod:`tinycnn.validation`."""
     number = validation.check_number(
@@ -66,21 +85,21 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-        name=None,
-        lr=None,
-        decay=0.0,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: None = None,
+        name: str | None = None,
+        lr: LearningRateLike | None = None,
+        decay: float | None = 0.0,
+        **kwargs: Any,
+    ) -> None:
         cls = type(self).__name__
         if kwargs:
             raise InvalidArgumentError(
@@ -122,7 +141,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------------------------------- learning rate
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The learning rate of the next step: the number, or the schedule evaluated at ``iterations``.
 
         Settable as in Keras 3 (``optimizer.learning_rate = 1e-4``, what the LR callbacks do); a schedule can
@@ -136,7 +155,7 @@ class Optimizer:
         return lr
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: LearningRateLike) -> None:
         cls = type(self).__name__
         if isinstance(value, LearningRateSchedule) or (callable(value) and not _is_number(value)):
             self._learning_rate = value
@@ -152,15 +171,15 @@ class Optimizer:
         self._learning_rate = check_number(cls, "learning_rate", value, low=0.0)
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         """Keras 2's name for ``learning_rate``."""
         return self.learning_rate
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: LearningRateLike) -> None:
         self.learning_rate = value
 
-    def current_learning_rate(self):
+    def current_learning_rate(self) -> float:
         """The learning rate the next step uses: ``learning_rate`` with Keras 2's ``decay`` applied."""
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
@@ -182,7 +201,7 @@ class Optimizer:
         """Arrays of state not tied to one weight (Nadam's running product); ``(keras name, array)`` pairs."""
         return []
 
-    def state_arrays(self, weights):
+    def state_arrays(self, weights: Iterable[Array]) -> list[Array]:
         """Every array the next step will change besides the weights (slots and extra state), created if
         missing: the training loop copies them before the step and restores them if the step is refused."""
         arrays = [a for w in weights for a in self._slots_of(w).values()]
@@ -212,7 +231,7 @@ class Optimizer:
     def _before_step(self, weights):
         """Hook run once per step before the per-weight updates (Nadam advances its momentum schedule)."""
 
-    def apply_gradients(self, grads_and_vars):
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[ArrayLike, Array]]) -> None:
         """Update every ``w`` in place from its gradient ``g`` (the steps in the module docstring); then
         ``iterations += 1``. ``grads_and_vars``: ``(gradient, weight array)`` pairs, as in Keras."""
         pairs = list(grads_and_vars)
@@ -242,7 +261,7 @@ class Optimizer:
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------- Keras's state
-    def variables_for(self, weights, names=None):
+    def variables_for(self, weights: Sequence[Array], names: Iterable[str] | None = None) -> list[tuple[str, Array]]:
         """The optimizer's state as Keras 3's ``optimizer.variables``: a list of ``(name, array)``.
 
         ``weights``: the model's trainable weight arrays in Keras's order; ``names``: their Keras paths
@@ -261,7 +280,9 @@ class Optimizer:
                     out.append((f"{wname.replace('/', '_')}_{slot}", slots[slot]))
         return out + self._extra_state()
 
-    def set_variables(self, weights, values, names=None):
+    def set_variables(
+        self, weights: Sequence[Array], values: Iterable[ArrayLike], names: Iterable[str] | None = None
+    ) -> None:
         """Write ``values`` (arrays in the order of ``variables_for(weights, names)``) into the optimizer;
         everything is checked (count and shapes) before anything changes."""
         current = self.variables_for(weights, names)
@@ -299,7 +320,7 @@ class Optimizer:
     def _config(self):
         return {}
 
-    def get_config(self):
+    def get_config(self) -> Config:
         """Keras 3's config: the base arguments, then the optimizer's own (a schedule as its serialized dict)."""
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
@@ -325,7 +346,7 @@ class Optimizer:
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
         """The optimizer ``get_config()`` describes (a serialized schedule is rebuilt)."""
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):

@@ -17,11 +17,17 @@ as optimizer state (Keras's variable named ``variable``, in the first weight's d
 before the weights are updated, and restored with the other state when a step is refused.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import kernels
+from ..hints import Array
 from ..kernels.reference import nadam_momentum_schedule
-from .base import Optimizer, check_number
+from .base import LearningRateLike, Optimizer, check_number
 
 
 class Nadam(Optimizer):
@@ -31,17 +37,17 @@ class Nadam(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        name=None,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             learning_rate,
             weight_decay=weight_decay,
@@ -65,11 +71,11 @@ class Nadam(Optimizer):
     def _extra_state(self):
         return [("variable", self._u_product)] if self._u_product is not None else []
 
-    def state_arrays(self, weights):
+    def state_arrays(self, weights: Sequence[Array]) -> list[Array]:
         self._ensure_u_product(weights)
         return super().state_arrays(weights)
 
-    def variables_for(self, weights, names=None):
+    def variables_for(self, weights: Sequence[Array], names: Iterable[str] | None = None) -> list[tuple[str, Array]]:
         self._ensure_u_product(weights)
         return super().variables_for(weights, names)
 

@@ -16,8 +16,12 @@ Where Keras differs (and so tinycnn):
 * ``v`` starts at 0 (the first step is ``g / sqrt((1 - rho) g^2)``, about 3.16 ``lr`` for ``rho = 0.9``).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from .. import kernels
-from .base import Optimizer, check_number
+from .base import LearningRateLike, Optimizer, check_number
 
 
 class RMSprop(Optimizer):
@@ -28,18 +32,18 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        rho=0.9,
-        momentum=0.0,
-        epsilon=1e-7,
-        centered=False,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        name=None,
-        **kwargs,
-    ):
+        learning_rate: LearningRateLike = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             learning_rate,
             weight_decay=weight_decay,

@@ -26,11 +26,16 @@ so values agree to float32 rounding. Keras 2's ``SGD(lr, decay=d)`` is ``Inverse
 0.5
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..hints import Config
 
 
 def _positive_steps(owner, name, value):
@@ -52,33 +57,40 @@ def _finite(owner, name, value):
 class LearningRateSchedule:
     """Base class: ``schedule(step)`` gives the learning rate at that step; ``get_config``/``from_config``."""
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define __call__(self, step)")
 
-    def get_config(self):
+    def get_config(self) -> Config:
         raise NotImplementedError(f"{type(self).__name__} must define get_config()")
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> LearningRateSchedule:
         return cls(**config)
 
 
 class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (``floor`` of the ratio if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: float,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "ExponentialDecay",
+    ) -> None:
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.decay_rate = _finite(name, "decay_rate", decay_rate)
         self.staircase, self.name = bool(staircase), name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         p = float(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.initial_learning_rate * self.decay_rate**p
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -91,19 +103,26 @@ class ExponentialDecay(LearningRateSchedule):
 class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (``floor`` of the ratio if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: float,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "InverseTimeDecay",
+    ) -> None:
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.decay_rate = _finite(name, "decay_rate", decay_rate)
         self.staircase, self.name = bool(staircase), name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         p = float(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -116,7 +135,7 @@ class InverseTimeDecay(LearningRateSchedule):
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[i]`` on the i-th interval between ``boundaries`` (each interval closed on the right)."""
 
-    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+    def __init__(self, boundaries: Sequence[float], values: Sequence[float], name: str = "PiecewiseConstant") -> None:
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
             raise InvalidArgumentError(
@@ -129,14 +148,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             _finite(name, "values", v)
         self.boundaries, self.values, self.name = boundaries, values, name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         step = float(step)
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return float(value)
         return float(self.values[-1])
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
@@ -146,20 +165,20 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(
         self,
-        initial_learning_rate,
-        decay_steps,
-        end_learning_rate=0.0001,
-        power=1.0,
-        cycle=False,
-        name="PolynomialDecay",
-    ):
+        initial_learning_rate: float,
+        decay_steps: float,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+        name: str = "PolynomialDecay",
+    ) -> None:
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.end_learning_rate = _finite(name, "end_learning_rate", end_learning_rate)
         self.power = _finite(name, "power", power)
         self.cycle, self.name = bool(cycle), name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         t, steps = float(step), float(self.decay_steps)
         if self.cycle:
             steps *= 1.0 if t == 0 else math.ceil(t / self.decay_steps)
@@ -168,7 +187,7 @@ class PolynomialDecay(LearningRateSchedule):
         p = t / steps
         return (self.initial_learning_rate - self.end_learning_rate) * (1.0 - p) ** self.power + self.end_learning_rate
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -184,8 +203,14 @@ class CosineDecay(LearningRateSchedule):
     ``decay_steps`` (Loshchilov & Hutter 2017), after an optional linear warm-up to ``warmup_target``."""
 
     def __init__(
-        self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
-    ):
+        self,
+        initial_learning_rate: float,
+        decay_steps: float,
+        alpha: float = 0.0,
+        name: str = "CosineDecay",
+        warmup_target: float | None = None,
+        warmup_steps: float = 0,
+    ) -> None:
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.decay_steps = _positive_steps(name, "decay_steps", decay_steps)
         self.alpha = _finite(name, "alpha", alpha)
@@ -202,7 +227,7 @@ class CosineDecay(LearningRateSchedule):
         cosine = 0.5 * (1.0 + math.cos(math.pi * t / self.decay_steps))
         return start_lr * ((1.0 - self.alpha) * cosine + self.alpha)
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         t = float(step)
         if self.warmup_target is None:
             return self._decay(min(t, self.decay_steps), self.initial_learning_rate)
@@ -212,7 +237,7 @@ class CosineDecay(LearningRateSchedule):
             return (self.warmup_target - self.initial_learning_rate) * fraction + self.initial_learning_rate
         return self._decay(t - self.warmup_steps, self.warmup_target)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -232,14 +257,22 @@ class CosineDecayRestarts(LearningRateSchedule):
     (1 + cos(pi * position)) + alpha)``.
     """
 
-    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: float,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ) -> None:
         self.initial_learning_rate = _finite(name, "initial_learning_rate", initial_learning_rate)
         self.first_decay_steps = _positive_steps(name, "first_decay_steps", first_decay_steps)
         self._t_mul = _finite(name, "t_mul", t_mul)
         self._m_mul = _finite(name, "m_mul", m_mul)
         self.alpha, self.name = _finite(name, "alpha", alpha), name
 
-    def __call__(self, step):
+    def __call__(self, step: float) -> float:
         f = float(step) / self.first_decay_steps
         if self._t_mul == 1.0:
             i = math.floor(f)
@@ -251,7 +284,7 @@ class CosineDecayRestarts(LearningRateSchedule):
         cosine = 0.5 * self._m_mul**i * (1.0 + math.cos(math.pi * f))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
 
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "first_decay_steps": self.first_decay_steps,
@@ -275,7 +308,7 @@ _SCHEDULES = {
 }
 
 
-def serialize(schedule):
+def serialize(schedule: LearningRateSchedule) -> Config:
     """Keras's serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
     return {
         "module": "keras.optimizers.schedules",
@@ -285,7 +318,7 @@ def serialize(schedule):
     }
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     """The schedule a ``serialize`` dict (or Keras's) describes."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise InvalidArgumentError(f"a serialized schedule is a dict with 'class_name' and 'config', got {config!r}")
