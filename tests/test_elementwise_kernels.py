@@ -152,3 +152,40 @@ def test_every_update_kernel_updates_non_contiguous_arrays_in_place(dtype, layou
             assert not np.array_equal(want, before), (name, k)  # the step changes every array it owns
             assert np.all(np.isfinite(want)), (name, k)
             np.testing.assert_allclose(got, want, err_msg=f"{name}: array {k} ({layout})", **tol(dtype))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=3), st.integers(1, 70), DTYPES, st.integers(0, 2**31 - 1))
+def test_bias_gradient_matches_reference(leading, f, dtype, seed):
+    dz = np.random.default_rng(seed).normal(size=(*leading, f)).astype(dtype)
+    got = fast.bias_gradient(dz)
+    assert got.shape == (f,) and got.dtype == dtype
+    rows = dz.astype(np.float64).reshape(-1, f)
+    # the engine sums in float64: exact up to the final rounding to dz's dtype
+    np.testing.assert_allclose(got, rows.sum(axis=0), rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-12)
+    # the reference sums in dz's dtype: equal up to that sum's rounding, which grows with the sum of |dz|
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got, ref.bias_gradient(dz), rtol=0, atol=8 * eps * np.abs(rows).sum(axis=0).max())
+
+
+def test_bias_gradient_of_a_conv_layer_is_its_sum_over_batch_and_pixels():
+    dz = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    np.testing.assert_array_equal(fast.bias_gradient(dz), dz.sum(axis=(0, 1, 2)))
+    np.testing.assert_array_equal(fast.bias_gradient(dz[:, :, :, 1:4]), dz[..., 1:4].sum(axis=(0, 1, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 3)])
+def test_tiled_max_pool_gradient_goes_to_the_first_maximum_even_with_ties_and_nan(dtype, pool):
+    """Windows that tile the image take the one-pass route of numba_pool: same cells as the reference's argmax."""
+    from tinycnn.kernels import numba_pool
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=(2, 7, 8, 19)).astype(dtype)  # many ties; 7 and 8 not always multiples
+    x[0, 0, 1, 2] = np.nan
+    x[1, 4, 4, :5] = -np.inf
+    args = ("max", pool, pool, (0, 0, 0, 0))
+    y = ref.pool2d_forward(x, *args)
+    dy = rng.normal(size=y.shape).astype(dtype)
+    got = numba_pool.pool2d_backward(dy, x, numba_pool.pool2d_forward(x, *args), *args)
+    np.testing.assert_array_equal(got, ref.pool2d_backward(dy, x, y, *args))

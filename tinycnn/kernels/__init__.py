@@ -31,7 +31,11 @@ Importing tinycnn compiles nothing and starts no thread: the engine's threads st
 call (:mod:`tinycnn.kernels.threads`).
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Callable
+from typing import Any
 
 from .backend import BACKENDS, KERNELS, ROUTES, Backend, current, get_backend, set_backend, use
 from .reference import POOL_MODES, conv_geometry, pad_nhwc  # backend-independent helpers
@@ -63,12 +67,12 @@ ENGINES = {
 }
 
 
-def current_kernels():
+def current_kernels() -> dict[str, Callable[..., Any]]:
     """``{kernel name: function}`` of the backend in force."""
     return dict(current().kernels)
 
 
-def blas_info():
+def blas_info() -> dict[str, str | int | None]:
     """The BLAS that NumPy's matrix products run on, as a dict: the reference backend's convolutions and Dense,
     and the Numba engine's only on the ``"im2col"`` route (on the direct route it does its products in its
     own tiles).
@@ -99,7 +103,7 @@ def blas_info():
 
 
 def _make(kernel_name):
-    def dispatch(*args, **kwargs):
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
         return current().kernels[kernel_name](*args, **kwargs)
 
     dispatch.__name__ = dispatch.__qualname__ = kernel_name

@@ -31,12 +31,16 @@ the im2col route whatever is asked.
 'im2col'
 """
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import dataclasses
 import importlib
 import os
 import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 __all__ = [
     "BACKENDS",
@@ -75,6 +79,7 @@ KERNELS = (
     "batchnorm_backward",
     "relu_forward",
     "relu_backward",
+    "bias_gradient",
     "sgd_update",
     "adam_update",
     "adamax_update",
@@ -91,7 +96,7 @@ _MODULES = {
 }
 
 
-def read_environment(environ):
+def read_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """``{"backend": ..., "route": ...}`` from ``TINYCNN_BACKEND`` and ``TINYCNN_DIRECT`` in ``environ``.
 
     >>> read_environment({"TINYCNN_BACKEND": " Reference ", "TINYCNN_DIRECT": "0"})
@@ -149,11 +154,11 @@ class Backend:
             raise ValueError(f"scratch_bytes must be a positive int, got {self.scratch_bytes!r}")
 
     @property
-    def kernels(self):
+    def kernels(self) -> dict[str, Callable[..., Any]]:
         """``{kernel name: function}`` of this backend."""
         return _table(self.name)
 
-    def replace(self, name=None, route=None, scratch_bytes=None):
+    def replace(self, name: str | None = None, route: str | None = None, scratch_bytes: int | None = None) -> Backend:
         """A copy with the given fields changed (None keeps a field)."""
         return Backend(
             self.name if name is None else name,
@@ -167,13 +172,13 @@ _default_lock = threading.Lock()
 _entered = contextvars.ContextVar("tinycnn_kernels_backend", default=None)
 
 
-def current():
+def current() -> Backend:
     """The :class:`Backend` in force: the one entered with :func:`use`, else the process-wide default."""
     return _entered.get() or _default["backend"]
 
 
 @contextlib.contextmanager
-def use(name=None, route=None, scratch_bytes=None):
+def use(name: str | None = None, route: str | None = None, scratch_bytes: int | None = None) -> Iterator[Backend]:
     """Run the code inside the ``with`` on backend ``name`` (and ``route``, ``scratch_bytes``); None keeps
     what is in force. Yields the :class:`Backend`. Holds in this thread / asyncio task only."""
     backend = current().replace(name, route, scratch_bytes)
@@ -185,7 +190,7 @@ def use(name=None, route=None, scratch_bytes=None):
         _entered.reset(token)
 
 
-def set_backend(name, route=None):
+def set_backend(name: str, route: str | None = None) -> str:
     """Switch the process-wide default to ``"reference"`` or ``"numba"`` (and ``route``). Returns the previous
     name. A :func:`use` block in force still wins inside it."""
     with _default_lock:
@@ -196,6 +201,6 @@ def set_backend(name, route=None):
     return previous.name
 
 
-def get_backend():
+def get_backend() -> str:
     """Name of the backend in force."""
     return current().name

@@ -10,6 +10,10 @@ memory into one or two.
 * ``batchnorm_backward`` -- same math as ``reference.batchnorm_backward``: pass 1 accumulates ``sum dy`` and
   ``sum dy * x_hat`` in float64, pass 2 writes ``dx``.
 * ``relu_forward``, ``relu_backward`` -- same math as their ``reference`` twins, one parallel pass each.
+* ``bias_gradient``      -- same math as ``reference.bias_gradient``: column sums of the ``(M, F)`` view, one
+  parallel pass over row blocks, each block summing in float64 into its own row of partial sums (NumPy's
+  ``sum(axis=0)`` over the leading axes of a 4-D array walks memory in a strided order and ran about 7x
+  slower on the course CNN's 32-filter layers; ``benchmarks/README.md``, "Profile").
 * ``sgd_update``         -- same math as ``reference.sgd_update``: one pass updates ``v`` and ``w``.
 * ``adam_update``, ``adamax_update``, ``nadam_update``, ``rmsprop_update``, ``adagrad_update``,
   ``adadelta_update`` -- same math as their ``reference`` twins: one parallel pass reads ``g`` and each slot
@@ -109,6 +113,24 @@ def _relu(z, out):
 def _relu_grad(dy, z, out):
     for i in prange(z.size):
         out[i] = dy[i] if z[i] > 0 else 0
+
+
+def _column_sums(a, out):
+    m, f = a.shape
+    part = np.zeros((_BLOCKS, f))
+    step = (m + _BLOCKS - 1) // _BLOCKS
+    for b in prange(_BLOCKS):
+        acc = np.zeros(f)  # float64 accumulators, one per column: the loop over k vectorises
+        for i in range(b * step, min(m, (b + 1) * step)):
+            for k in range(f):
+                acc[k] += a[i, k]
+        for k in range(f):
+            part[b, k] = acc[k]
+    for k in range(f):
+        t = 0.0
+        for b in range(_BLOCKS):
+            t += part[b, k]
+        out[k] = t
 
 
 def _sgd_momentum(w, g, v, lr, momentum, nesterov, wd):
@@ -213,6 +235,7 @@ _bn_grad_sums_jit = njit(parallel=True, cache=True)(_bn_grad_sums)
 _bn_dx_jit = njit(parallel=True, cache=True)(_bn_dx)
 _relu_jit = njit(parallel=True, cache=True)(_relu)
 _relu_grad_jit = njit(parallel=True, cache=True)(_relu_grad)
+_column_sums_jit = njit(parallel=True, cache=True)(_column_sums)
 _sgd_momentum_jit = njit(parallel=True, cache=True)(_sgd_momentum)
 _sgd_plain_jit = njit(parallel=True, cache=True)(_sgd_plain)
 _adam_jit = njit(parallel=True, cache=True)(_adam)
@@ -274,6 +297,19 @@ def relu_backward(dy, z):
     dy = np.ascontiguousarray(dy)
     out = np.empty_like(dy)
     _relu_grad_jit(dy.reshape(-1), np.ascontiguousarray(z).reshape(-1), out.reshape(-1))
+    return out
+
+
+@engine_call
+def bias_gradient(dz):
+    """Same math as :func:`tinycnn.kernels.reference.bias_gradient`: ``dz`` summed over every axis but the last.
+
+    Each of ``_BLOCKS`` row blocks is summed in float64 (so float32 gradients lose nothing to a long sum), then
+    the blocks' sums; the result is cast to ``dz``'s dtype.
+    """
+    dz = np.ascontiguousarray(dz)
+    out = np.empty(dz.shape[-1], dtype=dz.dtype)
+    _column_sums_jit(dz.reshape(-1, dz.shape[-1]), out)
     return out
 
 

@@ -29,49 +29,18 @@ environment tinycnn adds: none, since the engine runs on Numba's ``workqueue`` l
 """
 
 from . import simd
+from .backend import KERNELS, Backend, current
 from .backend import SCRATCH_LIMIT_BYTES as IM2COL_LIMIT_BYTES
-from .backend import current
-from .numba_conv import conv2d_backward_input, conv2d_backward_kernel, conv2d_forward
-from .numba_dense import dense_backward_input, dense_backward_kernel, dense_forward, matmul
-from .numba_elementwise import (
-    adadelta_update,
-    adagrad_update,
-    adam_update,
-    adamax_update,
-    batchnorm_backward,
-    batchnorm_forward,
-    batchnorm_inference,
-    nadam_update,
-    relu_backward,
-    relu_forward,
-    rmsprop_update,
-    sgd_update,
-)
-from .numba_pool import pool2d_backward, pool2d_forward
+from .numba_dense import matmul
 from .scratch import buffer_info
 from .threads import info as thread_info
 
+# Every kernel of the engine under its own name (``numba_kernels.conv2d_forward`` ...): the backend's table,
+# which imports them from the family modules, so the list of names lives in one place (``backend.KERNELS``).
+globals().update(Backend("numba").kernels)
+
 __all__ = [
-    "conv2d_forward",
-    "conv2d_backward_input",
-    "conv2d_backward_kernel",
-    "pool2d_forward",
-    "pool2d_backward",
-    "dense_forward",
-    "dense_backward_input",
-    "dense_backward_kernel",
-    "batchnorm_forward",
-    "batchnorm_inference",
-    "batchnorm_backward",
-    "relu_forward",
-    "relu_backward",
-    "sgd_update",
-    "adam_update",
-    "adamax_update",
-    "nadam_update",
-    "rmsprop_update",
-    "adagrad_update",
-    "adadelta_update",
+    *KERNELS,  # every kernel of the backend table, one list (tinycnn.kernels.backend.KERNELS)
     "matmul",
     "buffer_info",
     "thread_info",

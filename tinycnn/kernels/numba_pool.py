@@ -2,7 +2,9 @@
 
 * :func:`pool2d_forward`  -- same math as ``reference.pool2d_forward``
 * :func:`pool2d_backward` -- same math as ``reference.pool2d_backward`` (max: the first maximum of a window
-  in row-major order takes the whole gradient, as ``np.argmax`` and TensorFlow)
+  in row-major order takes the whole gradient, as ``np.argmax`` and TensorFlow). When the windows tile the
+  image (the usual ``MaxPooling2D((2, 2))``), :func:`_max_pool_backward_tiled` writes each cell once instead of
+  searching and scattering.
 
 Read the reference first: it builds every window as a view and reduces it. Here a pooling layer is a
 direct loop (there is no matrix product to win): one pass over the windows, parallel over output rows
@@ -124,10 +126,38 @@ def _pool_backward(dy, x, y, mode, ph, pw, sh, sw, pt, pl, dx):
                                 dx[n, r, q, k] += share[k] * x[n, r, q, k]
 
 
+def _max_pool_backward_tiled(dy, x, y, ph, pw, dx):
+    """Max pooling's gradient when the windows tile the image (strides = pool size, no padding).
+
+    Each cell of ``x`` lies in at most one window, so every cell of ``dx`` is written once: ``dy`` of its window
+    where it is the window's *first* cell (row-major) equal to the window's maximum ``y``, else 0. No search
+    for the argmax and no scatter: one pass, parallel over output rows ``(n, i)``, vectorised over channels.
+    (A NaN maximum is "equal" to the first NaN cell, the cell ``np.argmax`` picks.) Cells beyond the last
+    whole window are left to the caller.
+    """
+    n_img, h, w, c = x.shape
+    oh, ow = dy.shape[1], dy.shape[2]
+    for t in prange(n_img * oh):
+        n = t // oh
+        i = t % oh
+        open_ = np.empty(c, dtype=x.dtype)  # 1 while channel k's maximum has not been found in this window
+        for j in range(ow):
+            open_[:] = 1
+            for a in range(ph):
+                for b in range(pw):
+                    r, q = i * ph + a, j * pw + b
+                    for k in range(c):
+                        v, m = x[n, r, q, k], y[n, i, j, k]
+                        hit = open_[k] * ((v == m) | ((v != v) & (m != m)))
+                        dx[n, r, q, k] = hit * dy[n, i, j, k]
+                        open_[k] -= hit
+
+
 # error_model="numpy": float division by zero gives inf/nan like NumPy instead of raising (and no checks).
 _pjit = njit(cache=True, parallel=True, error_model="numpy")
 pool_forward_kernel = _pjit(_pool_forward)
 pool_backward_kernel = _pjit(_pool_backward)
+max_pool_backward_tiled_kernel = _pjit(_max_pool_backward_tiled)
 
 
 def _mode_code(mode):
@@ -185,6 +215,12 @@ def pool2d_backward(dy, x, y, mode, pool, strides, pads):
     y = np.ascontiguousarray(y)
     (ph, pw), (sh, sw) = pool, strides
     pt, _, pl, _ = pads
+    if code == 0 and (sh, sw) == (ph, pw) and not any(pads) and x.dtype == dtype:
+        dx = np.empty(x.shape, dtype=dtype)
+        max_pool_backward_tiled_kernel(dy, x, y.astype(dtype, copy=False), ph, pw, dx)
+        dx[:, dy.shape[1] * ph :] = 0  # rows and columns no window covers (H or W not a multiple of the pool)
+        dx[:, :, dy.shape[2] * pw :] = 0
+        return dx
     dx = np.zeros(x.shape, dtype=dtype)
     pool_backward_kernel(dy, x, y, code, ph, pw, sh, sw, pt, pl, dx)
     return dx

@@ -51,8 +51,14 @@ read. Pixels read by several windows (overlap) receive the *sum* of their gradie
 what the chain rule asks for.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from ..hints import Array, Pads
 
 __all__ = [
     "conv_geometry",
@@ -81,7 +87,9 @@ def _out_and_pads(size, k, stride, dilation, padding):
     return out, total // 2, total - total // 2
 
 
-def conv_geometry(in_hw, kernel_hw, strides, dilation, padding):
+def conv_geometry(
+    in_hw: Sequence[int], kernel_hw: Sequence[int], strides: Sequence[int], dilation: Sequence[int], padding: str
+) -> tuple[tuple[int, int], Pads]:
     """Output size and padding of a 2-D sliding window, exactly as TensorFlow computes them.
 
     ``valid``: ``out = floor((in - k_eff) / stride) + 1`` with ``k_eff = (k - 1) * dilation + 1``.
@@ -100,7 +108,7 @@ def conv_geometry(in_hw, kernel_hw, strides, dilation, padding):
     return (oh, ow), (pt, pb, pl, pr)
 
 
-def pad_nhwc(x, pads, value=0.0):
+def pad_nhwc(x: Array, pads: Pads, value: float = 0.0) -> Array:
     """Pad the two spatial axes of an NHWC array: ``pads = (top, bottom, left, right)``."""
     pt, pb, pl, pr = pads
     if not (pt or pb or pl or pr):
@@ -116,7 +124,9 @@ def _windows(xp, kernel_hw, strides, dilation):
     return win[:, :: strides[0], :: strides[1], :, :: dilation[0], :: dilation[1]]
 
 
-def im2col(x, kernel_hw, strides, pads, dilation):
+def im2col(
+    x: Array, kernel_hw: tuple[int, int], strides: tuple[int, int], pads: Pads, dilation: tuple[int, int]
+) -> Array:
     """Gather every receptive field into one row.
 
     Parameters
@@ -131,7 +141,9 @@ def im2col(x, kernel_hw, strides, pads, dilation):
     return win.transpose(0, 1, 2, 4, 5, 3).reshape(n, oh, ow, kh * kw * c)
 
 
-def conv2d_forward(x, kernel, bias, strides, pads, dilation):
+def conv2d_forward(
+    x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int], pads: Pads, dilation: tuple[int, int]
+) -> Array:
     """``y = im2col(x) @ kernel + bias``.
 
     Parameters
@@ -163,7 +175,15 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
     return y
 
 
-def conv2d_forward_direct(x, kernel, bias, strides, pads, dilation, tile_rows=14):
+def conv2d_forward_direct(
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    strides: tuple[int, int],
+    pads: Pads,
+    dilation: tuple[int, int],
+    tile_rows: int = 14,
+) -> Array:
     """The same convolution as :func:`conv2d_forward`, computed directly: plain loops, no im2col matrix.
 
     This is the algorithm the engine's SIMD tiles vectorise (:mod:`tinycnn.kernels.numba_direct`), written
@@ -222,7 +242,14 @@ def conv2d_forward_direct(x, kernel, bias, strides, pads, dilation, tile_rows=14
     return y
 
 
-def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
+def conv2d_backward_kernel(
+    dy: Array,
+    x: Array,
+    kernel_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    pads: Pads,
+    dilation: tuple[int, int],
+) -> Array:
     """Kernel gradient ``dK = cols.T @ dY``.
 
     Parameters
@@ -240,7 +267,9 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
     return (cols.T @ dy.reshape(-1, f)).reshape(kernel_shape)
 
 
-def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
+def conv2d_backward_input(
+    dy: Array, kernel: Array, x_shape: tuple[int, ...], strides: tuple[int, int], pads: Pads, dilation: tuple[int, int]
+) -> Array:
     """Input gradient: ``dcols = dY @ K.T``, then col2im.
 
     col2im, written as a loop over the ``KH*KW`` kernel taps: tap ``(a, b)`` read the pixels
@@ -283,7 +312,7 @@ def _window_counts(x_shape, pool, strides, pads, dtype):
     return _windows(ones, pool, strides, (1, 1)).sum(axis=(-2, -1))
 
 
-def pool2d_forward(x, mode, pool, strides, pads):
+def pool2d_forward(x: Array, mode: str, pool: tuple[int, int], strides: tuple[int, int], pads: Pads) -> Array:
     """Max, average or L2-norm pooling over ``pool = (PH, PW)`` windows.
 
     Output size (as :func:`conv_geometry` with kernel ``pool``): ``OH = floor((H - PH) / SH) + 1`` for
@@ -314,7 +343,9 @@ def pool2d_forward(x, mode, pool, strides, pads):
     return np.sqrt((win * win).sum(axis=(-2, -1)))
 
 
-def pool2d_backward(dy, x, y, mode, pool, strides, pads):
+def pool2d_backward(
+    dy: Array, x: Array, y: Array, mode: str, pool: tuple[int, int], strides: tuple[int, int], pads: Pads
+) -> Array:
     """Gradient of :func:`pool2d_forward` with respect to ``x``.
 
     ``max``:  each window sends its whole ``dy`` to the cell that won. **Ties** go to the *first*
@@ -367,7 +398,7 @@ def pool2d_backward(dy, x, y, mode, pool, strides, pads):
 # --------------------------------------------------------------------------------------------------------------
 # Dense (fully connected): three matrix products
 # --------------------------------------------------------------------------------------------------------------
-def dense_forward(x, kernel, bias):
+def dense_forward(x: Array, kernel: Array, bias: Array | None) -> Array:
     """``z = x @ kernel + bias`` (Goodfellow et al., *Deep Learning*, 6.1).
 
     Parameters
@@ -386,7 +417,7 @@ def dense_forward(x, kernel, bias):
     return z
 
 
-def dense_backward_input(dz, kernel):
+def dense_backward_input(dz: Array, kernel: Array) -> Array:
     """``dx = dz @ kernel.T``: input ``i`` fed every unit ``j`` through ``kernel[i, j]``.
 
     Parameters
@@ -401,7 +432,7 @@ def dense_backward_input(dz, kernel):
     return dz @ kernel.T
 
 
-def dense_backward_kernel(dz, x):
+def dense_backward_kernel(dz: Array, x: Array) -> Array:
     """``dkernel = x.T @ dz``: weight ``(i, j)`` collects ``x[n, i] * dz[n, j]`` over the batch.
 
     Parameters

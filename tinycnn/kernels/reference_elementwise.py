@@ -6,7 +6,11 @@ Part of the reference backend (:mod:`tinycnn.kernels.reference` imports every na
 or two.
 """
 
+from __future__ import annotations
+
 import numpy as np
+
+from ..hints import Array
 
 __all__ = [
     "batchnorm_forward",
@@ -14,6 +18,7 @@ __all__ = [
     "batchnorm_backward",
     "relu_forward",
     "relu_backward",
+    "bias_gradient",
     "sgd_update",
     "adam_update",
     "adamax_update",
@@ -28,7 +33,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------------
 # BatchNormalization and the SGD update: the passes over memory that the Numba engine fuses.
 # --------------------------------------------------------------------------------------------------------------
-def batchnorm_forward(x, gamma, beta, epsilon):
+def batchnorm_forward(x: Array, gamma: Array, beta: Array, epsilon: float) -> tuple[Array, Array, Array, Array, Array]:
     """Training-mode batch normalization of a ``(M, C)`` array: each column is one channel.
 
     (A 4-D ``(N, H, W, C)`` input is passed as its ``(N*H*W, C)`` view.) The statistics are accumulated in
@@ -49,7 +54,7 @@ def batchnorm_forward(x, gamma, beta, epsilon):
     return x_hat * gamma + beta, x_hat, mean, var, inv_std
 
 
-def batchnorm_inference(x, scale, shift):
+def batchnorm_inference(x: Array, scale: Array, shift: Array) -> Array:
     """Inference-mode batch normalization of a ``(M, C)`` array: a fixed affine map per channel::
 
         y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta = x * scale + shift
@@ -60,7 +65,7 @@ def batchnorm_inference(x, scale, shift):
     return x * scale + shift
 
 
-def batchnorm_backward(dy, x_hat, gamma, inv_std):
+def batchnorm_backward(dy: Array, x_hat: Array, gamma: Array, inv_std: Array) -> tuple[Array, Array, Array]:
     """Gradient of :func:`batchnorm_forward` (training mode), for ``(M, C)`` arrays::
 
         dbeta  = sum_m dy                  dgamma = sum_m dy * x_hat          (accumulated in float64)
@@ -75,14 +80,25 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
     return dx.astype(dy.dtype, copy=False), dgamma, dbeta
 
 
-def relu_forward(z):
+def relu_forward(z: Array) -> Array:
     """``max(z, 0)`` element-wise (the detector stage; Goodfellow et al. 9.3)."""
     return np.maximum(z, 0)
 
 
-def relu_backward(dy, z):
+def relu_backward(dy: Array, z: Array) -> Array:
     """``dy`` where ``z > 0``, else 0 (the derivative at ``z == 0`` is taken as 0, as TensorFlow does)."""
     return np.where(z > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+def bias_gradient(dz: Array) -> Array:
+    """Gradient of a bias added to every position: ``dbias[f] = sum over all leading axes of dz[..., f]``.
+
+    A bias ``b`` of shape ``(F,)`` is broadcast over the batch (and the pixels of a convolution), so each
+    ``b[f]`` touches every ``z[..., f]`` with derivative 1 and its gradient is the sum of those ``dz``
+    (CS231n, "backprop for broadcasting": a broadcast in the forward pass is a sum in the backward pass).
+    Returns ``(F,)`` in the dtype of ``dz``.
+    """
+    return dz.reshape(-1, dz.shape[-1]).sum(axis=0)
 
 
 # ------------------------------------------------------------------------------------------------ optimizers
@@ -97,7 +113,9 @@ def _decay_weight(w, wd):
         w -= w * w.dtype.type(wd)
 
 
-def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
+def sgd_update(
+    w: Array, g: Array, v: Array | None, lr: float, momentum: float, nesterov: bool, wd: float = 0.0
+) -> None:
     """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
 
     w -= wd * w                                       (weight decay, if wd != 0)
@@ -118,7 +136,19 @@ def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
         w += v
 
 
-def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
+def adam_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    v_hat: Array | None,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    wd: float,
+) -> None:
     """One Adam step (Keras 3's arithmetic; ``step`` = t, 1 for the first update). ``v_hat`` is None unless
     amsgrad::
 
@@ -140,7 +170,18 @@ def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
     w -= m * alpha / (np.sqrt(v) + dt(epsilon))
 
 
-def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
+def adamax_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    u: Array,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    wd: float,
+) -> None:
     """One Adamax step (Keras 3's arithmetic; ``u`` is the infinity-norm accumulator)::
 
     w -= wd * w
@@ -155,12 +196,24 @@ def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
     w -= dt(lr) * m / (dt(1 - beta_1**step) * (u + dt(epsilon)))
 
 
-def nadam_momentum_schedule(beta_1, step):
+def nadam_momentum_schedule(beta_1: float, step: int) -> float:
     """Dozat's momentum schedule as Keras uses it: ``mu_t = beta_1 * (1 - 0.5 * 0.96^t)``."""
     return beta_1 * (1.0 - 0.5 * 0.96**step)
 
 
-def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
+def nadam_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    u_product: float,
+    wd: float,
+) -> None:
     """One Nadam step (Keras 3's arithmetic). ``u_product`` = ``mu_1 * ... * mu_t`` (the optimizer keeps it)::
 
     mu_t, mu_t1 = beta_1 (1 - 0.5 * 0.96^t), beta_1 (1 - 0.5 * 0.96^(t+1))
@@ -181,7 +234,18 @@ def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
     w -= m_hat * dt(lr) / (np.sqrt(v_hat) + dt(epsilon))
 
 
-def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
+def rmsprop_update(
+    w: Array,
+    g: Array,
+    v: Array,
+    mom: Array | None,
+    avg_g: Array | None,
+    lr: float,
+    rho: float,
+    momentum: float,
+    epsilon: float,
+    wd: float,
+) -> None:
     """One RMSprop step (Keras 3's arithmetic). ``mom`` is None when momentum == 0, ``avg_g`` None unless
     centered::
 
@@ -208,7 +272,7 @@ def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
         w -= increment
 
 
-def adagrad_update(w, g, acc, lr, epsilon, wd):
+def adagrad_update(w: Array, g: Array, acc: Array, lr: float, epsilon: float, wd: float) -> None:
     """One Adagrad step (Keras 3's arithmetic; ``acc`` starts at ``initial_accumulator_value``)::
 
     w   -= wd * w
@@ -221,7 +285,9 @@ def adagrad_update(w, g, acc, lr, epsilon, wd):
     w -= dt(lr) * g / np.sqrt(acc + dt(epsilon))
 
 
-def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
+def adadelta_update(
+    w: Array, g: Array, acc_g: Array, acc_dx: Array, lr: float, rho: float, epsilon: float, wd: float
+) -> None:
     """One Adadelta step (Keras 3's arithmetic: the step is multiplied by ``lr``, Zeiler's has none)::
 
     w      -= wd * w

@@ -196,7 +196,7 @@ class Conv2D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             dz, self._x, self.params["kernel"].shape, self.strides, self._pads, self.dilation_rate
         )
         if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+            self.grads["bias"] = kernels.bias_gradient(dz)
         if not self.input_gradient:  # the model's first layer while training: nobody reads dx
             return None
         return kernels.conv2d_backward_input(
@@ -369,7 +369,7 @@ class Conv1D(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
             dz, self._x4, kernel4.shape, strides, self._pads, dilation
         )[0]
         if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+            self.grads["bias"] = kernels.bias_gradient(dz)
         if not self.input_gradient:  # the model's first layer while training: nobody reads dx
             return None
         return kernels.conv2d_backward_input(dz, kernel4, self._x4.shape, strides, self._pads, dilation)[:, 0]

@@ -113,7 +113,7 @@ class Dense(KernelBiasAttributes, WeightRegularizers, ActivationStep, Layer):
         dz2 = dz.reshape(-1, self.units)
         self.grads["kernel"] = kernels.dense_backward_kernel(dz2, x2)
         if self.use_bias:
-            self.grads["bias"] = dz2.sum(axis=0)
+            self.grads["bias"] = kernels.bias_gradient(dz2)
         if not self.input_gradient:  # the model's first layer while training: nobody reads dx
             return None
         return kernels.dense_backward_input(dz2, self.params["kernel"]).reshape(self._x.shape)
