@@ -1,26 +1,37 @@
 """Small utilities the course uses: ``to_categorical``, ``set_random_seed``, ``PyDataset`` (Keras 2: ``Sequence``);
 and atomic file writing."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InvalidArgumentError, InvalidInputError
+from .hints import Array
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .models.model import Model
 
 __all__ = ["to_categorical", "set_random_seed", "atomic_open", "floatx", "set_floatx", "PyDataset", "Sequence"]
 
 _FLOATX = {"value": "float32"}
 
 
-def floatx():
+def floatx() -> str:
     """The default float dtype of new layers (``"float32"``, as in Keras)."""
     return _FLOATX["value"]
 
 
-def set_floatx(dtype):
+def set_floatx(dtype: DTypeLike) -> None:
     """Set the default float dtype of new layers: ``"float32"`` or ``"float64"``."""
     name = np.dtype(dtype).name
     if name not in ("float32", "float64"):
@@ -28,7 +39,7 @@ def set_floatx(dtype):
     _FLOATX["value"] = name
 
 
-def to_categorical(y, num_classes=None, dtype="float32"):
+def to_categorical(y: ArrayLike, num_classes: int | None = None, dtype: DTypeLike = "float32") -> Array:
     """One-hot encode integer class labels, as ``keras.utils.to_categorical``.
 
     >>> to_categorical([0, 2, 1])
@@ -72,7 +83,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out
 
 
-def set_random_seed(seed):
+def set_random_seed(seed: int | None) -> None:
     """Seed Python's, NumPy's and tinycnn's random generators (weight init, shuffling, dropout)."""
     random.seed(seed)
     np.random.seed(seed)
@@ -142,7 +153,7 @@ def _write_error(e, path):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb"):
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Write a file so that readers see either the old file or the complete new one, never half.
 
     The data goes to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, is flushed and
@@ -220,35 +231,35 @@ class PyDataset:
     [[0, 1], [2, 3], [4]]
     """
 
-    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
         self.workers = workers
         self.use_multiprocessing = use_multiprocessing
         self.max_queue_size = max_queue_size
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
         """Batch ``index``: ``(x, y)`` or ``(x, y, sample_weight)``."""
         raise NotImplementedError(
             f"{type(self).__name__} must define __getitem__(self, index), returning "
             "batch number index as (x, y) or (x, y, sample_weight)"
         )
 
-    def __len__(self):
+    def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must define __len__(self), the number of batches per epoch")
 
     @property
-    def num_batches(self):
+    def num_batches(self) -> int:
         """The number of batches per epoch, ``len(self)`` (Keras 3's name)."""
         return len(self)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """The batches of one epoch, in order."""
         for index in range(len(self)):
             yield self[index]
 
-    def on_epoch_begin(self):
+    def on_epoch_begin(self) -> None:
         """Called by ``fit`` before each epoch; does nothing unless overridden."""
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         """Called by ``fit`` after each epoch; does nothing unless overridden (override it to reshuffle)."""
 
 
@@ -256,7 +267,13 @@ class PyDataset:
 Sequence = PyDataset
 
 
-def plot_model(model, to_file="model.png", show_shapes=True, show_layer_names=True, **kwargs):
+def plot_model(
+    model: Model,
+    to_file: str | os.PathLike[str] = "model.png",
+    show_shapes: bool = True,
+    show_layer_names: bool = True,
+    **kwargs: Any,
+) -> Figure:
     """A model's graph drawn with matplotlib (no Graphviz), as ``keras.utils.plot_model``; see
     :mod:`tinycnn.model_plot`."""
     from .model_plot import plot_model as _plot_model
@@ -273,14 +290,14 @@ class EagerArray(np.ndarray):
     array([0., 1., 2.])
     """
 
-    def numpy(self):
+    def numpy(self) -> Array:
         return np.asarray(self)
 
     def __repr__(self):
         return repr(np.asarray(self))
 
 
-def as_eager(value):
+def as_eager(value: Array | list[Array]) -> Array | list[Array]:
     """``value`` (an array or a list of arrays) viewed as :class:`EagerArray`."""
     if isinstance(value, list):
         return [as_eager(v) for v in value]

@@ -1,23 +1,32 @@
 """The callback protocol, and ``History`` (with Keras 2's ``"acc"`` answered for ``"accuracy"``)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..hints import Logs
+
+if TYPE_CHECKING:
+    from ..models.model import Model
+
 
 class Callback:
-    def __init__(self):
+    def __init__(self) -> None:
         self.model = None
         self.params = {}
 
-    def set_model(self, model):
+    def set_model(self, model: Model) -> None:
         self.model = model
 
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_train_begin(self, logs: Logs | None = None) -> None: ...
+    def on_train_end(self, logs: Logs | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
 class HistoryDict(dict):
@@ -43,7 +52,7 @@ class HistoryDict(dict):
             isinstance(key, str) and dict.__contains__(self, self._ALIASES.get(key, "\0"))
         )
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
 
@@ -51,19 +60,19 @@ class History(Callback):
     """Records ``logs`` of every epoch: ``history.history["loss"]``, ``["val_accuracy"]`` ... (Keras 2's
     ``"acc"`` answers too: :class:`HistoryDict`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history = HistoryDict()
         self.epoch = []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.epoch = []
 
-    def last_logs(self):
+    def last_logs(self) -> Logs:
         """The last epoch's logs (what Keras hands ``on_train_end``)."""
         return {k: v[-1] for k, v in self.history.items() if v}
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)

@@ -1,11 +1,16 @@
 """The learning rate over epochs: ``LearningRateScheduler`` and ``ReduceLROnPlateau`` (each writes
 ``logs["learning_rate"]`` so ``History`` records it, as Keras 3)."""
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..hints import Logs
 from .base import Callback
 from .stopping import _monitor_mode
 
@@ -30,7 +35,7 @@ class LearningRateScheduler(Callback):
     >>> scheduler = LearningRateScheduler(lambda epoch, lr: lr if epoch < 10 else lr * 0.9)
     """
 
-    def __init__(self, schedule, verbose=0):
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
             raise InvalidArgumentError(
@@ -39,7 +44,7 @@ class LearningRateScheduler(Callback):
             )
         self.schedule, self.verbose = schedule, verbose
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = _optimizer_lr(self.model, "LearningRateScheduler")
         try:
             lr = self.schedule(epoch, float(optimizer.learning_rate))
@@ -54,7 +59,7 @@ class LearningRateScheduler(Callback):
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
@@ -79,16 +84,16 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(
         self,
-        monitor="val_loss",
-        factor=0.1,
-        patience=10,
-        verbose=0,
-        mode="auto",
-        min_delta=1e-4,
-        cooldown=0,
-        min_lr=0.0,
-        **kwargs,
-    ):
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         if "epsilon" in kwargs:  # Keras 2's name for min_delta
             min_delta = kwargs.pop("epsilon")
@@ -116,7 +121,7 @@ class ReduceLROnPlateau(Callback):
     def _reset(self):
         self.best, self.cooldown_counter, self.wait = None, 0, 0
 
-    def in_cooldown(self):
+    def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
     def _improved(self, current):
@@ -126,10 +131,10 @@ class ReduceLROnPlateau(Callback):
             return current + self.min_delta < self.best
         return current - self.min_delta > self.best
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self._reset()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs if logs is not None else {}
         optimizer = _optimizer_lr(self.model, "ReduceLROnPlateau")
         logs["learning_rate"] = float(optimizer.learning_rate)

@@ -1,11 +1,16 @@
 """``CSVLogger`` (one row per epoch, Keras's columns) and ``LambdaCallback`` (hooks from plain functions)."""
 
+from __future__ import annotations
+
 import csv
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..hints import Logs
 from .base import Callback
 
 
@@ -18,13 +23,13 @@ class CSVLogger(Callback):
     is flushed after every row and closed when training ends.
     """
 
-    def __init__(self, filename, separator=",", append=False):
+    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.sep, self.filename, self.append = separator, os.fspath(filename), bool(append)
         self.writer = self.keys = self.csv_file = None
         self.append_header = True
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         mode = "w"
         if self.append:
             if os.path.exists(self.filename):
@@ -36,7 +41,7 @@ class CSVLogger(Callback):
         self.csv_file = open(self.filename, mode, newline="")
         self.writer = self.keys = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
 
         def value(v):
@@ -63,7 +68,7 @@ class CSVLogger(Callback):
         self.writer.writerow(row)
         self.csv_file.flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
         self.writer = None
@@ -80,14 +85,14 @@ class LambdaCallback(Callback):
 
     def __init__(
         self,
-        on_epoch_begin=None,
-        on_epoch_end=None,
-        on_train_begin=None,
-        on_train_end=None,
-        on_train_batch_begin=None,
-        on_train_batch_end=None,
-        **kwargs,
-    ):
+        on_epoch_begin: Callable[[int, Logs], Any] | None = None,
+        on_epoch_end: Callable[[int, Logs], Any] | None = None,
+        on_train_begin: Callable[[Logs], Any] | None = None,
+        on_train_end: Callable[[Logs], Any] | None = None,
+        on_train_batch_begin: Callable[[int, Logs], Any] | None = None,
+        on_train_batch_end: Callable[[int, Logs], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         on_train_batch_begin = on_train_batch_begin or kwargs.pop("on_batch_begin", None)
         on_train_batch_end = on_train_batch_end or kwargs.pop("on_batch_end", None)
@@ -105,26 +110,26 @@ class LambdaCallback(Callback):
                 raise InvalidArgumentError(f"LambdaCallback {name} must be a function, got {type(fn).__name__}")
         self._fns = hooks
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         if self._fns["on_train_begin"]:
             self._fns["on_train_begin"](logs)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self._fns["on_train_end"]:
             self._fns["on_train_end"](logs)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self._fns["on_epoch_begin"]:
             self._fns["on_epoch_begin"](epoch, logs)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self._fns["on_epoch_end"]:
             self._fns["on_epoch_end"](epoch, logs)
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         if self._fns["on_train_batch_begin"]:
             self._fns["on_train_batch_begin"](batch, logs)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self._fns["on_train_batch_end"]:
             self._fns["on_train_batch_end"](batch, logs)

@@ -1,9 +1,13 @@
 """``ProgbarLogger``: Keras's progress bar -- a bar redrawn in place on a terminal, one display updated in a
 notebook, the final bar of each epoch in a log file."""
 
+from __future__ import annotations
+
 import sys
 import time
+from typing import TextIO
 
+from ..hints import Logs
 from .base import Callback
 
 
@@ -29,7 +33,7 @@ class ProgbarLogger(Callback):
     of each epoch is written.
     """
 
-    def __init__(self, verbose=1, stream=None):
+    def __init__(self, verbose: int | str = 1, stream: TextIO | None = None) -> None:
         super().__init__()
         self.verbose = 1 if verbose == "auto" else verbose  # Keras: "auto" is the progress bar
         self.stream = stream or sys.stdout
@@ -54,14 +58,14 @@ class ProgbarLogger(Callback):
         else:
             self._handle.update({"text/plain": line}, raw=True)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._start = self._last = time.perf_counter()
         self._steps = self.params.get("steps")
         self._handle = None
         if self.verbose:
             self._write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self.verbose != 1 or not self._live:
             return
         now = time.perf_counter()
@@ -78,7 +82,7 @@ class ProgbarLogger(Callback):
         tail = f"ETA: {_fmt_time(eta)}" if done < self._steps else f"{_fmt_time(elapsed)}"
         self._bar(f"{done:>{digits}}/{self._steps} [{bar[:width]}] - {tail}{_fmt_logs(logs or {})}   ")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         elapsed = time.perf_counter() - self._start
         per_step = 1000 * elapsed / max(self._steps, 1)
         if self.verbose == 1:

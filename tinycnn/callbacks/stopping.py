@@ -1,11 +1,15 @@
 """Stopping and saving: ``TerminateOnNaN``, ``EarlyStopping``, ``ModelCheckpoint``."""
 
+from __future__ import annotations
+
 import math
+import os
 import warnings
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..hints import Logs
 from .base import Callback
 
 
@@ -31,15 +35,15 @@ class EarlyStopping(Callback):
 
     def __init__(
         self,
-        monitor="val_loss",
-        min_delta=0.0,
-        patience=0,
-        verbose=0,
-        mode="auto",
-        baseline=None,
-        restore_best_weights=False,
-        start_from_epoch=0,
-    ):
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
         super().__init__()
         if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
             raise InvalidArgumentError(f"EarlyStopping patience must be an int >= 0, got {patience!r}")
@@ -61,14 +65,14 @@ class EarlyStopping(Callback):
             return current < reference - self.min_delta
         return current > reference + self.min_delta
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.wait = 0
         self.stopped_epoch = 0
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
         self.best_epoch = 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         current = (logs or {}).get(self.monitor)
         if current is None:
             warnings.warn(
@@ -92,7 +96,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
@@ -111,14 +115,14 @@ class ModelCheckpoint(Callback):
 
     def __init__(
         self,
-        filepath,
-        monitor="val_loss",
-        verbose=0,
-        save_best_only=False,
-        save_weights_only=True,
-        mode="auto",
-        save_freq="epoch",
-    ):
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = True,
+        mode: str = "auto",
+        save_freq: str = "epoch",
+    ) -> None:
         super().__init__()
         if not save_weights_only:
             raise InvalidArgumentError("ModelCheckpoint: tinycnn saves weights only; use save_weights_only=True")
@@ -129,7 +133,7 @@ class ModelCheckpoint(Callback):
         self.mode = _monitor_mode(monitor, mode)
         self.best = math.inf if self.mode == "min" else -math.inf
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)

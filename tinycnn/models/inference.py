@@ -6,10 +6,21 @@ logged values are Keras's: the mean over the samples of each loss (weighted by `
 the weight penalties once per batch) and of each metric.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import regularizers, validation
 from ..errors import InvalidArgumentError
+from ..hints import Array
+
+if TYPE_CHECKING:
+    from ..callbacks import Callback
+    from ..utils import PyDataset
 from .data import _BatchSource, _is_batch_source
 from .safety import _INTERRUPTS, ENGINE_LOCK
 
@@ -17,7 +28,14 @@ from .safety import _INTERRUPTS, ENGINE_LOCK
 class InferenceMixin:
     """``predict``, ``evaluate`` and their batch loops, for :class:`~tinycnn.models.training.Trainer`."""
 
-    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
+    def predict(
+        self,
+        x: ArrayLike | Mapping[str, ArrayLike] | PyDataset | Iterator[Any],
+        batch_size: int = 32,
+        verbose: int | str = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> Array | list[Array]:
         """Outputs for ``x`` in inference mode, computed ``batch_size`` samples at a time (a list of arrays
         for a model with several outputs). ``x`` may also be a ``PyDataset``, a generator or an iterator of
         batches (``steps=`` of them; the ``y`` of ``(x, y)`` batches is ignored)."""
@@ -38,7 +56,7 @@ class InferenceMixin:
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: ArrayLike | Mapping[str, ArrayLike]) -> Array | list[Array]:
         return self.predict(
             x,
             batch_size=max(
@@ -73,7 +91,16 @@ class InferenceMixin:
                 sums[name] = float(np.sum(fn(ys[k], outs[k])))
         return sums
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False, steps=None, callbacks=None):
+    def evaluate(
+        self,
+        x: ArrayLike | Mapping[str, ArrayLike] | PyDataset | Iterator[Any] | None = None,
+        y: ArrayLike | Mapping[str, ArrayLike] | None = None,
+        batch_size: int = 32,
+        verbose: int | str = "auto",
+        return_dict: bool = False,
+        steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) in inference mode: a float, or ``[loss, ...]`` if there is more to report.
         ``x`` may be a ``PyDataset``, generator or iterator of ``(x, y)`` batches (``steps=`` of them)."""
         self._require_compiled("evaluate")
@@ -107,7 +134,12 @@ class InferenceMixin:
                 interrupts.check()
         return {k: v / n for k, v in totals.items()}
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(
+        self,
+        x: ArrayLike | Mapping[str, ArrayLike],
+        y: ArrayLike | Mapping[str, ArrayLike] | None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         return self.evaluate(
             x,
             y,

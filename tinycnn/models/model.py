@@ -25,17 +25,25 @@ run and differentiated by :mod:`tinycnn.models.graph`; training is :mod:`tinycnn
 (2, 4)
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import validation
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from ..hints import Array, Config, Shape, ShapeLike
 from ..layers.base import Layer, unique_name
 from ..layers.input_layer import InputLayer, KerasTensor
 from . import graph
 from .training import Trainer
 
 
-def leaf_layers(layer, seen=None):
+def leaf_layers(layer: Layer, seen: set[int] | None = None) -> list[Layer]:
     """The layers holding weights under ``layer`` (itself if it is not a model), each once, in Keras order."""
     seen = set() if seen is None else seen
     if isinstance(layer, Model):
@@ -49,7 +57,7 @@ def leaf_layers(layer, seen=None):
     return [layer]
 
 
-def leaf_grad_pairs(layer):
+def leaf_grad_pairs(layer: Layer) -> list[tuple[Layer, str]]:
     """``(leaf layer, weight name)`` of every gradient a call of ``layer`` writes."""
     return [(leaf, name) for leaf in leaf_layers(layer) for name in leaf.params]
 
@@ -61,7 +69,14 @@ class Model(Trainer, Layer):
     twice in the graph is one layer: it shares its weights, and its gradient is the sum over its calls.
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+    def __init__(
+        self,
+        inputs: KerasTensor | Sequence[KerasTensor] | dict[str, KerasTensor] | None = None,
+        outputs: KerasTensor | Sequence[KerasTensor] | dict[str, KerasTensor] | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         self._layers = []
         Layer.__init__(
             self, name=name if name is not None else unique_name(self._default_name()), trainable=trainable, **kwargs
@@ -99,21 +114,21 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------------------------------------ structure
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         """The model's layers in Keras's order (a functional model lists its InputLayers too)."""
         return list(self._layers)
 
     @property
-    def input(self):
+    def input(self) -> KerasTensor | list[KerasTensor]:
         self._require_built("input")
         return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
 
     @property
-    def output(self):
+    def output(self) -> KerasTensor | list[KerasTensor]:
         self._require_built("output")
         return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
 
-    def get_layer(self, name=None, index=None):
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by ``name`` or by position ``index`` in ``model.layers``, as Keras's ``get_layer``."""
         if (name is None) == (index is None):
             raise InvalidArgumentError("get_layer: give either name= or index=")
@@ -134,11 +149,11 @@ class Model(Trainer, Layer):
         raise InvalidArgumentError(f"no layer named {name!r}; the layers are {[l.name for l in layers]}")
 
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         return self._trainable
 
     @trainable.setter
-    def trainable(self, value):
+    def trainable(self, value: bool) -> None:
         """Setting it on a model sets it on every layer inside (Keras's rule)."""
         self._trainable = bool(value)
         for layer in self._layers:
@@ -146,11 +161,11 @@ class Model(Trainer, Layer):
                 layer.trainable = bool(value)
 
     @property
-    def dtype_policy_name(self):
+    def dtype_policy_name(self) -> str:
         return self.compute_dtype
 
     @property
-    def compute_dtype(self):
+    def compute_dtype(self) -> str:
         """The dtype the model computes in: that of its first layer with weights or computation."""
         for layer in leaf_layers(self):
             if not isinstance(layer, InputLayer):
@@ -162,11 +177,11 @@ class Model(Trainer, Layer):
         return leaf_layers(self)
 
     @property
-    def weights(self):
+    def weights(self) -> list[Array]:
         return [w for layer in self._leaves() for w in layer.weights]
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[Array]:
         return [
             layer.params[n]
             for layer in self._leaves()
@@ -176,15 +191,15 @@ class Model(Trainer, Layer):
         ]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[Array]:
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
 
-    def get_weights(self):
+    def get_weights(self) -> list[Array]:
         """Copies of every weight, in Keras's order (each layer's weights, layer by layer)."""
         return [w for layer in self._leaves() for w in layer.get_weights()]
 
-    def check_weights(self, weights):
+    def check_weights(self, weights: Iterable[ArrayLike]) -> list[list[ArrayLike]]:
         weights = list(weights)
         leaves = self._leaves()
         expected = sum(len(layer.weight_names) for layer in leaves)
@@ -197,30 +212,30 @@ class Model(Trainer, Layer):
             i += n
         return chunks
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Iterable[ArrayLike]) -> None:
         """Set every weight from a flat list in Keras order. Everything is checked before anything changes."""
         self._require_built("set_weights")
         chunks = self.check_weights(weights)
         for layer, chunk in zip(self._leaves(), chunks):
             layer.set_weights(chunk)
 
-    def count_params(self):
+    def count_params(self) -> int:
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._leaves())
 
-    def count_trainable_params(self):
+    def count_trainable_params(self) -> int:
         return sum(layer.count_trainable_params() for layer in self._leaves()) if self.trainable else 0
 
     # ------------------------------------------------------------------------------------------ as a layer
-    def build(self, input_shape):
+    def build(self, input_shape: ShapeLike | Sequence[ShapeLike]) -> None:
         self.check_input_shape(input_shape if not self.multi_input else [tuple(s) for s in input_shape])
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: ShapeLike | Sequence[ShapeLike]) -> Shape | list[Shape]:
         batch = (input_shape[0] if not self.multi_input else input_shape[0][0]) if input_shape else None
         shapes = [(batch,) + tuple(t.shape[1:]) for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike | Sequence[ArrayLike], training: bool = False) -> Array | list[Array]:
         """Run the graph on arrays (one per input; a list for several). Records what ``backward`` needs."""
         self._require_built("forward")
         values = list(x) if self.multi_input else [x]
@@ -228,7 +243,7 @@ class Model(Trainer, Layer):
         outs = graph.forward(self._nodes, self.inputs, values, self.outputs, training, self._tape)
         return outs[0] if len(outs) == 1 else outs
 
-    def backward(self, dy):
+    def backward(self, dy: Array | Sequence[Array]) -> Array | list[Array] | None:
         """Backward through the graph (:func:`tinycnn.models.graph.backward`): ``dL/d input`` from
         ``dL/d output``; fills the ``grads`` of every layer inside."""
         d_outputs = list(dy) if len(self.outputs) > 1 else [dy]
@@ -237,7 +252,9 @@ class Model(Trainer, Layer):
         )
         return dxs[0] if len(dxs) == 1 else dxs
 
-    def __call__(self, inputs, training=None, **kwargs):
+    def __call__(
+        self, inputs: KerasTensor | Sequence[KerasTensor] | ArrayLike, training: bool | None = None, **kwargs: Any
+    ) -> KerasTensor | list[KerasTensor] | Array | list[Array]:
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if any(isinstance(t, KerasTensor) for t in flat):
             return Layer.__call__(self, inputs, training=training, **kwargs)
@@ -260,7 +277,7 @@ class Model(Trainer, Layer):
             )
 
     # ------------------------------------------------------------------------------------------ files
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
         """Write every weight: ``.npz`` (tinycnn's archive), ``.weights.h5`` or ``.h5`` (Keras's layouts).
         Always atomic: an old file survives any failure."""
         from . import weights_npz
@@ -274,7 +291,7 @@ class Model(Trainer, Layer):
             return saving.save_weights(self, filepath)
         return weights_npz.save(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Read weights written by ``save_weights`` (``.npz``) or by Keras (``.weights.h5``, ``.h5``). The file
         is checked completely before a single weight changes; nothing in it is ever unpickled or run."""
         from . import weights_npz
@@ -287,7 +304,7 @@ class Model(Trainer, Layer):
             return saving.load_weights(self, filepath)
         return weights_npz.load(self, filepath)
 
-    def save(self, filepath, overwrite=True, **kwargs):
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, **kwargs: Any) -> None:
         """Write the whole model as Keras does: ``.keras`` (Keras 3's archive) or ``.h5`` (legacy HDF5)."""
         from .. import saving
         from . import weights_npz
@@ -318,13 +335,13 @@ class Model(Trainer, Layer):
 
     def summary(
         self,
-        line_length=None,
-        positions=None,
-        print_fn=None,
-        expand_nested=False,
-        show_trainable=False,
-        layer_range=None,
-    ):
+        line_length: int | None = None,
+        positions: Sequence[float] | None = None,
+        print_fn: Callable[[str], Any] | None = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range: Sequence[str] | None = None,
+    ) -> None:
         """Print Keras's table: layer (type), output shape, parameters -- and, for a graph, what each layer
         is connected to; then the totals. ``expand_nested`` lists the layers of a model inside the model."""
         self._require_built("summary")
@@ -383,7 +400,7 @@ class Model(Trainer, Layer):
         ]
         print_fn("\n".join(lines))
 
-    def get_config(self):
+    def get_config(self) -> Config:
         from ..saving import config as saving_config  # Keras's functional config: the file format's business
 
         return saving_config.model_config(self)["config"]

@@ -22,10 +22,19 @@ True
 (3, 1)
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from ..hints import Config, ShapeLike
 from ..layers.base import Layer
 from ..layers.input_layer import InputLayer
 from .model import Model
+
+if TYPE_CHECKING:
+    from ..layers.input_layer import KerasTensor
 
 
 def _unbuild(layer):
@@ -41,7 +50,13 @@ class Sequential(Model):
 
     _is_sequential = True
 
-    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+    def __init__(
+        self,
+        layers: Sequence[Layer | KerasTensor] | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._stack = []
         self._input_layer = None
@@ -59,7 +74,7 @@ class Sequential(Model):
         return "sequential"
 
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         """The stacked layers (without the InputLayer, as in Keras)."""
         return list(self._stack)
 
@@ -72,7 +87,7 @@ class Sequential(Model):
         pass  # the stack is the list of layers; the graph's own list (InputLayer first) is not kept
 
     # ------------------------------------------------------------------------------------------ building
-    def add(self, layer):
+    def add(self, layer: Layer | KerasTensor) -> None:
         """Append a layer. A first layer with ``input_shape=`` (or an ``Input``) builds the model at once."""
         from ..layers.input_layer import KerasTensor
 
@@ -111,7 +126,7 @@ class Sequential(Model):
                 self.build(self.input_shape)
             raise
 
-    def pop(self):
+    def pop(self) -> Layer:
         """Remove the last layer, as Keras's ``Sequential.pop``."""
         if not self._stack:
             raise InvalidArgumentError("pop: the model has no layers")
@@ -122,7 +137,7 @@ class Sequential(Model):
             self.built = False
         return layer
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: ShapeLike | None = None) -> None:
         """Build every layer for ``input_shape`` (batch axis included, e.g. ``(None, 28, 28, 1)``) and draw the
         chain as a graph. All or nothing: a layer that cannot be built leaves no layer half-built."""
         if input_shape is None:
@@ -166,7 +181,7 @@ class Sequential(Model):
         self._init_graph(self._input_layer.output_tensor, x)
 
     # ------------------------------------------------------------------------------------------ compat
-    def get_config(self):
+    def get_config(self) -> Config:
         return {
             "name": self.name,
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._stack],
