@@ -4,6 +4,16 @@ Both run the model in inference mode (``training=False``: Dropout off, BatchNorm
 batch at a time so memory stays bounded, each batch under the engine lock (:mod:`tinycnn.models.safety`). The
 logged values are Keras's: the mean over the samples of each loss (weighted by ``loss_weights`` in ``loss``, plus
 the weight penalties once per batch) and of each metric.
+
+**Large batches run in cache-sized pieces** (``predict``). In inference mode every built-in layer computes each
+sample on its own (BatchNorm uses its moving statistics, Dropout is off), so a batch of 1024 images can go
+through the network in pieces of a few dozen and give the same numbers. Layer by layer, a whole batch of 1024
+writes activations of about 100 MB (the course CNN's first layers) that the next layer must read back from main
+memory; a piece of :data:`INFERENCE_PIECE_BYTES` keeps them in the processor's cache, so ``predict`` does not
+slow down as the batch grows (``benchmarks/README.md``, batch sizes). Models holding a layer tinycnn did not
+define (a user's subclass) run whole batches, since such a layer may mix samples. ``evaluate`` runs whole
+batches: its loss may be computed from the logits the last layer kept (:mod:`tinycnn.losses`, fused softmax),
+which must be the whole batch's.
 """
 
 from __future__ import annotations
@@ -24,9 +34,35 @@ if TYPE_CHECKING:
 from .data import _BatchSource, _is_batch_source
 from .safety import _INTERRUPTS, ENGINE_LOCK
 
+#: Largest activation (bytes) of one piece of an inference batch (module docstring): the batch is cut into
+#: pieces whose largest layer output fits in this many bytes (at least one sample per piece).
+INFERENCE_PIECE_BYTES = 4 * 2**20
+
 
 class InferenceMixin:
     """``predict``, ``evaluate`` and their batch loops, for :class:`~tinycnn.models.training.Trainer`."""
+
+    def _inference_piece(self):
+        """Samples per piece of an inference batch (module docstring), or None to run whole batches."""
+        from .model import leaf_layers
+
+        if not all(type(layer).__module__.startswith("tinycnn.") for layer in leaf_layers(self)):
+            return None
+        widest = 1
+        for node in self._nodes:
+            for t in node.output_tensors:
+                size = int(np.prod([d for d in t.shape[1:] if d is not None], dtype=np.int64))
+                widest = max(widest, size * np.dtype(self.compute_dtype).itemsize)
+        return max(1, INFERENCE_PIECE_BYTES // widest)
+
+    def _forward_inference(self, xs):
+        """``_forward_all(xs, training=False)``, a piece at a time when the batch is larger than a piece."""
+        n = len(xs[0])
+        piece = self._inference_piece()
+        if piece is None or n <= piece:
+            return self._forward_all(xs, training=False)
+        pieces = [self._forward_all([a[i : i + piece] for a in xs], training=False) for i in range(0, n, piece)]
+        return [np.concatenate([p[k] for p in pieces], axis=0) for k in range(len(pieces[0]))]
 
     def predict(
         self,
@@ -51,7 +87,7 @@ class InferenceMixin:
         with _INTERRUPTS.deferred() as interrupts:
             for xb in batches:
                 with ENGINE_LOCK:
-                    outs.append(self._forward_all(xb, training=False))
+                    outs.append(self._forward_inference(xb))
                 interrupts.check()
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
@@ -125,7 +161,7 @@ class InferenceMixin:
         with _INTERRUPTS.deferred() as interrupts:
             for xb, yb in batches:
                 with ENGINE_LOCK:
-                    outs = self._forward_all(xb, training=False)
+                    outs = self._forward_all(xb, training=False)  # whole: the loss may read the last logits
                     per_sample = self._losses_and_gradients_eval(yb, outs)
                     logs = self._batch_logs(yb, outs, per_sample)
                 for k, v in logs.items():
