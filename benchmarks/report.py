@@ -7,6 +7,9 @@ The numbers are copied, never recomputed: rerun the benchmark that wrote a JSON 
 README each table sits between ``<!-- report: NAME.json -->`` and ``<!-- /report -->``; ``--update-readme``
 replaces what is between them (written atomically), and ``tests/test_benchmarks.py`` fails while the README
 and the JSON disagree.
+
+The ``cpus`` table (README block ``<!-- report: cpus -->``) is made of every ``results/cpus/<cpu>.json`` that
+``bench_train.py`` writes, one file per CPU model, side by side; it is printed only once such a file exists.
 """
 
 import json
@@ -15,9 +18,13 @@ import re
 import sys
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+#: ``bench_train.py``'s copy of its results per CPU (``<cpu slug>.json``), shown side by side by the ``cpus`` table.
+CPUS = os.path.join(RESULTS, "cpus")
 
 
 def load(name):
+    if name == "cpus":
+        return load_cpus()
     path = os.path.join(RESULTS, name)
     if not os.path.exists(path):
         return None
@@ -43,7 +50,7 @@ def train_table(d):
     per_round = d.get("per_round_ratios_vs_keras", {})
     cpu = d.get("machine", {}).get("cpu", {})
     lines = [
-        f"`{d['command']}` ({d['date']}; {len(d['rounds']) // len(med)} interleaved rounds; "
+        f"`{d['command']}` ({d['date']}; {len({row['round'] for row in d['rounds']})} interleaved rounds; "
         f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
         + (
             f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
@@ -196,6 +203,89 @@ def profile_table(d):
     return "\n".join(lines)
 
 
+def load_cpus(directory=CPUS):
+    """``[(slug, data)]`` of every ``<slug>.json`` in ``directory``, by name; None when there is none."""
+    if not os.path.isdir(directory):
+        return None
+    out = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".json"):
+            with open(os.path.join(directory, name)) as f:
+                out.append((name[: -len(".json")], json.load(f)))
+    return out or None
+
+
+def run_configurations(d):
+    """``bench_train``'s summaries per optimizer x thread count; a file from before ``--threads`` and
+    ``--optimizer`` has one, at the top level."""
+    if "configurations" in d:
+        return d["configurations"]
+    keys = ("median", "ratios_vs_keras", "per_round_ratios_vs_keras", "ratios_vs_torch", "per_round_ratios_vs_torch")
+    return [{"optimizer": "sgd", "threads": d.get("machine", {}).get("cpus"), **{k: d[k] for k in keys if k in d}}]
+
+
+def _ratio(c, ref, key, batch=None):
+    """tinycnn over ``ref``: the median of the per-round ratios (``key``: ``train`` or ``infer``)."""
+    p = c.get(f"per_round_ratios_vs_{ref}", {}).get("tinycnn", {})
+    if batch is None or "median_infer_by_batch" not in p:  # a file from before --batch-sizes: batch 32 only
+        value = p.get(f"median_{key}")
+    else:
+        value = p["median_infer_by_batch"].get(batch)
+    return "-" if value is None else f"{value:.2f}"
+
+
+def cpus_table(entries):
+    """Every CPU's ``bench_train`` file side by side: one row per CPU x thread count x optimizer."""
+    frameworks = ("tinycnn", "keras", "torch")
+    lines = [
+        "One row per CPU (`benchmarks/results/cpus/<cpu>.json`, written by `bench_train.py`), thread count and "
+        "optimizer; every ratio is tinycnn's speed over the other framework's, the median of the per-round "
+        "ratios (above 1: tinycnn is faster). Adam/SGD: Adam's training step over SGD's, per framework "
+        "(tinycnn, Keras, PyTorch). % of ceiling: training images/s over GEMM peak / training FLOPs per image "
+        "(tinycnn, Keras, PyTorch).",
+        "",
+        "| CPU | date | command | threads | optimizer | train × PyTorch | train × Keras | inference × PyTorch "
+        "| inference × Keras | Adam/SGD step | GEMM peak (GFLOP/s) | % of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for slug, d in entries:
+        cpu = d.get("machine", {}).get("cpu", {})
+        name = (
+            f"{cpu.get('model name', slug)} (family {cpu.get('cpu family')}, model {cpu.get('model')}"
+            + (", AVX-512" if cpu.get("avx512f") else "")
+            + ")"
+        )
+        batches = [str(b) for b in d.get("infer_batch_sizes", [d.get("batch_size", 32)])]
+        first = True
+        for c in run_configurations(d):
+            t = str(c.get("threads"))
+
+            adam = d.get("adam_over_sgd_step", {}).get(t, {}) if c.get("optimizer") == "adam" else {}
+            ceiling = c.get("percent_of_ceiling", {})
+            peak = d.get("gemm", {}).get("median_peak_gflops", {}).get(t)
+            cells = [
+                name if first else "",
+                d["date"] if first else "",
+                f"`{d['command']}`" if first else "",
+                t,
+                c.get("optimizer", ""),
+                _ratio(c, "torch", "train"),
+                _ratio(c, "keras", "train"),
+                ", ".join(f"@{b} {_ratio(c, 'torch', 'infer', b)}" for b in batches),
+                ", ".join(f"@{b} {_ratio(c, 'keras', 'infer', b)}" for b in batches),
+                ", ".join(f"{adam[f]['median_per_round']:.2f}" if f in adam else "-" for f in frameworks)
+                if adam
+                else "",
+                "-" if peak is None else f"{peak:.0f}",
+                ", ".join(f"{ceiling[f]['median']:.0f}%" if f in ceiling else "-" for f in frameworks)
+                if ceiling
+                else "-",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+            first = False
+    return "\n".join(lines)
+
+
 TABLES = [
     ("bench_train.json", train_table),
     ("profile_step.json", profile_table),
@@ -203,6 +293,7 @@ TABLES = [
     ("bench_autompg.json", autompg_fit_table),
     ("compare_autompg.json", compare_autompg_table),
     ("compare_fashion.json", compare_fashion_table),
+    ("cpus", cpus_table),  # every file of results/cpus/, when there is one
 ]
 
 
@@ -213,7 +304,7 @@ def render(name):
     """The Markdown table of ``benchmarks/results/<name>``."""
     d = load(name)
     if d is None:
-        raise FileNotFoundError(f"benchmarks/results/{name} does not exist: run its benchmark first")
+        raise FileNotFoundError(f"benchmarks/results/{name} does not exist (or is empty): run its benchmark first")
     return dict(TABLES)[name](d)
 
 
