@@ -53,6 +53,12 @@ def train_table(d):
         f"`{d['command']}` ({d['date']}; {len({row['round'] for row in d['rounds']})} interleaved rounds; "
         f"batch {d['batch_size']}, {d['steps']} timed steps, {d['infer_images']} images for inference"
         + (
+            f"; {d['primary']['optimizer']}, {d['primary']['threads']} threads (other optimizers, thread counts "
+            f"and batch sizes: the cpus table)"
+            if "primary" in d
+            else ""
+        )
+        + (
             f"; CPU: {cpu.get('model name')}, family {cpu.get('cpu family')}, AVX-512: "
             f"{'yes' if cpu.get('avx512f') else 'no'}"
             if cpu
