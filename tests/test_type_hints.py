@@ -6,8 +6,12 @@ checked in its own module), and of each class the methods defined in its body wh
 annotation (``*args`` and ``**kwargs`` included), and so does the return. A failure lists each one missing as
 ``module.Class.method(param)``, ``module.function(return)``.
 
-Not checked here: the Numba engine (``tinycnn.kernels.numba_*``, ``simd``, ``scratch``, ``threads``) and
-``tinycnn.models.training``.
+The Numba engine (:data:`ENGINE_MODULES`: ``tinycnn.kernels.numba_*``, ``simd``, ``scratch``, ``threads``) is
+checked at the level Python calls it: every kernel of the Numba backend's table (the ``@engine_call`` wrappers,
+whose signature is the wrapped function's) and every other function those modules define in Python (``matmul``,
+``scratch``, ``engine_call`` ...). The compiled kernels are not: ``njit`` turns a function ``_name`` into a
+dispatcher (or, with ``NUMBA_DISABLE_JIT=1``, returns ``_name`` itself under its public name), and ``simd.tile``
+is an LLVM intrinsic; Numba ignores annotations, and none are written there.
 """
 
 import importlib
@@ -33,11 +37,45 @@ MODULES = (
     "tinycnn.models.model",
     "tinycnn.models.sequential",
     "tinycnn.models.inference",
+    "tinycnn.models.training",
     "tinycnn.models.data",
     "tinycnn.kernels",
     "tinycnn.kernels.backend",
     "tinycnn.kernels.reference",
     "tinycnn.kernels.reference_elementwise",
+)
+#: The modules of the Numba engine: their Python-level functions are checked (the compiled kernels are not).
+ENGINE_MODULES = tuple(
+    f"tinycnn.kernels.{name}"
+    for name in (
+        "numba_conv",
+        "numba_pool",
+        "numba_dense",
+        "numba_elementwise",
+        "numba_im2col",
+        "numba_direct",
+        "numba_kernels",
+        "simd",
+        "scratch",
+        "threads",
+    )
+)
+#: Python-level functions of the engine the walk over :data:`ENGINE_MODULES` must find (so that a broken walk,
+#: which would check nothing, fails).
+ENGINE_FUNCTIONS = (
+    "tinycnn.kernels.numba_dense.matmul",
+    "tinycnn.kernels.numba_dense.tiles_apply",
+    "tinycnn.kernels.simd.lanes",
+    "tinycnn.kernels.simd.tile_numpy",
+    "tinycnn.kernels.simd.enabled",
+    "tinycnn.kernels.scratch.scratch",
+    "tinycnn.kernels.scratch.line_chunks",
+    "tinycnn.kernels.scratch.image_chunks",
+    "tinycnn.kernels.scratch.buffer_info",
+    "tinycnn.kernels.scratch.limit_bytes",
+    "tinycnn.kernels.threads.start",
+    "tinycnn.kernels.threads.info",
+    "tinycnn.kernels.threads.engine_call",
 )
 #: Methods checked although their names start with an underscore.
 DUNDERS = ("__init__", "__call__")
@@ -136,3 +174,65 @@ def test_the_dispatchers_share_the_reference_names():
     assert len(set(kernels.KERNELS)) == len(kernels.KERNELS)
     assert all(callable(getattr(kernels, name)) for name in kernels.KERNELS)
     assert len(set(kernels.__all__)) == len(kernels.__all__)
+
+
+def test_the_training_methods_have_type_hints():
+    """``tinycnn.models.training`` is in :data:`MODULES`; its public methods are the ones the walk must find."""
+    from tinycnn.models import training
+
+    found = {where for where, _ in api_functions(training)}
+    for method in ("compile", "fit", "train_on_batch", "fit_generator", "evaluate_generator", "predict_generator"):
+        assert f"tinycnn.models.training.Trainer.{method}" in found
+
+
+def is_compiled(name, obj):
+    """True for a compiled kernel of the engine: a Numba dispatcher or intrinsic, or (``NUMBA_DISABLE_JIT=1``) the
+    plain function ``_name`` that ``njit`` returned under a public name."""
+    if hasattr(obj, "py_func") or type(obj).__name__ == "_Intrinsic":
+        return True
+    return inspect.isfunction(obj) and obj.__name__.startswith("_") and not name.startswith("_")
+
+
+def engine_functions():
+    """``(qualified name, function)`` for each Python-level public function of :data:`ENGINE_MODULES`."""
+    for module_name in ENGINE_MODULES:
+        module = importlib.import_module(module_name)
+        for where, function in api_functions(module):
+            if not is_compiled(where.rsplit(".", 1)[-1], function):
+                yield where, function
+
+
+def test_the_numba_engine_has_type_hints():
+    found, missing = set(), []
+    for where, function in engine_functions():
+        found.add(where)
+        missing += missing_annotations(function, where)
+    assert set(ENGINE_FUNCTIONS) <= found, f"the walk missed {sorted(set(ENGINE_FUNCTIONS) - found)}"
+    assert not missing, f"{len(missing)} type hints missing:\n" + "\n".join(missing)
+
+
+def test_every_numba_kernel_has_type_hints():
+    """Each name of :data:`tinycnn.kernels.KERNELS`, as the Numba backend runs it (its table, built by
+    :mod:`tinycnn.kernels.backend` from the engine's family modules): the ``@engine_call`` wrapper, whose
+    signature is the kernel's."""
+    table = kernel_backend.Backend(name="numba").kernels
+    assert sorted(table) == sorted(kernels.KERNELS)
+    missing = []
+    for name in kernels.KERNELS:
+        function = table[name]
+        assert function.__module__ in ENGINE_MODULES, name
+        assert inspect.isfunction(inspect.unwrap(function)) and not is_compiled(name, function), name
+        missing += missing_annotations(function, f"{function.__module__}.{name}")
+    assert not missing, f"{len(missing)} type hints missing:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("module_name", ["simd", "scratch", "threads"])
+def test_every_public_function_of_the_engine_helpers_is_checked(module_name):
+    """Each callable of ``__all__`` of ``simd``, ``scratch`` and ``threads`` is a class, a compiled kernel, or a
+    function :func:`test_the_numba_engine_has_type_hints` checks."""
+    module = importlib.import_module(f"tinycnn.kernels.{module_name}")
+    checked = {where for where, _ in engine_functions()}
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj) and not inspect.isclass(obj) and not is_compiled(name, obj):
+            assert f"{module.__name__}.{name}" in checked, name

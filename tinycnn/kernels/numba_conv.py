@@ -40,9 +40,12 @@ and col2im wins when ``F > C`` (used there, and for strides > 1, where the gathe
 between strided outputs); the figures are in ``benchmarks/README.md``.
 """
 
+from __future__ import annotations
+
 import numba
 import numpy as np
 
+from ..hints import Array, Pads
 from .numba_dense import matmul, tiles_apply
 from .numba_direct import conv_tiles_kernel, kernel_grad_tiles_kernel, pad_kernel
 from .numba_im2col import col2im_kernel, dy2col_kernel, im2col_kernel
@@ -53,17 +56,27 @@ from .threads import engine_call
 __all__ = ["conv2d_forward", "conv2d_backward_input", "conv2d_backward_kernel"]
 
 
-def _float_dtype(*arrays):
+def _float_dtype(*arrays: Array) -> np.dtype:
     dtype = np.result_type(*arrays)
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def _direct_applies(dtype, channels_out):
+def _direct_applies(dtype: np.dtype, channels_out: int) -> bool:
     """The direct route applies: tiles on, and the output channels a whole number of vectors."""
     return tiles_apply(dtype) and channels_out % (VECTOR_BYTES // dtype.itemsize) == 0
 
 
-def _direct_conv(x, kernel, bias, strides, dilation, pads_before, size, y, kernel_name):
+def _direct_conv(
+    x: Array,
+    kernel: Array,
+    bias: Array | None,
+    strides: tuple[int, int],
+    dilation: tuple[int, int],
+    pads_before: tuple[int, int],
+    size: tuple[int, int],
+    y: Array,
+    kernel_name: str,
+) -> Array:
     """``y = conv(pad(x), kernel) (+ bias)`` by ``numba_direct._conv_tiles``, a chunk of images at a time."""
     dtype = y.dtype
     init = INIT_ZERO if bias is None else INIT_BIAS
@@ -75,7 +88,7 @@ def _direct_conv(x, kernel, bias, strides, dilation, pads_before, size, y, kerne
     return y
 
 
-def _padded(x, n0, n1, pads_before, size, dtype):
+def _padded(x: Array, n0: int, n1: int, pads_before: tuple[int, int], size: tuple[int, int], dtype: np.dtype) -> Array:
     """Images ``x[n0:n1]`` zero-padded to ``size = (Hp, Wp)``, ``pads_before = (top, left)``: a view of
     ``x`` when nothing needs padding, else this thread's scratch buffer filled by :func:`_pad`."""
     (pt, pl), (hp, wp) = pads_before, size
@@ -87,7 +100,9 @@ def _padded(x, n0, n1, pads_before, size, dtype):
 
 
 @engine_call
-def conv2d_forward(x, kernel, bias, strides, pads, dilation):
+def conv2d_forward(
+    x: Array, kernel: Array, bias: Array | None, strides: tuple[int, int], pads: Pads, dilation: tuple[int, int]
+) -> Array:
     """Same math as ``reference.conv2d_forward``: direct tiles (``numba_direct._conv_tiles``) when ``F`` is a
     whole number of vectors, else ``y = im2col(x) @ kernel + bias``, chunk by chunk.
 
@@ -129,7 +144,14 @@ def conv2d_forward(x, kernel, bias, strides, pads, dilation):
 
 
 @engine_call
-def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
+def conv2d_backward_kernel(
+    dy: Array,
+    x: Array,
+    kernel_shape: tuple[int, int, int, int],
+    strides: tuple[int, int],
+    pads: Pads,
+    dilation: tuple[int, int],
+) -> Array:
     """Same math as ``reference.conv2d_backward_kernel``: direct tiles (``numba_direct._kernel_grad_tiles``) when
     ``F`` is a whole number of vectors, else ``dK = cols.T @ dY``, summed over chunks.
 
@@ -170,7 +192,9 @@ def conv2d_backward_kernel(dy, x, kernel_shape, strides, pads, dilation):
 
 
 @engine_call
-def conv2d_backward_input(dy, kernel, x_shape, strides, pads, dilation):
+def conv2d_backward_input(
+    dy: Array, kernel: Array, x_shape: tuple[int, ...], strides: tuple[int, int], pads: Pads, dilation: tuple[int, int]
+) -> Array:
     """Same math as ``reference.conv2d_backward_input``.
 
     Stride 1 and ``C`` a whole number of vectors: the direct route, ``numba_direct._conv_tiles`` on ``dy`` padded by

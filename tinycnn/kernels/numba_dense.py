@@ -15,9 +15,13 @@ On the ``"im2col"`` route (and with ``NUMBA_DISABLE_JIT=1``, or a dtype other th
 product is NumPy's ``matmul`` instead: the engine as it was before the tiles, kept for comparison.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numba import njit, prange
+from numpy.typing import DTypeLike
 
+from ..hints import Array
 from . import simd
 from .backend import current
 from .simd import INIT_BIAS, INIT_ZERO, TILE_ROWS, VECTOR_BYTES, TileWalk, rows_for, tile
@@ -26,7 +30,7 @@ from .threads import engine_call
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_kernel", "matmul", "tiles_apply"]
 
 
-def tiles_apply(dtype):
+def tiles_apply(dtype: DTypeLike) -> bool:
     """The SIMD tiles run: the backend's route is ``"direct"``, the code is compiled, and ``dtype`` is
     float32 or float64."""
     return current().route == "direct" and simd.enabled() and dtype in (np.float32, np.float64)
@@ -86,7 +90,7 @@ gemm_tiles_kernel = njit(cache=True, parallel=True, error_model="numpy")(_gemm_t
 
 
 @engine_call
-def matmul(a, b, bias=None, out=None):
+def matmul(a: Array, b: Array, bias: Array | None = None, out: Array | None = None) -> Array:
     """``a @ b (+ bias)`` by :func:`_gemm_tiles`, into ``out`` if given; ``a`` ``(M, K)`` is read in place if
     C- or F-contiguous (a transposed matrix costs no copy).
 
@@ -135,7 +139,7 @@ def matmul(a, b, bias=None, out=None):
 
 
 @engine_call
-def dense_forward(x, kernel, bias):
+def dense_forward(x: Array, kernel: Array, bias: Array | None) -> Array:
     """Same math as ``reference.dense_forward``: ``z = x @ kernel (+ bias)``, by tiles of rows of ``x``.
 
     Parameters
@@ -152,7 +156,7 @@ def dense_forward(x, kernel, bias):
 
 
 @engine_call
-def dense_backward_input(dz, kernel):
+def dense_backward_input(dz: Array, kernel: Array) -> Array:
     """Same math as ``reference.dense_backward_input``: ``dx = dz @ kernel.T``.
 
     Computed as ``dx.T = kernel @ dz.T``: ``kernel`` is read in place (its rows are the ``D_in`` outputs),
@@ -171,7 +175,7 @@ def dense_backward_input(dz, kernel):
 
 
 @engine_call
-def dense_backward_kernel(dz, x):
+def dense_backward_kernel(dz: Array, x: Array) -> Array:
     """Same math as ``reference.dense_backward_kernel``: ``dkernel = x.T @ dz`` (``x.T`` read in place).
 
     Parameters

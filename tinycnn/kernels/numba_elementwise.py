@@ -32,11 +32,16 @@ is a *copy*, and an update written into the copy would be lost while the referen
 it writes back after the kernel: the weight and every slot always end up updated, as in the reference.
 """
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike, DTypeLike
 
+from ..hints import Array
 from .threads import engine_call
 
 _BLOCKS = 8  # row blocks for the parallel reductions
@@ -247,7 +252,7 @@ _adadelta_jit = njit(parallel=True, cache=True)(_adadelta)
 
 
 @engine_call
-def batchnorm_forward(x, gamma, beta, epsilon):
+def batchnorm_forward(x: Array, gamma: Array, beta: Array, epsilon: float) -> tuple[Array, Array, Array, Array, Array]:
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_forward`."""
     x = np.ascontiguousarray(x)
     dt = x.dtype
@@ -260,7 +265,7 @@ def batchnorm_forward(x, gamma, beta, epsilon):
 
 
 @engine_call
-def batchnorm_inference(x, scale, shift):
+def batchnorm_inference(x: Array, scale: Array, shift: Array) -> Array:
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_inference` (one parallel pass)."""
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
@@ -269,7 +274,7 @@ def batchnorm_inference(x, scale, shift):
 
 
 @engine_call
-def batchnorm_backward(dy, x_hat, gamma, inv_std):
+def batchnorm_backward(dy: Array, x_hat: Array, gamma: Array, inv_std: Array) -> tuple[Array, Array, Array]:
     """Same math as :func:`tinycnn.kernels.reference.batchnorm_backward`."""
     dy = np.ascontiguousarray(dy)
     dt = dy.dtype
@@ -283,7 +288,7 @@ def batchnorm_backward(dy, x_hat, gamma, inv_std):
 
 
 @engine_call
-def relu_forward(z):
+def relu_forward(z: Array) -> Array:
     """Same math as :func:`tinycnn.kernels.reference.relu_forward` (one parallel pass)."""
     z = np.ascontiguousarray(z)
     out = np.empty_like(z)
@@ -292,7 +297,7 @@ def relu_forward(z):
 
 
 @engine_call
-def relu_backward(dy, z):
+def relu_backward(dy: Array, z: Array) -> Array:
     """Same math as :func:`tinycnn.kernels.reference.relu_backward` (one parallel pass)."""
     dy = np.ascontiguousarray(dy)
     out = np.empty_like(dy)
@@ -301,7 +306,7 @@ def relu_backward(dy, z):
 
 
 @engine_call
-def bias_gradient(dz):
+def bias_gradient(dz: Array) -> Array:
     """Same math as :func:`tinycnn.kernels.reference.bias_gradient`: ``dz`` summed over every axis but the last.
 
     Each of ``_BLOCKS`` row blocks is summed in float64 (so float32 gradients lose nothing to a long sum), then
@@ -313,13 +318,13 @@ def bias_gradient(dz):
     return out
 
 
-def _flat(a, dtype):
+def _flat(a: ArrayLike, dtype: DTypeLike) -> Array:
     """A read-only input (the gradient) as a contiguous 1-D array of ``dtype`` (no copy when it already is one)."""
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
 
 
 @contextlib.contextmanager
-def _updated_in_place(*arrays):
+def _updated_in_place(*arrays: Array | None) -> Iterator[list[Array]]:
     """Yield 1-D arrays for ``arrays`` (None passes through as an empty array) that a kernel may update; on
     exit every one that was not a view of its array is written back into it.
 
@@ -345,7 +350,9 @@ def _updated_in_place(*arrays):
 
 
 @engine_call
-def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
+def sgd_update(
+    w: Array, g: Array, v: Array | None, lr: float, momentum: float, nesterov: bool, wd: float = 0.0
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.sgd_update` (``w`` and ``v`` updated in place)."""
     dt = w.dtype.type
     flat_g = _flat(g, w.dtype)
@@ -358,7 +365,19 @@ def sgd_update(w, g, v, lr, momentum, nesterov, wd=0.0):
 
 
 @engine_call
-def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
+def adam_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    v_hat: Array | None,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    wd: float,
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.adam_update`, one pass (``alpha`` computed once)."""
     dt = w.dtype.type
     amsgrad = v_hat is not None
@@ -380,7 +399,18 @@ def adam_update(w, g, m, v, v_hat, lr, beta_1, beta_2, epsilon, step, wd):
 
 
 @engine_call
-def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
+def adamax_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    u: Array,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    wd: float,
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.adamax_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, m, u) as (flat_w, flat_m, flat_u):
@@ -399,7 +429,19 @@ def adamax_update(w, g, m, u, lr, beta_1, beta_2, epsilon, step, wd):
 
 
 @engine_call
-def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
+def nadam_update(
+    w: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    u_product: float,
+    wd: float,
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.nadam_update`, one pass (the schedule computed once)."""
     from .reference import nadam_momentum_schedule
 
@@ -425,7 +467,18 @@ def nadam_update(w, g, m, v, lr, beta_1, beta_2, epsilon, step, u_product, wd):
 
 
 @engine_call
-def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
+def rmsprop_update(
+    w: Array,
+    g: Array,
+    v: Array,
+    mom: Array | None,
+    avg_g: Array | None,
+    lr: float,
+    rho: float,
+    momentum: float,
+    epsilon: float,
+    wd: float,
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.rmsprop_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, v, mom, avg_g) as (flat_w, flat_v, flat_mom, flat_avg_g):
@@ -447,7 +500,7 @@ def rmsprop_update(w, g, v, mom, avg_g, lr, rho, momentum, epsilon, wd):
 
 
 @engine_call
-def adagrad_update(w, g, acc, lr, epsilon, wd):
+def adagrad_update(w: Array, g: Array, acc: Array, lr: float, epsilon: float, wd: float) -> None:
     """Same math as :func:`tinycnn.kernels.reference.adagrad_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, acc) as (flat_w, flat_acc):
@@ -455,7 +508,9 @@ def adagrad_update(w, g, acc, lr, epsilon, wd):
 
 
 @engine_call
-def adadelta_update(w, g, acc_g, acc_dx, lr, rho, epsilon, wd):
+def adadelta_update(
+    w: Array, g: Array, acc_g: Array, acc_dx: Array, lr: float, rho: float, epsilon: float, wd: float
+) -> None:
     """Same math as :func:`tinycnn.kernels.reference.adadelta_update`, one pass."""
     dt = w.dtype.type
     with _updated_in_place(w, acc_g, acc_dx) as (flat_w, flat_acc_g, flat_acc_dx):

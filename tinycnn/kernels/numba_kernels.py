@@ -28,6 +28,10 @@ environment tinycnn adds: none, since the engine runs on Numba's ``workqueue`` l
 :mod:`tinycnn.kernels.threads`).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from . import simd
 from .backend import KERNELS, Backend, current
 from .backend import SCRATCH_LIMIT_BYTES as IM2COL_LIMIT_BYTES
@@ -54,7 +58,7 @@ OPENMP_SETTINGS = {}
 _matmul = matmul  # the name benchmarks/bench_layers.py uses
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name == "DIRECT":  # computed: the route of the backend in force, and compiled code to run the tiles
         return current().route == "direct" and simd.enabled()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

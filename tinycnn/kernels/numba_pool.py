@@ -13,9 +13,12 @@ into the same cells, so one image belongs to one thread). The per-channel work i
 on a ``(C,)`` row, which Numba runs as a vector loop.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numba import njit, prange
 
+from ..hints import Array, Pads
 from .reference import POOL_MODES
 from .threads import engine_call
 
@@ -160,14 +163,14 @@ pool_backward_kernel = _pjit(_pool_backward)
 max_pool_backward_tiled_kernel = _pjit(_max_pool_backward_tiled)
 
 
-def _mode_code(mode):
+def _mode_code(mode: str) -> int:
     if mode not in POOL_MODES:
         raise ValueError(f"unknown pooling mode {mode!r}; expected one of {POOL_MODES}")
     return POOL_MODES.index(mode)  # 0 max, 1 avg, 2 l2
 
 
 @engine_call
-def pool2d_forward(x, mode, pool, strides, pads):
+def pool2d_forward(x: Array, mode: str, pool: tuple[int, int], strides: tuple[int, int], pads: Pads) -> Array:
     """Same math as ``reference.pool2d_forward`` (max / avg / l2 over ``pool`` windows).
 
     Parameters
@@ -196,7 +199,9 @@ def pool2d_forward(x, mode, pool, strides, pads):
 
 
 @engine_call
-def pool2d_backward(dy, x, y, mode, pool, strides, pads):
+def pool2d_backward(
+    dy: Array, x: Array, y: Array, mode: str, pool: tuple[int, int], strides: tuple[int, int], pads: Pads
+) -> Array:
     """Same math as ``reference.pool2d_backward``.
 
     Parameters

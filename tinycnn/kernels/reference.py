@@ -70,6 +70,9 @@ __all__ = [
     "conv2d_backward_kernel",
     "pool2d_forward",
     "pool2d_backward",
+    "dense_forward",
+    "dense_backward_input",
+    "dense_backward_kernel",
 ]
 
 POOL_MODES = ("max", "avg", "l2")

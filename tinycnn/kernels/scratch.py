@@ -15,10 +15,15 @@ Not a kernel: :mod:`~tinycnn.kernels.numba_im2col` keeps its im2col matrix here,
 :func:`buffer_info` tells what the last convolution on this thread did (the tests use it).
 """
 
+from __future__ import annotations
+
 import threading
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ..hints import Array
 from .backend import current
 
 __all__ = ["scratch", "line_chunks", "image_chunks", "buffer_info", "limit_bytes"]
@@ -26,12 +31,12 @@ __all__ = ["scratch", "line_chunks", "image_chunks", "buffer_info", "limit_bytes
 _local = threading.local()
 
 
-def limit_bytes():
+def limit_bytes() -> int:
     """The scratch bound of the backend in force (``Backend.scratch_bytes``)."""
     return current().scratch_bytes
 
 
-def scratch(rows, width, dtype):
+def scratch(rows: int, width: int, dtype: DTypeLike) -> Array:
     """A ``(rows, width)`` view of this thread's reusable scratch array (contents undefined).
 
     The array grows to the largest chunk asked for and is replaced by a smaller one if it exceeds both the
@@ -45,7 +50,7 @@ def scratch(rows, width, dtype):
     return flat[:size].reshape(rows, width)
 
 
-def line_chunks(lines, line_elements, itemsize, kernel):
+def line_chunks(lines: int, line_elements: int, itemsize: int, kernel: str) -> list[tuple[int, int]]:
     """Split ``lines`` scratch-matrix lines into chunks whose matrix fits the bound (im2col route).
 
     A *line* is one output row ``(n, i)`` of the image: ``line_elements`` = (pixels in a row) x (matrix
@@ -69,7 +74,7 @@ def line_chunks(lines, line_elements, itemsize, kernel):
     return ranges
 
 
-def image_chunks(n, image_bytes, kernel):
+def image_chunks(n: int, image_bytes: int, kernel: str) -> list[tuple[int, int]]:
     """Split ``n`` images into chunks whose padded copy fits the bound (at least one image; direct route).
 
     The direct route's only big temporary is a zero-padded copy of a chunk of images (about the size of the
@@ -90,7 +95,7 @@ def image_chunks(n, image_bytes, kernel):
     return ranges
 
 
-def buffer_info():
+def buffer_info() -> dict[str, Any]:
     """What the last convolution call on this thread did with its scratch matrix, and the scratch sizes.
 
     Returns a dict: ``kernel`` (its name), ``route`` (``"direct"`` or ``"im2col"``), ``chunks``,

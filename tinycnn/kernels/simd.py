@@ -59,6 +59,7 @@ walks the callers make). ``NUMBA_DISABLE_JIT=1`` cannot run IR: the engine then 
 """
 
 import typing
+from collections.abc import Sequence
 
 import llvmlite.binding as llvm_binding
 import numba
@@ -67,6 +68,8 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from ..hints import Array
 
 __all__ = [
     "VECTOR_BYTES",
@@ -85,7 +88,7 @@ __all__ = [
 ]
 
 
-def _host_vector_bytes():
+def _host_vector_bytes() -> int:
     """Width of the host's SIMD registers in bytes: 64 with AVX-512, 32 with AVX2, else 16."""
     try:
         llvm_binding.initialize_native_target()
@@ -111,7 +114,7 @@ TILE_VECTORS = (2, 1)
 INIT_ZERO, INIT_LOAD, INIT_BIAS = 0, 1, 2
 
 
-def lanes(itemsize):
+def lanes(itemsize: int) -> int:
     """Numbers of ``itemsize`` bytes in one vector: 16 float32 or 8 float64 with AVX-512."""
     return VECTOR_BYTES // itemsize
 
@@ -278,12 +281,21 @@ def _emit_tile(mr, nv, context, builder, tys, args):
             builder.store(builder.load(acc[p][v]), vector_at(c, c_index[p][v]), align=align)
 
 
-def enabled():
+def enabled() -> bool:
     """True when Numba compiles (the tiles are LLVM IR: ``NUMBA_DISABLE_JIT=1`` cannot run them)."""
     return not numba.config.DISABLE_JIT
 
 
-def tile_numpy(rows, vectors, a, b, c, bias, walk, vector_length=None):
+def tile_numpy(
+    rows: int,
+    vectors: int,
+    a: Array,
+    b: Array,
+    c: Array,
+    bias: Array,
+    walk: TileWalk | Sequence[int],
+    vector_length: int | None = None,
+) -> None:
     """The loop nest of :func:`tile` in NumPy: the same reads, multiply-adds and writes, one row at a time.
 
     ``acc`` is the ``rows x (vectors * VL)`` block the compiled tile keeps in registers; one step of the

@@ -45,15 +45,21 @@ no Numba setting. The first call of a compiled kernel calls :func:`start`, which
 :func:`info` reports the layer that runs, the thread count and who chose the layer (the benchmarks record it).
 """
 
+from __future__ import annotations
+
 import ctypes
 import functools
 import os
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numba
 
 __all__ = ["LAYER_PRIORITY", "LOCK", "start", "info", "engine_call"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: The layers tinycnn asks Numba for, best first, when nobody else has chosen one (see the module docstring):
 #: Numba takes the first that loads.
@@ -70,14 +76,14 @@ _state = {"started": False, "chosen_by": None}
 _start_lock = threading.Lock()
 
 
-def _numba_threads_running():
+def _numba_threads_running() -> bool:
     """True when Numba has launched its threading layer in this process already."""
     from numba.np.ufunc import parallel
 
     return bool(getattr(parallel, "_is_initialized", False))
 
 
-def _load_tbb():
+def _load_tbb() -> bool:
     """Make oneTBB findable by Numba; True if it loaded.
 
     ``pip install tbb`` puts ``libtbb.so.12`` in ``<environment>/lib``, which is not on the dynamic loader's
@@ -103,12 +109,12 @@ def _load_tbb():
         return False
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     global LOCK
     LOCK = threading.RLock()
 
 
-def start():
+def start() -> dict[str, Any]:
     """Choose the threading layer (unless someone else did) before Numba's first parallel loop; idempotent.
 
     Called by :func:`engine_call` on the first call of a compiled kernel, never at import. Returns
@@ -134,7 +140,7 @@ def start():
     return info()
 
 
-def info():
+def info() -> dict[str, Any]:
     """``{"layer": ..., "threads": ..., "chosen_by": ...}``: the threading layer Numba runs (None before the
     first parallel loop), its thread count and who chose the layer (None before :func:`start`)."""
     layer = None
@@ -146,14 +152,14 @@ def info():
     return {"layer": layer, "threads": numba.config.NUMBA_NUM_THREADS, "chosen_by": _state["chosen_by"]}
 
 
-def engine_call(function):
+def engine_call(function: _F) -> _F:
     """Decorator for the engine's public kernels: :func:`start` on the first call, then run under :data:`LOCK`."""
 
     @functools.wraps(function)
-    def call(*args, **kwargs):
+    def call(*args: Any, **kwargs: Any) -> Any:
         if not _state["started"]:
             start()
         with LOCK:
             return function(*args, **kwargs)
 
-    return call
+    return call  # type: ignore[return-value]  # the same signature, by functools.wraps

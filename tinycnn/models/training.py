@@ -33,9 +33,14 @@ logged names are Keras's: ``loss`` (the weighted total), then ``<output>_loss`` 
 for each output of a model with several.
 """
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
@@ -43,16 +48,23 @@ from .. import optimizers as optimizers_mod
 from .. import regularizers, validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
+from ..hints import Array
 from .data import DataMixin, _BatchSource, _is_batch_source, _OutputView, _per_output  # noqa: F401
 from .inference import InferenceMixin
 from .safety import _INTERRUPTS, ENGINE_LOCK, _defer_keyboard_interrupt, _Undo  # noqa: F401
+
+if TYPE_CHECKING:
+    from ..losses import LossLike
+    from ..metrics import MetricLike
+    from ..optimizers import Optimizer
+    from ..utils import PyDataset
 
 
 class Trainer(DataMixin, InferenceMixin):
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.optimizer = self.loss = None
         self._losses, self._loss_weights, self._metrics = [], [], []
         self.compiled_metrics = []
@@ -63,16 +75,19 @@ class Trainer(DataMixin, InferenceMixin):
     # ------------------------------------------------------------------------------------------ compile
     def compile(
         self,
-        optimizer="rmsprop",
-        loss=None,
-        metrics=None,
-        loss_weights=None,
-        weighted_metrics=None,
-        run_eagerly=None,
-        steps_per_execution=None,
-        jit_compile=None,
-        **kwargs,
-    ):
+        optimizer: Optimizer | str | dict[str, Any] = "rmsprop",
+        loss: LossLike | list[LossLike | None] | dict[str, LossLike | None] | None = None,
+        metrics: MetricLike
+        | Sequence[MetricLike | Sequence[MetricLike] | None]
+        | dict[str, MetricLike | Sequence[MetricLike] | None]
+        | None = None,
+        loss_weights: float | Sequence[float] | dict[str, float] | None = None,
+        weighted_metrics: Sequence[MetricLike] | None = None,
+        run_eagerly: bool | None = None,
+        steps_per_execution: int | None = None,
+        jit_compile: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Choose the optimizer (object or Keras name), the loss(es) and metrics, as Keras's ``compile``."""
         if kwargs:
             raise InvalidArgumentError(f"compile got unexpected arguments {sorted(kwargs)}")
@@ -203,7 +218,12 @@ class Trainer(DataMixin, InferenceMixin):
 
         return [(layer, name) for layer in leaf_layers(self) if layer.trainable for name in layer.params]
 
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(
+        self,
+        x: ArrayLike | Mapping[str, ArrayLike],
+        y: ArrayLike | Mapping[str, ArrayLike] | None,
+        return_dict: bool = False,
+    ) -> float | dict[str, float]:
         """One optimizer step on one batch; returns the batch loss. Refuses the step if anything is non-finite
         (the loss is then NaN). Ctrl-C during the step raises ``KeyboardInterrupt`` after it, never inside."""
         self._require_compiled("train_on_batch")
@@ -281,23 +301,23 @@ class Trainer(DataMixin, InferenceMixin):
 
     def fit(
         self,
-        x=None,
-        y=None,
-        batch_size=32,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        class_weight=None,
-        sample_weight=None,
-        validation_batch_size=None,
-        validation_freq=1,
-    ):
+        x: ArrayLike | Mapping[str, ArrayLike] | PyDataset | Iterator[Any] | None = None,
+        y: ArrayLike | Mapping[str, ArrayLike] | None = None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, ...] | list[Any] | PyDataset | Iterator[Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: ArrayLike | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ) -> History:
         """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`~tinycnn.callbacks.History`.
 
         Each epoch: batches in a shuffled order (``np.random``, seeded by ``set_random_seed``), one
@@ -468,17 +488,17 @@ class Trainer(DataMixin, InferenceMixin):
     # ------------------------------------------------------------------------------------------ Keras 2
     def fit_generator(
         self,
-        generator,
-        steps_per_epoch=None,
-        epochs=1,
-        verbose=1,
-        callbacks=None,
-        validation_data=None,
-        validation_steps=None,
-        initial_epoch=0,
-        shuffle=True,
-        **ignored,
-    ):
+        generator: PyDataset | Iterator[Any],
+        steps_per_epoch: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_data: tuple[Any, ...] | list[Any] | PyDataset | Iterator[Any] | None = None,
+        validation_steps: int | None = None,
+        initial_epoch: int = 0,
+        shuffle: bool = True,
+        **ignored: Any,
+    ) -> History:
         """Keras 2's spelling of ``fit(generator, ...)`` (``workers``, ``use_multiprocessing``,
         ``max_queue_size`` are accepted and ignored)."""
         return self.fit(
@@ -493,10 +513,14 @@ class Trainer(DataMixin, InferenceMixin):
             shuffle=shuffle,
         )
 
-    def evaluate_generator(self, generator, steps=None, verbose=0, **ignored):
+    def evaluate_generator(
+        self, generator: PyDataset | Iterator[Any], steps: int | None = None, verbose: int | str = 0, **ignored: Any
+    ) -> float | list[float] | dict[str, float]:
         """Keras 2's spelling of ``evaluate(generator, steps=...)``."""
         return self.evaluate(generator, steps=steps, verbose=verbose)
 
-    def predict_generator(self, generator, steps=None, verbose=0, **ignored):
+    def predict_generator(
+        self, generator: PyDataset | Iterator[Any], steps: int | None = None, verbose: int | str = 0, **ignored: Any
+    ) -> Array | list[Array]:
         """Keras 2's spelling of ``predict(generator, steps=...)``."""
         return self.predict(generator, steps=steps, verbose=verbose)
