@@ -143,10 +143,12 @@ def worker_tinycnn(x, y, labels, tx, warm, optimizer, batch_sizes, threads):
 
     from tinycnn import kernels
     from tinycnn.kernels import numba_kernels
-    from tinycnn.optimizers import SGD, Adam
+    from tinycnn.optimizers import SGD
 
     o = OPTIMIZERS[optimizer]
     if optimizer == "adam":
+        from tinycnn.optimizers import Adam  # not in a baseline checkout from before the optimizers issue
+
         opt = Adam(o["learning_rate"], beta_1=o["beta_1"], beta_2=o["beta_2"], epsilon=o["epsilon"])
     else:
         opt = SGD(lr=o["learning_rate"], momentum=o["momentum"], decay=o["decay"])

@@ -5,7 +5,10 @@ Wraps every layer's ``forward`` and ``backward`` (and the optimizer's ``apply_gr
 ``predict`` the same way. Prints milliseconds per batch for each layer and phase, the share of the step, and
 GFLOP/s of the convolutions; writes ``benchmarks/results/profile_step.json``.
 
-    python benchmarks/profile_step.py [--steps 200]
+    python benchmarks/profile_step.py [--steps 200] [--predict-batch-sizes 32 1024]
+
+``--predict-batch-sizes`` adds a per-layer profile of ``predict`` at each batch size (microseconds per image, so
+the sizes compare; ``predict`` runs a large batch in cache-sized pieces, :mod:`tinycnn.models.inference`).
 
 A profile shows shares, not speed against anything: compare frameworks with ``bench_train.py``.
 """
@@ -57,10 +60,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--predict-batch-sizes", type=int, nargs="*", default=[], help="per-layer predict profile")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "profile_step.json"))
     args = parser.parse_args(argv)
 
     import fashion_mnist_cnn as course
+    from bench_common import cpu_model
 
     from tinycnn.datasets import fashion_mnist
 
@@ -91,6 +96,23 @@ def main(argv=None):
     model.predict(tx, batch_size=BATCH)
     infer_s = time.perf_counter() - start
     infer = dict(totals)
+
+    by_batch = {}
+    for bs in args.predict_batch_sizes:
+        images = max(len(tx), 4 * bs)
+        data = np.concatenate([tx] * -(-images // len(tx)))[:images]
+        model.predict(data[: 2 * bs], batch_size=bs)  # warm: this batch size's scratch buffers
+        totals.clear()
+        start = time.perf_counter()
+        model.predict(data, batch_size=bs)
+        total_s = time.perf_counter() - start
+        per_image = {layer.name: totals.get((layer.name, "forward"), 0.0) / images * 1e6 for layer in model.layers}
+        by_batch[str(bs)] = {
+            "images": images,
+            "us_per_image": total_s / images * 1e6,
+            "layers_us_per_image": per_image,
+            "rest_us_per_image": total_s / images * 1e6 - sum(per_image.values()),
+        }
 
     steps = args.steps
     step_ms = train_s / steps * 1e3
@@ -140,6 +162,17 @@ def main(argv=None):
     for kind, ms in sorted(by_type.items(), key=lambda kv: -kv[1]):
         print(f"  {kind:<46}{ms:7.2f} ms  {100 * ms / step_ms:5.1f}%")
 
+    if by_batch:
+        sizes = list(by_batch)
+        print("predict, microseconds per image, by batch size:")
+        print(f"{'layer':<24}" + "".join(f"{'batch ' + b:>12}" for b in sizes))
+        for layer in model.layers:
+            print(
+                f"{layer.name:<24}" + "".join(f"{by_batch[b]['layers_us_per_image'][layer.name]:12.1f}" for b in sizes)
+            )
+        print(f"{'rest (Python, joins)':<24}" + "".join(f"{by_batch[b]['rest_us_per_image']:12.1f}" for b in sizes))
+        print(f"{'total':<24}" + "".join(f"{by_batch[b]['us_per_image']:12.1f}" for b in sizes))
+
     result = {
         "benchmark": "profile_step",
         "batch_size": BATCH,
@@ -148,12 +181,18 @@ def main(argv=None):
         "blas": kernels.blas_info(),
         "backend": kernels.get_backend(),
         "route": route,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "train_step_ms": step_ms,
         "predict_batch_ms": infer_ms,
         "layers": rows,
         "train_by_kind_ms": dict(by_type),
+        "predict_by_batch": by_batch,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with atomic_open(args.out, "w") as f:
