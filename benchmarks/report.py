@@ -292,8 +292,34 @@ def cpus_table(entries):
     return "\n".join(lines)
 
 
+def pieces_table(d):
+    """``predict_pieces.json``: predict images/s by batch size for each size of the pieces of a batch."""
+    rows = d["best_images_per_s"]
+    sizes = list(next(iter(rows.values())))
+    cpu = d.get("machine", {}).get("cpu", {})
+    lines = [
+        f"`{d['command']}` ({d['date']}; best of {d['rounds']} interleaved rounds, {d['images']} test images; CPU: "
+        f"{cpu.get('model name')}, family {cpu.get('cpu family')}, model {cpu.get('model')}; default piece: "
+        f"{d['default_piece_bytes'] / 2**20:g} MiB)",
+        "",
+        "| piece of a batch | images per piece | " + " | ".join(f"batch {b} img/s" for b in sizes) + " |",
+        "|---|---|" + "---|" * len(sizes),
+    ]
+    for name, row in rows.items():
+        piece = d["pieces_images"].get(name)
+        label = "whole batches" if name == "off" else name
+        lines.append(
+            f"| {label} | {'whole' if name == 'off' or piece is None else piece} | "
+            + " | ".join(f"{row[b]:.0f}" for b in sizes)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 TABLES = [
     ("bench_train.json", train_table),
+    ("bench_train_baseline.json", train_table),  # the same benchmark with --tinycnn-baseline (issue 17)
+    ("predict_pieces.json", pieces_table),
     ("profile_step.json", profile_table),
     ("bench_layers.json", layers_table),
     ("bench_autompg.json", autompg_fit_table),

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinycnn.kernels import numba_elementwise as fast
+from tinycnn.kernels import numba_optimizers as fast_updates
 from tinycnn.kernels import reference as ref
 
 DTYPES = st.sampled_from([np.float32, np.float64])
@@ -58,7 +59,7 @@ def test_sgd_update_matches_reference(n, dtype, momentum, nesterov, seed):
     w_ref, v_ref, w_fast, v_fast = w0.copy(), v0.copy(), w0.copy(), v0.copy()
     for _ in range(3):
         ref.sgd_update(w_ref, g, v_ref, 0.05, momentum, nesterov)
-        fast.sgd_update(w_fast, g, v_fast, 0.05, momentum, nesterov)
+        fast_updates.sgd_update(w_fast, g, v_fast, 0.05, momentum, nesterov)
     np.testing.assert_allclose(w_fast, w_ref, **tol(dtype))
     np.testing.assert_allclose(v_fast, v_ref, **tol(dtype))
 
@@ -147,7 +148,7 @@ def test_every_update_kernel_updates_non_contiguous_arrays_in_place(dtype, layou
         call(ref, *on_reference)
         on_numba = [_layouts(a)[layout] for a in start]
         assert all(a.flags.c_contiguous == (layout == "contiguous") for a in on_numba)
-        call(fast, *on_numba)
+        call(fast_updates, *on_numba)
         for k, (got, want, before) in enumerate(zip(on_numba, on_reference, start)):
             assert not np.array_equal(want, before), (name, k)  # the step changes every array it owns
             assert np.all(np.isfinite(want)), (name, k)

@@ -73,7 +73,7 @@ def test_float32_weights_stay_float32():
 import warnings  # noqa: E402
 
 from tinycnn import kernels  # noqa: E402
-from tinycnn.kernels import numba_elementwise as fast  # noqa: E402
+from tinycnn.kernels import numba_optimizers as fast  # noqa: E402
 from tinycnn.kernels import reference as ref  # noqa: E402
 from tinycnn.layers import Dense  # noqa: E402
 from tinycnn.models import Sequential  # noqa: E402

@@ -38,6 +38,7 @@ MODULES = (
     "tinycnn.models.sequential",
     "tinycnn.models.inference",
     "tinycnn.models.training",
+    "tinycnn.models.keras2",
     "tinycnn.models.data",
     "tinycnn.kernels",
     "tinycnn.kernels.backend",
@@ -52,6 +53,7 @@ ENGINE_MODULES = tuple(
         "numba_pool",
         "numba_dense",
         "numba_elementwise",
+        "numba_optimizers",
         "numba_im2col",
         "numba_direct",
         "numba_kernels",
@@ -178,11 +180,13 @@ def test_the_dispatchers_share_the_reference_names():
 
 def test_the_training_methods_have_type_hints():
     """``tinycnn.models.training`` is in :data:`MODULES`; its public methods are the ones the walk must find."""
-    from tinycnn.models import training
+    from tinycnn.models import keras2, training
 
-    found = {where for where, _ in api_functions(training)}
-    for method in ("compile", "fit", "train_on_batch", "fit_generator", "evaluate_generator", "predict_generator"):
+    found = {where for where, _ in api_functions(training)} | {where for where, _ in api_functions(keras2)}
+    for method in ("compile", "fit", "train_on_batch"):
         assert f"tinycnn.models.training.Trainer.{method}" in found
+    for method in ("fit_generator", "evaluate_generator", "predict_generator"):
+        assert f"tinycnn.models.keras2.Keras2Mixin.{method}" in found
 
 
 def is_compiled(name, obj):

@@ -7,8 +7,9 @@ forwards each call to the backend in force (:mod:`tinycnn.kernels.backend`):
 * ``"numba"``     -- the engine, compiled with Numba (the default), split by family: convolutions
   (:mod:`~tinycnn.kernels.numba_conv`, by the direct tiles of :mod:`~tinycnn.kernels.numba_direct` or the
   gathers of :mod:`~tinycnn.kernels.numba_im2col`), pooling (:mod:`~tinycnn.kernels.numba_pool`), Dense and
-  every matrix product (:mod:`~tinycnn.kernels.numba_dense`), BatchNorm, ReLU and the optimizers' updates
-  (:mod:`~tinycnn.kernels.numba_elementwise`); :mod:`~tinycnn.kernels.numba_kernels` lists them all.
+  every matrix product (:mod:`~tinycnn.kernels.numba_dense`), BatchNorm, ReLU and bias gradients
+  (:mod:`~tinycnn.kernels.numba_elementwise`) and the optimizers' updates
+  (:mod:`~tinycnn.kernels.numba_optimizers`); :mod:`~tinycnn.kernels.numba_kernels` lists them all.
 
 Both define the same functions with the same signatures. Choose the backend (and the engine's route,
 ``"direct"`` or ``"im2col"``) for a block of code, or for the whole process:

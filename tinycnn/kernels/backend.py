@@ -92,7 +92,7 @@ KERNELS = (
 #: The modules each backend's kernels come from (the Numba engine is split by family).
 _MODULES = {
     "reference": (".reference",),
-    "numba": (".numba_conv", ".numba_pool", ".numba_dense", ".numba_elementwise"),
+    "numba": (".numba_conv", ".numba_pool", ".numba_dense", ".numba_elementwise", ".numba_optimizers"),
 }
 
 

@@ -14,7 +14,8 @@ module                      what it holds
 ``numba_im2col``            the im2col route's gathers (im2col, the input gradient's gather, col2im)
 ``numba_dense``             ``dense_*`` and every matrix product of the engine, on the tiles
 ``numba_pool``              ``pool2d_forward``, ``pool2d_backward``
-``numba_elementwise``       BatchNorm, ReLU and the optimizers' updates, each fused into one or two passes
+``numba_elementwise``       BatchNorm, ReLU and bias gradients, each fused into one or two passes
+``numba_optimizers``        the optimizers' updates, one pass per weight
 ``scratch``                 the bounded, reused scratch memory; :func:`buffer_info`
 ``threads``                 the threading layer, started on the first compiled call; fork safety
 ``backend``                 which backend and route are in force (:func:`tinycnn.kernels.use`)

@@ -2,8 +2,8 @@
 
 Part of the reference backend (:mod:`tinycnn.kernels.reference` imports every name here, so
 ``reference.sgd_update`` is this module's). Each has a twin with the same name and signature in
-:mod:`tinycnn.kernels.numba_elementwise`, which fuses the several passes over memory NumPy makes here into one
-or two.
+:mod:`tinycnn.kernels.numba_elementwise` (the updates: :mod:`tinycnn.kernels.numba_optimizers`), which fuses
+the several passes over memory NumPy makes here into one or two.
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ from .. import optimizers as optimizers_mod
 from .. import regularizers, validation
 from ..callbacks import Callback, History, ProgbarLogger
 from ..errors import InvalidArgumentError, InvalidInputError, InvalidTypeError
-from ..hints import Array
 from .data import DataMixin, _BatchSource, _is_batch_source, _OutputView, _per_output  # noqa: F401
 from .inference import InferenceMixin
+from .keras2 import Keras2Mixin
 from .safety import _INTERRUPTS, ENGINE_LOCK, _defer_keyboard_interrupt, _Undo  # noqa: F401
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ..utils import PyDataset
 
 
-class Trainer(DataMixin, InferenceMixin):
+class Trainer(DataMixin, InferenceMixin, Keras2Mixin):
     """``compile``/``fit``/``evaluate``/``predict`` for any model with ``inputs``, ``outputs``, ``forward``,
     ``backward`` and weights (see :class:`tinycnn.models.Model`)."""
 
@@ -484,43 +484,3 @@ class Trainer(DataMixin, InferenceMixin):
                 RuntimeWarning,
                 stacklevel=4,
             )
-
-    # ------------------------------------------------------------------------------------------ Keras 2
-    def fit_generator(
-        self,
-        generator: PyDataset | Iterator[Any],
-        steps_per_epoch: int | None = None,
-        epochs: int = 1,
-        verbose: int | str = 1,
-        callbacks: Sequence[Callback] | None = None,
-        validation_data: tuple[Any, ...] | list[Any] | PyDataset | Iterator[Any] | None = None,
-        validation_steps: int | None = None,
-        initial_epoch: int = 0,
-        shuffle: bool = True,
-        **ignored: Any,
-    ) -> History:
-        """Keras 2's spelling of ``fit(generator, ...)`` (``workers``, ``use_multiprocessing``,
-        ``max_queue_size`` are accepted and ignored)."""
-        return self.fit(
-            generator,
-            steps_per_epoch=steps_per_epoch,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_data=validation_data,
-            validation_steps=validation_steps,
-            initial_epoch=initial_epoch,
-            shuffle=shuffle,
-        )
-
-    def evaluate_generator(
-        self, generator: PyDataset | Iterator[Any], steps: int | None = None, verbose: int | str = 0, **ignored: Any
-    ) -> float | list[float] | dict[str, float]:
-        """Keras 2's spelling of ``evaluate(generator, steps=...)``."""
-        return self.evaluate(generator, steps=steps, verbose=verbose)
-
-    def predict_generator(
-        self, generator: PyDataset | Iterator[Any], steps: int | None = None, verbose: int | str = 0, **ignored: Any
-    ) -> Array | list[Array]:
-        """Keras 2's spelling of ``predict(generator, steps=...)``."""
-        return self.predict(generator, steps=steps, verbose=verbose)
