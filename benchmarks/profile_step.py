@@ -5,7 +5,7 @@ Wraps every layer's ``forward`` and ``backward`` (and the optimizer's ``apply_gr
 ``predict`` the same way. Prints milliseconds per batch for each layer and phase, the share of the step, and
 GFLOP/s of the convolutions; writes ``benchmarks/results/profile_step.json``.
 
-    python benchmarks/profile_step.py [--steps 200] [--predict-batch-sizes 32 1024]
+    python benchmarks/profile_step.py [--steps 200] [--predict-batch-sizes 32 1024] [--threads 1]
 
 ``--predict-batch-sizes`` adds a per-layer profile of ``predict`` at each batch size (microseconds per image, so
 the sizes compare; ``predict`` runs a large batch in cache-sized pieces, :mod:`tinycnn.models.inference`).
@@ -60,9 +60,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200, help="timed training steps (batches of 32)")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all cores)")
     parser.add_argument("--predict-batch-sizes", type=int, nargs="*", default=[], help="per-layer predict profile")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "profile_step.json"))
     args = parser.parse_args(argv)
+    if args.threads is not None:  # tinycnn's choice of threading layer first, then fewer threads for the kernels
+        import numba
+
+        from tinycnn.kernels import threads
+
+        threads.start()
+        numba.set_num_threads(args.threads)
 
     import fashion_mnist_cnn as course
     from bench_common import cpu_model
@@ -176,6 +184,7 @@ def main(argv=None):
     result = {
         "benchmark": "profile_step",
         "batch_size": BATCH,
+        "threads": __import__("numba").get_num_threads(),
         "steps": steps,
         "command": " ".join(["python", "benchmarks/profile_step.py"] + (argv or sys.argv[1:])),
         "blas": kernels.blas_info(),

@@ -12,8 +12,7 @@ Same signatures, same math; each fuses what NumPy does in several passes over me
 * ``relu_forward``, ``relu_backward`` -- same math as their ``reference`` twins, one parallel pass each.
 * ``bias_gradient``      -- same math as ``reference.bias_gradient``: column sums of the ``(M, F)`` view, one
   parallel pass over row blocks, each block summing in float64 into its own row of partial sums (NumPy's
-  ``sum(axis=0)`` over the leading axes of a 4-D array walks memory in a strided order and ran about 7x
-  slower on the course CNN's 32-filter layers; ``benchmarks/README.md``, "Profile").
+  ``sum(axis=0)`` over the leading axes of a 4-D array walks memory in a strided order, on one thread).
 Rows are split into blocks processed in parallel (``prange``); each block keeps its own float64 partial sums,
 added at the end, so the result does not depend on thread timing beyond float64 rounding.
 
