@@ -152,7 +152,7 @@ def _max_pool_backward_tiled(dy, x, y, ph, pw, dx):
                     for k in range(c):
                         v, m = x[n, r, q, k], y[n, i, j, k]
                         hit = open_[k] * ((v == m) | ((v != v) & (m != m)))
-                        dx[n, r, q, k] = hit * dy[n, i, j, k]
+                        dx[n, r, q, k] = dy[n, i, j, k] if hit != 0 else 0  # a select: 0 * inf would be NaN
                         open_[k] -= hit
 
 
