@@ -81,3 +81,18 @@ def test_a_layer_tinycnn_does_not_know_gets_whole_batches(small_pieces):
     assert model._inference_piece() is None
     x = np.random.default_rng(2).random((20, 12, 12, 1), dtype=np.float32)
     np.testing.assert_array_equal(model.predict(x, batch_size=20, verbose=0), model._forward_all([x], False)[0])
+
+
+class CenteredSequential(keras.Sequential):
+    """A user's model class whose forward pass mixes the samples of a batch."""
+
+    def forward(self, x, training=False):
+        y = super().forward(x, training=training)
+        return y - y.mean(axis=0, keepdims=True)
+
+
+def test_a_model_class_tinycnn_does_not_know_gets_whole_batches(small_pieces):
+    model = CenteredSequential([keras.Input((12, 12, 1)), layers.Flatten(), layers.Dense(4)])
+    assert model._inference_piece() is None
+    x = np.random.default_rng(4).random((20, 12, 12, 1), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x, batch_size=20, verbose=0).mean(axis=0), 0, atol=1e-6)

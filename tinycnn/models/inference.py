@@ -10,10 +10,10 @@ sample on its own (BatchNorm uses its moving statistics, Dropout is off), so a b
 through the network in pieces of a few dozen and give the same numbers. Layer by layer, a whole batch of 1024
 writes activations of about 100 MB (the course CNN's first layers) that the next layer must read back from main
 memory; a piece of :data:`INFERENCE_PIECE_BYTES` keeps them in the processor's cache, so ``predict`` does not
-slow down as the batch grows (``benchmarks/README.md``, batch sizes). Models holding a layer tinycnn did not
-define (a user's subclass) run whole batches, since such a layer may mix samples. ``evaluate`` runs whole
-batches: its loss may be computed from the logits the last layer kept (:mod:`tinycnn.losses`, fused softmax),
-which must be the whole batch's.
+slow down as the batch grows (``benchmarks/README.md``, batch sizes). A model of a class tinycnn did not
+define, or holding such a layer (a user's subclass), runs whole batches, since such a class may mix samples.
+``evaluate`` runs whole batches: its loss may be computed from the logits the last layer kept
+(:mod:`tinycnn.losses`, fused softmax), which must be the whole batch's.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class InferenceMixin:
         """Samples per piece of an inference batch (module docstring), or None to run whole batches."""
         from .model import leaf_layers
 
-        if not all(type(layer).__module__.startswith("tinycnn.") for layer in leaf_layers(self)):
-            return None
+        if not all(type(layer).__module__.startswith("tinycnn.") for layer in [self, *leaf_layers(self)]):
+            return None  # a class of the user's (the model's or a layer's) may mix the samples of a batch
         widest = 1
         for node in self._nodes:
             for t in node.output_tensors:
