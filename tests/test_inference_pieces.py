@@ -96,3 +96,12 @@ def test_a_model_class_tinycnn_does_not_know_gets_whole_batches(small_pieces):
     assert model._inference_piece() is None
     x = np.random.default_rng(4).random((20, 12, 12, 1), dtype=np.float32)
     np.testing.assert_allclose(model.predict(x, batch_size=20, verbose=0).mean(axis=0), 0, atol=1e-6)
+
+
+def test_a_nested_model_of_a_class_tinycnn_does_not_know_gets_whole_batches(small_pieces):
+    inner = CenteredSequential([keras.Input((12, 12, 1)), layers.Flatten(), layers.Dense(4)])
+    outer = keras.Sequential([keras.Input((12, 12, 1)), inner, layers.Dense(2)])
+    assert outer._inference_piece() is None
+    inner = keras.Sequential([layers.Conv2D(16, 3, padding="same"), layers.Flatten(), layers.Dense(4)])
+    plain = keras.Sequential([keras.Input((12, 12, 1)), inner])
+    assert plain._inference_piece() == 3  # the nested model's widest activation counts: 12*12*16 float32

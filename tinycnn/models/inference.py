@@ -44,15 +44,20 @@ class InferenceMixin:
 
     def _inference_piece(self):
         """Samples per piece of an inference batch (module docstring), or None to run whole batches."""
-        from .model import leaf_layers
+        from .model import Model
 
-        if not all(type(layer).__module__.startswith("tinycnn.") for layer in [self, *leaf_layers(self)]):
-            return None  # a class of the user's (the model's or a layer's) may mix the samples of a batch
-        widest = 1
-        for node in self._nodes:
-            for t in node.output_tensors:
-                size = int(np.prod([d for d in t.shape[1:] if d is not None], dtype=np.int64))
-                widest = max(widest, size * np.dtype(self.compute_dtype).itemsize)
+        widest, stack = 1, [self]
+        while stack:  # this model and every model nested in it: their classes and their layers' outputs
+            model = stack.pop()
+            for layer in [model, *model.layers]:
+                if not type(layer).__module__.startswith("tinycnn."):
+                    return None  # a class of the user's (a model's or a layer's) may mix the samples of a batch
+                if layer is not model and isinstance(layer, Model):
+                    stack.append(layer)
+            for node in model._nodes:
+                for t in node.output_tensors:
+                    size = int(np.prod([d for d in t.shape[1:] if d is not None], dtype=np.int64))
+                    widest = max(widest, size * np.dtype(self.compute_dtype).itemsize)
         return max(1, INFERENCE_PIECE_BYTES // widest)
 
     def _forward_inference(self, xs):
