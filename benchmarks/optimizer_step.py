@@ -68,16 +68,16 @@ def main(argv=None):
         for xb, yb in batches[: args.warmup]:
             model.train_on_batch(xb, yb)
         update_time[name] = [0.0]
-        inner = model.optimizer.apply_gradients
+        inner = model.optimizer._apply  # what the training loop calls: apply_gradients with the undo's keep=
 
-        def timed(pairs, inner=inner, cell=update_time[name]):
+        def timed(pairs, keep=None, inner=inner, cell=update_time[name]):
             start = time.perf_counter()
             try:
-                return inner(pairs)
+                return inner(pairs, keep)
             finally:
                 cell[0] += time.perf_counter() - start
 
-        model.optimizer.apply_gradients = timed
+        model.optimizer._apply = timed
         models[name] = model
 
     step_ms = {name: [] for name in models}

@@ -110,20 +110,29 @@ def _update_calls(dtype):
     the same gradient and hyper-parameters on both backends."""
     g = np.random.default_rng(9).normal(size=(6, 4)).astype(dtype)
     return {
-        "sgd plain": (1, lambda k, w: k.sgd_update(w, g, None, 0.1, 0.0, False, 0.01)),
-        "sgd momentum": (2, lambda k, w, v: k.sgd_update(w, g, v, 0.1, 0.9, False, 0.0)),
-        "sgd nesterov": (2, lambda k, w, v: k.sgd_update(w, g, v, 0.1, 0.9, True, 0.01)),
-        "adam": (3, lambda k, w, m, v: k.adam_update(w, g, m, v, None, 0.01, 0.9, 0.999, 1e-7, 3, 0.0)),
-        "adam amsgrad": (4, lambda k, w, m, v, vh: k.adam_update(w, g, m, v, vh, 0.01, 0.9, 0.999, 1e-7, 3, 1e-3)),
-        "adamax": (3, lambda k, w, m, u: k.adamax_update(w, g, m, u, 0.01, 0.9, 0.999, 1e-7, 2, 0.0)),
-        "nadam": (3, lambda k, w, m, v: k.nadam_update(w, g, m, v, 0.01, 0.9, 0.999, 1e-7, 2, 0.8, 0.0)),
-        "rmsprop": (2, lambda k, w, v: k.rmsprop_update(w, g, v, None, None, 0.01, 0.9, 0.0, 1e-7, 0.0)),
+        "sgd plain": (1, lambda k, w, **kw: k.sgd_update(w, g, None, 0.1, 0.0, False, 0.01, **kw)),
+        "sgd momentum": (2, lambda k, w, v, **kw: k.sgd_update(w, g, v, 0.1, 0.9, False, 0.0, **kw)),
+        "sgd nesterov": (2, lambda k, w, v, **kw: k.sgd_update(w, g, v, 0.1, 0.9, True, 0.01, **kw)),
+        "adam": (3, lambda k, w, m, v, **kw: k.adam_update(w, g, m, v, None, 0.01, 0.9, 0.999, 1e-7, 3, 0.0, **kw)),
+        "adam amsgrad": (
+            4,
+            lambda k, w, m, v, vh, **kw: k.adam_update(w, g, m, v, vh, 0.01, 0.9, 0.999, 1e-7, 3, 1e-3, **kw),
+        ),
+        "adamax": (3, lambda k, w, m, u, **kw: k.adamax_update(w, g, m, u, 0.01, 0.9, 0.999, 1e-7, 2, 0.0, **kw)),
+        "nadam": (
+            3,
+            lambda k, w, m, v, **kw: k.nadam_update(w, g, m, v, 0.01, 0.9, 0.999, 1e-7, 2, 0.8, 0.0, **kw),
+        ),
+        "rmsprop": (
+            2,
+            lambda k, w, v, **kw: k.rmsprop_update(w, g, v, None, None, 0.01, 0.9, 0.0, 1e-7, 0.0, **kw),
+        ),
         "rmsprop centered momentum": (
             4,
-            lambda k, w, v, mom, avg: k.rmsprop_update(w, g, v, mom, avg, 0.01, 0.9, 0.5, 1e-7, 0.0),
+            lambda k, w, v, mom, avg, **kw: k.rmsprop_update(w, g, v, mom, avg, 0.01, 0.9, 0.5, 1e-7, 0.0, **kw),
         ),
-        "adagrad": (2, lambda k, w, acc: k.adagrad_update(w, g, acc, 0.1, 1e-7, 0.0)),
-        "adadelta": (3, lambda k, w, ag, adx: k.adadelta_update(w, g, ag, adx, 1.0, 0.95, 1e-7, 0.0)),
+        "adagrad": (2, lambda k, w, acc, **kw: k.adagrad_update(w, g, acc, 0.1, 1e-7, 0.0, **kw)),
+        "adadelta": (3, lambda k, w, ag, adx, **kw: k.adadelta_update(w, g, ag, adx, 1.0, 0.95, 1e-7, 0.0, **kw)),
     }
 
 
@@ -191,3 +200,33 @@ def test_tiled_max_pool_gradient_goes_to_the_first_maximum_even_with_ties_and_na
     dy[0, 1, 1, :3] = [np.inf, -np.inf, np.nan]  # a non-finite gradient reaches the winning cell only
     got = numba_pool.pool2d_backward(dy, x, numba_pool.pool2d_forward(x, *args), *args)
     np.testing.assert_array_equal(got, ref.pool2d_backward(dy, x, y, *args))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_every_update_kernel_keeps_the_old_values_and_reports_finite_weights(dtype, layout):
+    """``keep=``: each kernel copies every array it updates into ``keep(array)`` (the training loop's undo), in
+    the same pass on the engine, and returns whether the new weight is finite; a huge step returns False."""
+    rng = np.random.default_rng(5)
+    for name, (count, call) in _update_calls(dtype).items():
+        start = [np.abs(rng.normal(size=(6, 4))).astype(dtype) + 0.1 for _ in range(count)]
+        if name == "rmsprop centered momentum":
+            start[1] += 1
+            start[3] *= 0.1
+        for backend in (ref, fast_updates):
+            arrays = [_layouts(a)[layout] for a in start]
+            buffers = {}
+
+            def keep(a, buffers=buffers):
+                buffers[id(a)] = np.full_like(a, np.nan)  # NaN where the kernel forgets to copy
+                return buffers[id(a)]
+
+            assert call(backend, *arrays, keep=keep) is True, (name, backend.__name__)
+            assert len(buffers) == count, (name, backend.__name__)
+            for a, before in zip(arrays, start):
+                np.testing.assert_array_equal(buffers[id(a)], before, err_msg=f"{name} {backend.__name__}")
+            broken = [a.copy() for a in start]
+            broken[0][2, 3] = np.inf  # an infinite weight stays non-finite after any update
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in the reference
+                assert call(backend, *broken) is False, (name, backend.__name__)
+            assert call(backend, *[a.copy() for a in start]) is True, (name, backend.__name__)

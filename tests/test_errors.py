@@ -354,6 +354,51 @@ def test_a_batch_with_an_infinite_loss_stops_training_and_keeps_the_weights_from
     assert history is model.history
 
 
+@pytest.mark.parametrize("optimizer", ["tinycnn", "subclass", "nadam"])
+def test_a_refused_update_restores_weights_optimizer_slots_and_iterations(optimizer):
+    """The update kernels keep the old values in the same pass (tinycnn's optimizers) or the loop copies them
+    first (an optimizer class of the user's): either way a step whose new weights overflow is undone whole."""
+    from tinycnn.optimizers import Adam, Nadam
+
+    set_random_seed(0)
+    x, y = regression(16)
+    cls = {"tinycnn": Adam, "subclass": type("MyAdam", (Adam,), {"__module__": "my_course"}), "nadam": Nadam}
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)])
+    opt = cls[optimizer](learning_rate=0.01)
+    model.compile(optimizer=opt, loss="mse")
+    model.train_on_batch(x, y)  # the slots exist and are not zero
+    weights = [w.copy() for w in model.get_weights()]
+    slots = {key: {k: a.copy() for k, a in entry[1].items()} for key, entry in opt._slots.items()}
+    extra = [a.copy() for a in opt._extra_arrays(model.trainable_weights)]
+    iterations = opt.iterations
+    opt.learning_rate = 1e39  # float32 infinity: the loss is finite, the new weights are not
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        assert np.isnan(model.train_on_batch(x, y))
+    assert same_weights(model.get_weights(), weights)
+    for key, entry in opt._slots.items():
+        for k, a in entry[1].items():
+            np.testing.assert_array_equal(a, slots[key][k], err_msg=k)
+    for a, b in zip(opt._extra_arrays(model.trainable_weights), extra):
+        np.testing.assert_array_equal(a, b)
+    assert opt.iterations == iterations
+
+
+def test_a_refused_first_nadam_step_leaves_its_momentum_product_as_created():
+    from tinycnn.optimizers import Nadam
+
+    set_random_seed(0)
+    x, y = regression(16)
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(1)])
+    opt = Nadam(learning_rate=1e39)  # float32 infinity: the first step is refused
+    model.compile(optimizer=opt, loss="mse")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        assert np.isnan(model.train_on_batch(x, y))
+    (u_product,) = opt._extra_arrays(model.trainable_weights)
+    assert float(u_product) == 1.0 and opt.iterations == 0
+
+
 def test_a_diverging_learning_rate_stops_training_with_the_last_good_weights():
     set_random_seed(0)
     x, y = regression(64)
@@ -461,18 +506,18 @@ def test_sigint_during_an_optimizer_step_applies_the_whole_step_then_stops():
     model = dense_model(lr=0.1)
     before = model.get_weights()
     optimizer = model.optimizer
-    real_apply = optimizer.apply_gradients
+    real_apply = optimizer._apply  # what the training loop calls (apply_gradients with the undo's keep=)
     seen = {}
 
-    def apply_with_ctrl_c(pairs):
+    def apply_with_ctrl_c(pairs, keep=None):
         seen["grads"] = [g.copy() for g, _ in pairs]
-        real_apply(pairs[:1])  # half of the weights updated ...
+        first = real_apply(pairs[:1], keep)  # half of the weights updated ...
         os.kill(os.getpid(), signal.SIGINT)  # ... Ctrl-C ...
         for _ in range(10_000):
             pass
-        real_apply(pairs[1:])  # ... and, deferred, the other half too
+        return real_apply(pairs[1:], keep) and first  # ... and, deferred, the other half too
 
-    optimizer.apply_gradients = apply_with_ctrl_c
+    optimizer._apply = apply_with_ctrl_c
     with pytest.warns(RuntimeWarning, match=r"interrupted \(Ctrl-C\) in epoch 1, batch 1"):
         history = model.fit(x, y, batch_size=16, epochs=3, verbose=0)
     assert history.history == {}

@@ -8,6 +8,8 @@ the several passes over memory NumPy makes here into one or two.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..hints import Array
@@ -108,25 +110,51 @@ def bias_gradient(dz: Array) -> Array:
 # rule itself (Loshchilov & Hutter 2019). The rules and their papers: :mod:`tinycnn.optimizers`.
 
 
+#: ``keep(a)``: the buffer that must receive ``a``'s values from before the step (the training loop's undo).
+Keep = Callable[[Array], Array]
+
+
+def _keep(keep, *arrays):
+    """Copy each updated array (None skipped) into ``keep(array)`` before the step changes it. Every update
+    kernel takes ``keep=`` and returns whether every new weight is finite: the training loop undoes a step
+    whose weights overflowed from these copies (the engine makes them in the same pass as the update)."""
+    if keep is not None:
+        for a in arrays:
+            if a is not None:
+                np.copyto(keep(a), a)
+
+
+def _finite(w):
+    return bool(np.isfinite(w).all())
+
+
 def _decay_weight(w, wd):
     if wd:
         w -= w * w.dtype.type(wd)
 
 
 def sgd_update(
-    w: Array, g: Array, v: Array | None, lr: float, momentum: float, nesterov: bool, wd: float = 0.0
-) -> None:
+    w: Array,
+    g: Array,
+    v: Array | None,
+    lr: float,
+    momentum: float,
+    nesterov: bool,
+    wd: float = 0.0,
+    keep: Keep | None = None,
+) -> bool:
     """One SGD step on ``w`` in place (Keras's rule; ``v`` is the velocity, updated in place)::
 
     w -= wd * w                                       (weight decay, if wd != 0)
     momentum == 0:  w -= lr * g
     otherwise:      v = momentum * v - lr * g;   w += v   (or w += momentum * v - lr * g, nesterov)
     """
+    _keep(keep, w, v)
     _decay_weight(w, wd)
     lr = w.dtype.type(lr)
     if momentum == 0.0:
         w -= lr * g
-        return
+        return _finite(w)
     m = w.dtype.type(momentum)
     v *= m
     v -= lr * g
@@ -134,6 +162,7 @@ def sgd_update(
         w += m * v - lr * g
     else:
         w += v
+    return _finite(w)
 
 
 def adam_update(
@@ -148,7 +177,8 @@ def adam_update(
     epsilon: float,
     step: int,
     wd: float,
-) -> None:
+    keep: Keep | None = None,
+) -> bool:
     """One Adam step (Keras 3's arithmetic; ``step`` = t, 1 for the first update). ``v_hat`` is None unless
     amsgrad::
 
@@ -159,6 +189,7 @@ def adam_update(
         alpha  = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
         w     -= m * alpha / (sqrt(v) + epsilon)
     """
+    _keep(keep, w, m, v, v_hat)
     dt = w.dtype.type
     _decay_weight(w, wd)
     m += (g - m) * dt(1 - beta_1)
@@ -168,6 +199,7 @@ def adam_update(
         v = v_hat
     alpha = dt(lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step))
     w -= m * alpha / (np.sqrt(v) + dt(epsilon))
+    return _finite(w)
 
 
 def adamax_update(
@@ -181,7 +213,8 @@ def adamax_update(
     epsilon: float,
     step: int,
     wd: float,
-) -> None:
+    keep: Keep | None = None,
+) -> bool:
     """One Adamax step (Keras 3's arithmetic; ``u`` is the infinity-norm accumulator)::
 
     w -= wd * w
@@ -189,11 +222,13 @@ def adamax_update(
     u  = max(beta_2 * u, |g|)
     w -= lr * m / ((1 - beta_1^t) * (u + epsilon))
     """
+    _keep(keep, w, m, u)
     dt = w.dtype.type
     _decay_weight(w, wd)
     m += (g - m) * dt(1 - beta_1)
     np.maximum(dt(beta_2) * u, np.abs(g), out=u)
     w -= dt(lr) * m / (dt(1 - beta_1**step) * (u + dt(epsilon)))
+    return _finite(w)
 
 
 def nadam_momentum_schedule(beta_1: float, step: int) -> float:
@@ -213,7 +248,8 @@ def nadam_update(
     step: int,
     u_product: float,
     wd: float,
-) -> None:
+    keep: Keep | None = None,
+) -> bool:
     """One Nadam step (Keras 3's arithmetic). ``u_product`` = ``mu_1 * ... * mu_t`` (the optimizer keeps it)::
 
     mu_t, mu_t1 = beta_1 (1 - 0.5 * 0.96^t), beta_1 (1 - 0.5 * 0.96^(t+1))
@@ -224,6 +260,7 @@ def nadam_update(
     v_hat  = v / (1 - beta_2^t)
     w     -= m_hat * lr / (sqrt(v_hat) + epsilon)
     """
+    _keep(keep, w, m, v)
     dt = w.dtype.type
     _decay_weight(w, wd)
     u_t, u_t1 = nadam_momentum_schedule(beta_1, step), nadam_momentum_schedule(beta_1, step + 1)
@@ -232,6 +269,7 @@ def nadam_update(
     m_hat = dt(u_t1) * m / dt(1 - u_product * u_t1) + dt(1 - u_t) * g / dt(1 - u_product)
     v_hat = v / dt(1 - beta_2**step)
     w -= m_hat * dt(lr) / (np.sqrt(v_hat) + dt(epsilon))
+    return _finite(w)
 
 
 def rmsprop_update(
@@ -245,7 +283,8 @@ def rmsprop_update(
     momentum: float,
     epsilon: float,
     wd: float,
-) -> None:
+    keep: Keep | None = None,
+) -> bool:
     """One RMSprop step (Keras 3's arithmetic). ``mom`` is None when momentum == 0, ``avg_g`` None unless
     centered::
 
@@ -255,6 +294,7 @@ def rmsprop_update(
         step = lr * g / sqrt(v - avg_g^2 + epsilon)       (centered; else sqrt(v + epsilon))
         mom  = momentum * mom + step;  w -= mom          (momentum > 0; else w -= step)
     """
+    _keep(keep, w, v, mom, avg_g)
     dt = w.dtype.type
     _decay_weight(w, wd)
     rho_ = dt(rho)
@@ -270,24 +310,37 @@ def rmsprop_update(
         w -= mom
     else:
         w -= increment
+    return _finite(w)
 
 
-def adagrad_update(w: Array, g: Array, acc: Array, lr: float, epsilon: float, wd: float) -> None:
+def adagrad_update(
+    w: Array, g: Array, acc: Array, lr: float, epsilon: float, wd: float, keep: Keep | None = None
+) -> bool:
     """One Adagrad step (Keras 3's arithmetic; ``acc`` starts at ``initial_accumulator_value``)::
 
     w   -= wd * w
     acc += g^2
     w   -= lr * g / sqrt(acc + epsilon)
     """
+    _keep(keep, w, acc)
     dt = w.dtype.type
     _decay_weight(w, wd)
     acc += g * g
     w -= dt(lr) * g / np.sqrt(acc + dt(epsilon))
+    return _finite(w)
 
 
 def adadelta_update(
-    w: Array, g: Array, acc_g: Array, acc_dx: Array, lr: float, rho: float, epsilon: float, wd: float
-) -> None:
+    w: Array,
+    g: Array,
+    acc_g: Array,
+    acc_dx: Array,
+    lr: float,
+    rho: float,
+    epsilon: float,
+    wd: float,
+    keep: Keep | None = None,
+) -> bool:
     """One Adadelta step (Keras 3's arithmetic: the step is multiplied by ``lr``, Zeiler's has none)::
 
     w      -= wd * w
@@ -296,6 +349,7 @@ def adadelta_update(
     acc_dx  = rho * acc_dx + (1 - rho) * dx^2
     w      += lr * dx
     """
+    _keep(keep, w, acc_g, acc_dx)
     dt = w.dtype.type
     _decay_weight(w, wd)
     rho_, eps = dt(rho), dt(epsilon)
@@ -303,3 +357,4 @@ def adadelta_update(
     dx = -(np.sqrt(acc_dx + eps) * g / np.sqrt(acc_g + eps))
     acc_dx[...] = rho_ * acc_dx + dt(1 - rho) * (dx * dx)
     w += dt(lr) * dx
+    return _finite(w)

@@ -88,13 +88,27 @@ class _Undo:
         self._taken = []
 
     def take(self, arrays):
+        """Copy ``arrays`` now, to be restored if the step is refused."""
         for a in arrays:
-            entry = self._buffers.get(id(a))
-            if entry is None or entry[0] is not a:
-                entry = (a, np.empty_like(a))
-                self._buffers[id(a)] = entry
+            entry = self._buffer(a)
             np.copyto(entry[1], a)
             self._taken.append(entry)
+
+    def _buffer(self, a):
+        entry = self._buffers.get(id(a))
+        if entry is None or entry[0] is not a:
+            entry = (a, np.empty_like(a))
+            self._buffers[id(a)] = entry
+        return entry
+
+    def __call__(self, a):
+        """The buffer that is to receive ``a``'s values from before the step (an update kernel fills it in the
+        same pass as the update: ``keep=`` of ``tinycnn.kernels.sgd_update`` ...); :meth:`kept` then marks it."""
+        return self._buffer(a)[1]
+
+    def kept(self, arrays):
+        """Mark ``arrays``, whose buffers a kernel has filled, to be restored if the step is refused."""
+        self._taken.extend(self._buffer(a) for a in arrays)
 
     def restore(self):
         for a, copy in self._taken:

@@ -7,7 +7,7 @@ One training step on a batch is the whole of backpropagation::
     dL/d output_k = loss_weight_k * loss_k.gradient(y_k, output_k)
                     (or (p - y) / N at the logits, for softmax + cross-entropy: the softmax's Jacobian skipped)
     backward through the graph (tinycnn.models.graph), filling every layer's grads
-    optimizer.apply_gradients(every (grad, weight) pair)
+    optimizer.apply_gradients(every (grad, weight) pair)     its kernels also keep the old values (the undo)
 
 A step is all or nothing: a non-finite loss, gradient, updated weight or moving statistic (BatchNorm's
 moving variance overflowing float32), or Ctrl-C in the middle, leaves the weights, BatchNorm's moving
@@ -285,10 +285,17 @@ class Trainer(DataMixin, InferenceMixin, Keras2Mixin):
                 # updated weights catches it too, and the undo restores weights and slots. (The big Dense
                 # kernel's arrays come from main memory: each pass saved is a few percent of the step.)
                 weights = [w for _, w in pairs]
-                undo.take(weights + self.optimizer.state_arrays(weights))
-                with _defer_keyboard_interrupt():
-                    self.optimizer.apply_gradients(pairs)
-                    done = all(np.isfinite(w.sum()) for w in weights)  # also: a huge learning rate overflowed
+                if type(self.optimizer).__module__.startswith("tinycnn."):
+                    # tinycnn's update kernels copy each weight and slot into the undo's buffers in the same
+                    # pass as the update, and say whether the new weights are finite (no extra passes)
+                    undo.take(self.optimizer._extra_arrays(weights))
+                    with _defer_keyboard_interrupt():
+                        done = self.optimizer._apply(pairs, keep=undo)
+                else:  # a user's optimizer: copy everything first, check the weights after
+                    undo.take(weights + self.optimizer.state_arrays(weights))
+                    with _defer_keyboard_interrupt():
+                        self.optimizer.apply_gradients(pairs)
+                        done = all(np.isfinite(w.sum()) for w in weights)  # also: a huge learning rate overflowed
                 if done:
                     return loss, per_sample, outs
                 loss = float("nan")

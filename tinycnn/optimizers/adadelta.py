@@ -54,9 +54,9 @@ class Adadelta(Optimizer):
     def _slot_groups(self):
         return [[("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.adadelta_update(
-            w, g, slots["accumulated_grad"], slots["accumulated_delta_var"], lr, self.rho, self.epsilon, wd
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.adadelta_update(
+            w, g, slots["accumulated_grad"], slots["accumulated_delta_var"], lr, self.rho, self.epsilon, wd, keep=keep
         )
 
     def _config(self):

@@ -54,8 +54,8 @@ class Adagrad(Optimizer):
     def _slot_groups(self):
         return [[("accumulator", self.initial_accumulator_value)]]
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.adagrad_update(w, g, slots["accumulator"], lr, self.epsilon, wd)
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.adagrad_update(w, g, slots["accumulator"], lr, self.epsilon, wd, keep=keep)
 
     def _config(self):
         return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}

@@ -80,8 +80,8 @@ class Adam(Optimizer):
             groups.append([("velocity_hat", 0.0)])
         return groups
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.adam_update(
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.adam_update(
             w,
             g,
             slots["momentum"],
@@ -93,6 +93,7 @@ class Adam(Optimizer):
             self.epsilon,
             self.iterations + 1,
             wd,
+            keep=keep,
         )
 
     def _config(self):

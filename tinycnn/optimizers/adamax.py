@@ -53,9 +53,19 @@ class Adamax(Optimizer):
     def _slot_groups(self):
         return [[("momentum", 0.0), ("norm", 0.0)]]
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.adamax_update(
-            w, g, slots["momentum"], slots["norm"], lr, self.beta_1, self.beta_2, self.epsilon, self.iterations + 1, wd
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.adamax_update(
+            w,
+            g,
+            slots["momentum"],
+            slots["norm"],
+            lr,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.iterations + 1,
+            wd,
+            keep=keep,
         )
 
     def _config(self):

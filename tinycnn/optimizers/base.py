@@ -201,6 +201,11 @@ class Optimizer:
         """Arrays of state not tied to one weight (Nadam's running product); ``(keras name, array)`` pairs."""
         return []
 
+    def _extra_arrays(self, weights):
+        """The arrays of :meth:`_extra_state` that the next step on ``weights`` changes besides the weights and
+        their slots (created if missing, like :meth:`state_arrays`)."""
+        return [a for _, a in self._extra_state()]
+
     def state_arrays(self, weights: Iterable[Array]) -> list[Array]:
         """Every array the next step will change besides the weights (slots and extra state), created if
         missing: the training loop copies them before the step and restores them if the step is refused."""
@@ -234,6 +239,13 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars: Iterable[tuple[ArrayLike, Array]]) -> None:
         """Update every ``w`` in place from its gradient ``g`` (the steps in the module docstring); then
         ``iterations += 1``. ``grads_and_vars``: ``(gradient, weight array)`` pairs, as in Keras."""
+        self._apply(grads_and_vars)
+
+    def _apply(self, grads_and_vars, keep=None):
+        """:meth:`apply_gradients`, for the training loop: with ``keep`` (:class:`tinycnn.models.safety._Undo`),
+        each update kernel copies the values of ``w`` and of its slots from before the step into
+        ``keep(array)`` in the same pass, and ``keep.kept(arrays)`` then marks them for the undo of a refused
+        step. Returns True if every updated weight is finite."""
         pairs = list(grads_and_vars)
         weights = [w for _, w in pairs]
         for w in weights:
@@ -253,11 +265,18 @@ class Optimizer:
         lr_t = self.current_learning_rate()
         wd = lr_t * self.weight_decay if self.weight_decay is not None else 0.0
         self._before_step(weights)
+        finite = True
         for g, w in zip(grads, weights):
-            self._update(w, g, self._slots_of(w), lr_t, wd)
+            slots = self._slots_of(w)
+            finite &= bool(self._update(w, g, slots, lr_t, wd, keep))
+            if keep is not None:  # the kernel has filled keep(w), keep(slot): now they may be restored
+                keep.kept([w, *slots.values()])
         self.iterations += 1
+        return finite
 
-    def _update(self, w, g, slots, lr, wd):
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        """Update ``w`` and its ``slots`` in place by this optimizer's kernel (``keep`` passed on); return
+        whether the new ``w`` is finite."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------- Keras's state

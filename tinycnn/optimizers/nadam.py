@@ -75,6 +75,10 @@ class Nadam(Optimizer):
         self._ensure_u_product(weights)
         return super().state_arrays(weights)
 
+    def _extra_arrays(self, weights):
+        self._ensure_u_product(weights)
+        return super()._extra_arrays(weights)
+
     def variables_for(self, weights: Sequence[Array], names: Iterable[str] | None = None) -> list[tuple[str, Array]]:
         self._ensure_u_product(weights)
         return super().variables_for(weights, names)
@@ -86,8 +90,8 @@ class Nadam(Optimizer):
     def _slot_groups(self):
         return [[("momentum", 0.0), ("velocity", 0.0)]]
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.nadam_update(
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.nadam_update(
             w,
             g,
             slots["momentum"],
@@ -99,6 +103,7 @@ class Nadam(Optimizer):
             self.iterations + 1,
             float(self._u_product),
             wd,
+            keep=keep,
         )
 
     def _config(self):

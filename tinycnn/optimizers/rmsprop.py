@@ -66,8 +66,8 @@ class RMSprop(Optimizer):
             groups.append([("average_gradient", 0.0)])
         return groups
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.rmsprop_update(
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.rmsprop_update(
             w,
             g,
             slots["velocity"],
@@ -78,6 +78,7 @@ class RMSprop(Optimizer):
             self.momentum,
             self.epsilon,
             wd,
+            keep=keep,
         )
 
     def _config(self):

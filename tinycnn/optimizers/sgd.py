@@ -69,8 +69,8 @@ class SGD(Optimizer):
     def _slot_groups(self):
         return [[("momentum", 0.0)]] if self.momentum != 0 else []
 
-    def _update(self, w, g, slots, lr, wd):
-        kernels.sgd_update(w, g, slots.get("momentum"), lr, self.momentum, self.nesterov, wd)
+    def _update(self, w, g, slots, lr, wd, keep=None):
+        return kernels.sgd_update(w, g, slots.get("momentum"), lr, self.momentum, self.nesterov, wd, keep=keep)
 
     def _config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
