@@ -60,10 +60,10 @@ class InferenceMixin:
                     widest = max(widest, size * np.dtype(self.compute_dtype).itemsize)
         return max(1, INFERENCE_PIECE_BYTES // widest)
 
-    def _forward_inference(self, xs):
-        """``_forward_all(xs, training=False)``, a piece at a time when the batch is larger than a piece."""
+    def _forward_inference(self, xs, piece):
+        """``_forward_all(xs, training=False)``, ``piece`` samples at a time (:meth:`_inference_piece`, computed
+        once per ``predict``) when the batch is larger than that."""
         n = len(xs[0])
-        piece = self._inference_piece()
         if piece is None or n <= piece:
             return self._forward_all(xs, training=False)
         pieces = [self._forward_all([a[i : i + piece] for a in xs], training=False) for i in range(0, n, piece)]
@@ -88,11 +88,13 @@ class InferenceMixin:
             xs = self._prepare_x(x, "predict")
             batch_size = validation.check_batch_size(batch_size, "predict")
             batches = ([a[i : i + batch_size] for a in xs] for i in range(0, len(xs[0]), batch_size))
-        outs = []
+        outs, piece = [], None
         with _INTERRUPTS.deferred() as interrupts:
             for xb in batches:
                 with ENGINE_LOCK:
-                    outs.append(self._forward_inference(xb))
+                    if not outs:  # once, after the first batch is prepared (a model may build on it)
+                        piece = self._inference_piece()
+                    outs.append(self._forward_inference(xb, piece))
                 interrupts.check()
         joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(self.outputs))]
         return joined[0] if len(joined) == 1 else joined
